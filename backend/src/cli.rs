@@ -1,0 +1,235 @@
+//! The `beckon` command line: `serve` (the default), `migrate`, `operator add`, `site add`.
+
+use std::io::{BufRead as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Settings, SettingsArgs};
+use crate::db::models::{Operator, Role, Site};
+use crate::domain::{AllowedOrigins, DisplayName, Email, Handle, Password, SiteName, SiteSlug};
+use crate::services::accounts::{self, NewOperator, NewSite};
+use crate::startup::{open_database, Application};
+
+/// Beckon: live help for websites. Settings come from flags, then BECKON_* environment variables,
+/// then beckon.toml, then defaults.
+#[derive(Debug, Parser)]
+#[command(name = "beckon", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve Beckon (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage operator accounts.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Manage sites.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Create an operator. The password is read from BECKON_OPERATOR_PASSWORD, or from standard
+    /// input with --password-stdin; otherwise a random one is generated and printed.
+    Add(OperatorAdd),
+}
+
+#[derive(Debug, Args)]
+struct OperatorAdd {
+    /// Login email.
+    #[arg(long)]
+    email: String,
+    /// Handle for the personal chat link /u/HANDLE.
+    #[arg(long)]
+    handle: String,
+    /// Name shown to visitors.
+    #[arg(long)]
+    name: String,
+    /// Phone number in E.164 (e.g. +4915112345678).
+    #[arg(long)]
+    phone: Option<String>,
+    /// Slug of a site to add the operator to.
+    #[arg(long)]
+    site: Option<String>,
+    /// Role on that site: owner, admin or agent.
+    #[arg(long, default_value = "agent", requires = "site")]
+    role: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteCommand {
+    /// Register a site and print its embed key.
+    Add(SiteAdd),
+}
+
+#[derive(Debug, Args)]
+struct SiteAdd {
+    /// Site name.
+    #[arg(long)]
+    name: String,
+    /// Slug for the help-desk link /s/SLUG (default: derived from the name).
+    #[arg(long)]
+    slug: Option<String>,
+    /// Origins the widget may run on, comma-separated (default: any).
+    #[arg(long, default_value = "")]
+    origins: String,
+    /// Email of an existing operator who becomes the site's owner.
+    #[arg(long)]
+    owner: Option<String>,
+}
+
+/// Parses the command line and runs the command; the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::resolve(&cli.settings, std::env::var("DATABASE_URL").ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("beckon: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings.log);
+    let command = cli.command.unwrap_or(Command::Serve);
+    let result = actix_web::rt::System::new().block_on(async move {
+        match command {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => {
+                open_database(&settings).await?;
+                println!("database is up to date");
+                Ok(())
+            }
+            Command::Operator(OperatorCommand::Add(args)) => operator_add(settings, args).await,
+            Command::Site(SiteCommand::Add(args)) => site_add(settings, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("beckon: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    tracing::info!(settings = ?settings, "starting");
+    let app = Application::build(settings).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Beckon is listening on {}", app.base_url())?;
+    if let Some(link) = app.setup_link() {
+        writeln!(
+            out,
+            "Open this one-time link to create the owner account and first site:"
+        )?;
+        writeln!(out, "  {link}")?;
+    }
+    out.flush()?;
+    drop(out);
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false));
+    }
+    if let Ok(p) = std::env::var("BECKON_OPERATOR_PASSWORD") {
+        return Ok((p, false));
+    }
+    Ok((crate::secrets::random_token()[..20].to_owned(), true))
+}
+
+async fn operator_add(settings: Settings, args: OperatorAdd) -> anyhow::Result<()> {
+    let (password, generated) = read_password(args.password_stdin)?;
+    let new = NewOperator {
+        email: Email::parse(&args.email)?,
+        handle: Handle::parse(&args.handle)?,
+        display_name: DisplayName::parse(&args.name)?,
+        password: Password::parse(&password)?,
+        phone: args.phone.clone(),
+    };
+    let role = Role::parse(&args.role).context("--role must be owner, admin or agent")?;
+    let db = open_database(&settings).await?;
+    let site_slug = args.site.clone();
+    let operator = db
+        .run(move |conn| {
+            let site = match site_slug {
+                Some(slug) => match Site::find_by_slug(conn, &slug)? {
+                    Some(site) => Some(site),
+                    None => return Ok(Err(anyhow::anyhow!("no site with slug '{slug}'"))),
+                },
+                None => None,
+            };
+            Ok(
+                accounts::create_operator(conn, &new, site.as_ref().map(|s| (s, role)))
+                    .map_err(anyhow::Error::from),
+            )
+        })
+        .await??;
+    println!(
+        "created operator {} <{}> (handle {})",
+        operator.display_name, operator.email, operator.handle
+    );
+    if generated {
+        println!("generated password: {password}");
+    }
+    Ok(())
+}
+
+async fn site_add(settings: Settings, args: SiteAdd) -> anyhow::Result<()> {
+    let name = SiteName::parse(&args.name)?;
+    let slug = match &args.slug {
+        Some(s) => SiteSlug::parse(s)?,
+        None => SiteSlug::from_name(&name)?,
+    };
+    let new = NewSite {
+        name,
+        slug,
+        allowed_origins: AllowedOrigins::parse(&args.origins)?,
+    };
+    let db = open_database(&settings).await?;
+    let owner_email = args.owner.clone();
+    let site = db
+        .run(move |conn| {
+            let owner = match owner_email {
+                Some(email) => match Operator::find_by_email(conn, &email.trim().to_lowercase())? {
+                    Some(op) => Some(op),
+                    None => return Ok(Err(anyhow::anyhow!("no operator with email '{email}'"))),
+                },
+                None => None,
+            };
+            Ok(accounts::create_site(conn, &new, owner.as_ref()).map_err(anyhow::Error::from))
+        })
+        .await??;
+    let base = settings.base();
+    println!("created site {} (slug {})", site.name, site.slug);
+    println!("site key: {}", site.public_key);
+    println!("help-desk link: {base}/s/{}", site.slug);
+    Ok(())
+}

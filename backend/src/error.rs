@@ -1,0 +1,111 @@
+//! The HTTP layer's error type, mapped to responses in one place.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::services::ServiceError;
+
+/// An error answered to an HTTP client. Internal causes are logged and never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed or invalid input (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Not logged in or bad credentials (401).
+    #[error("authentication required")]
+    Unauthorized,
+    /// Logged in but not allowed, or a CSRF / origin check failed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing here (404).
+    #[error("not found")]
+    NotFound,
+    /// Conflicts with existing data (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// No longer available (410).
+    #[error("{0}")]
+    Gone(String),
+    /// Slow down (429), with the wait in seconds.
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// Our fault (500); the cause is logged.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// A stable machine-readable code for the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "gone",
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyRequests { retry_after } = self {
+            res.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        res.insert_header(("X-Content-Type-Options", "nosniff"));
+        res.json(ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        })
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(i) => ApiError::BadRequest(i.to_string()),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Unauthorized => ApiError::Unauthorized,
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Gone(m) => ApiError::Gone(m),
+            ServiceError::Db(db) => ApiError::Internal(db.into()),
+            ServiceError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}

@@ -1,0 +1,17 @@
+//! Beckon: a live-help server in one binary.
+//!
+//! Data flows one way: the HTTP/WebSocket edge ([`routes`]) calls domain use cases ([`services`]),
+//! which use storage ([`db`]). Values are parsed into [`domain`] types at the edge. Console markup
+//! comes from the `beckon-console` crate; the visitor-side script from `beckon-widget`.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod limits;
+pub mod routes;
+pub mod secrets;
+pub mod services;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,120 @@
+//! Who the client is (through trusted proxies only) and how often they may do things.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let Some(header) = forwarded_for else {
+        return peer;
+    };
+    let mut client = peer;
+    for hop in header.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // A garbled hop means nothing further left can be trusted either.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+/// The key a client is counted under: the IPv4 address, or the /64 prefix of an IPv6 address (one
+/// household or host usually holds a whole /64). IPv4-mapped IPv6 counts as IPv4.
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// A rate limit per client key (governor's GCRA, in memory).
+pub struct KeyedLimit {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl KeyedLimit {
+    /// Allows `per_minute` events per key per minute, all of them in a burst.
+    pub fn per_minute(per_minute: u32) -> KeyedLimit {
+        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        KeyedLimit {
+            limiter: RateLimiter::keyed(Quota::per_minute(n)),
+        }
+    }
+
+    /// Counts one event for `key`; `Err(wait)` when over the limit.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Forgets keys whose limit has fully recovered, so memory follows active clients only.
+    pub fn forget_idle_keys(&self) {
+        self.limiter.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, Some("1.2.3.4"), &[]), peer);
+    }
+
+    #[test]
+    fn forwarded_for_is_used_from_trusted_proxies() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/8"]);
+        // A client-supplied spoofed left-most entry is skipped: the right-most untrusted hop wins.
+        let got = client_ip(peer, Some("6.6.6.6, 198.51.100.7, 10.0.0.2"), &trusted);
+        assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn ipv6_is_keyed_by_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(ip_key(a), ip_key(c));
+        assert_eq!(ip_key("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
+    }
+
+    #[test]
+    fn keyed_limit_refuses_after_quota() {
+        let limit = KeyedLimit::per_minute(2);
+        assert!(limit.check("a").is_ok());
+        assert!(limit.check("a").is_ok());
+        assert!(limit.check("a").is_err());
+        assert!(limit.check("b").is_ok());
+    }
+}

@@ -1,0 +1,41 @@
+//! Use cases: the domain logic that HTTP handlers, the WebSocket session and the CLI all call.
+//! Services take parsed domain values, own their transactions and know nothing about actix.
+
+pub mod accounts;
+pub mod auth;
+pub mod setup;
+
+use crate::db::DbError;
+use crate::domain::InvalidInput;
+
+/// Why a use case could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input failed to parse.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The request conflicts with existing data (a taken email, handle or slug).
+    #[error("{0}")]
+    Conflict(String),
+    /// Credentials or a token were not accepted.
+    #[error("not authorised")]
+    Unauthorized,
+    /// The thing asked for does not exist (or is not the caller's to see).
+    #[error("not found")]
+    NotFound,
+    /// The thing existed but is no longer usable (an expired or used link).
+    #[error("{0}")]
+    Gone(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Anything else that is our fault.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for ServiceError {
+    fn from(e: diesel::result::Error) -> Self {
+        ServiceError::Db(DbError::Query(e))
+    }
+}

@@ -1,0 +1,144 @@
+//! Building and running the server: bind, migrate, print the setup link, serve until stopped.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context as _;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::limits::KeyedLimit;
+use crate::routes;
+use crate::services::setup;
+use crate::state::AppState;
+
+/// Largest accepted form or JSON body on console and API routes (uploads get their own limit).
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// A bound, ready-to-run Beckon server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    setup_link: Option<String>,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), binds the listener and builds the server. Nothing
+    /// is served until [`Application::run_until_stopped`].
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        let db = open_database(&settings).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        settings.adopt_bound_address(listener.local_addr()?);
+        let port = settings.listen.port();
+
+        let ttl = settings.setup_link_ttl;
+        let setup_token = db
+            .run(move |conn| Ok(setup::issue_token_if_unset(conn, ttl)))
+            .await?
+            .context("cannot issue the setup link")?;
+        let setup_link = setup_token.map(|t| format!("{}/setup?token={t}", settings.base()));
+
+        let state = AppState {
+            login_limit: Arc::new(KeyedLimit::per_minute(settings.login_attempts_per_minute)),
+            settings: Arc::new(settings),
+            db,
+        };
+        let data = web::Data::new(state.clone());
+        let shutdown_timeout = state.settings.shutdown_timeout_secs;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::FormConfig::default().limit(BODY_LIMIT_BYTES))
+                .app_data(web::JsonConfig::default().limit(BODY_LIMIT_BYTES))
+                .app_data(web::PayloadConfig::default().limit(BODY_LIMIT_BYTES))
+                .wrap(TracingLogger::default())
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    HttpResponse::NotFound()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("not found")
+                }))
+        })
+        .listen(listener)?
+        .shutdown_timeout(shutdown_timeout)
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+            setup_link,
+        })
+    }
+
+    /// The port actually bound (useful when listening on port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The public base URL in effect.
+    pub fn base_url(&self) -> &str {
+        self.state.settings.base()
+    }
+
+    /// The one-time setup link, when no owner exists yet.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful: open requests get the shutdown timeout to finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let maintenance = tokio::spawn(run_maintenance(self.state.clone()));
+        let result = self.server.await;
+        maintenance.abort();
+        result
+    }
+}
+
+/// Connects to the configured database, creating the data directory for SQLite, and migrates it.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let url = settings.database_url.clone();
+    let pool_size = settings.db_pool_size;
+    tokio::task::spawn_blocking(move || {
+        let db = Db::connect(&url, pool_size)?;
+        db.migrate()?;
+        Ok::<_, anyhow::Error>(db)
+    })
+    .await
+    .context("database start-up task failed")?
+}
+
+/// Periodic housekeeping: forget recovered rate-limit keys and delete expired console sessions.
+async fn run_maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.login_limit.forget_idle_keys();
+        let idle = state.settings.session_idle;
+        let result = state
+            .db
+            .run(move |conn| {
+                let now = crate::domain::now();
+                Ok(crate::db::models::ConsoleSession::delete_expired(
+                    conn,
+                    now,
+                    now - idle,
+                )?)
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+DROP TABLE notification_outbox;
+DROP TABLE webhooks;
+DROP TABLE invitations;
+DROP TABLE canned_responses;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE conversations;
+DROP TABLE page_views;
+DROP TABLE visitors;
+DROP TABLE setup_tokens;
+DROP TABLE console_sessions;
+DROP TABLE memberships;
+DROP TABLE operators;
+DROP TABLE sites;

@@ -1,0 +1,52 @@
+//! The page frame shared by every console page.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::CONSOLE_CSS_PATH;
+
+/// Per-page data the frame needs.
+pub struct Frame<'a> {
+    /// The `<title>` (before " · Beckon").
+    pub title: &'a str,
+    /// The CSP nonce for this response, for any inline script the page adds.
+    pub nonce: &'a str,
+    /// The signed-in operator's name and the logout form's CSRF token, when signed in.
+    pub signed_in: Option<SignedIn<'a>>,
+}
+
+/// The signed-in part of the header.
+pub struct SignedIn<'a> {
+    /// Display name of the operator.
+    pub name: &'a str,
+    /// CSRF token for the logout form.
+    pub csrf: &'a str,
+}
+
+/// Wraps `body` in the console's HTML frame: head, header bar with logout, main.
+pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (frame.title) " · Beckon" }
+                link rel="stylesheet" href=(CONSOLE_CSS_PATH);
+            }
+            body data-nonce=(frame.nonce) {
+                header.topbar {
+                    a.brand href="/console" { "Beckon" }
+                    @if let Some(user) = &frame.signed_in {
+                        span.who { "Signed in as " strong { (user.name) } }
+                        form.logout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(user.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Beckon's operator console views: pure functions from plain view models to `maud::Markup`.
+//!
+//! Nothing here touches the database or actix; the backend builds the view models, calls a page
+//! function and sends the markup with its security headers. maud escapes every interpolated string,
+//! so visitor- and operator-supplied text can never become markup.
+
+pub mod layout;
+pub mod pages;
+
+/// The console's stylesheet, served by the backend at [`CONSOLE_CSS_PATH`].
+pub const CONSOLE_CSS: &str = include_str!("../assets/console.css");
+
+/// Where the backend serves [`CONSOLE_CSS`]. The version in the path busts caches on upgrade.
+pub const CONSOLE_CSS_PATH: &str = concat!(
+    "/console/assets/console-",
+    env!("CARGO_PKG_VERSION"),
+    ".css"
+);
