@@ -138,7 +138,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(settings = ?settings, "starting");
     let app = Application::build(settings).await?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Beckon is listening on {}", app.base_url())?;
     if let Some(link) = app.setup_link() {
         writeln!(
             out,
@@ -146,6 +145,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         )?;
         writeln!(out, "  {link}")?;
     }
+    // Printed last: scripts and tests wait for this line, and by then everything above is out.
+    if app.base_url() != app.listen_url() {
+        writeln!(out, "Public base URL: {}", app.base_url())?;
+    }
+    writeln!(out, "Beckon is listening on {}", app.listen_url())?;
     out.flush()?;
     drop(out);
     app.run_until_stopped().await?;

@@ -25,6 +25,31 @@ pub struct Application {
     server: Server,
     state: AppState,
     setup_link: Option<String>,
+    signals: ShutdownSignals,
+}
+
+/// SIGTERM and SIGINT, registered when the application is built, so a signal that arrives as soon as
+/// the "listening" line is printed already leads to a graceful stop.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> std::io::Result<ShutdownSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 impl Application {
@@ -67,18 +92,32 @@ impl Application {
         })
         .listen(listener)?
         .shutdown_timeout(shutdown_timeout)
+        .disable_signals()
         .run();
+        let signals = ShutdownSignals::register()?;
         Ok(Application {
             port,
             server,
             state,
             setup_link,
+            signals,
         })
     }
 
     /// The port actually bound (useful when listening on port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `http://ADDR:PORT` of the bound socket (may differ from the public base URL behind a proxy).
+    pub fn listen_url(&self) -> String {
+        let addr = self.state.settings.listen;
+        match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                format!("http://127.0.0.1:{}", addr.port())
+            }
+            _ => format!("http://{addr}"),
+        }
     }
 
     /// The public base URL in effect.
@@ -93,8 +132,24 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM (graceful: open requests get the shutdown timeout to finish).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let maintenance = tokio::spawn(run_maintenance(self.state.clone()));
-        let result = self.server.await;
+        let Application {
+            server,
+            state,
+            mut signals,
+            ..
+        } = self;
+        let maintenance = tokio::spawn(run_maintenance(state));
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let result = tokio::select! {
+            result = &mut server => result,
+            signal = signals.recv() => {
+                tracing::info!(signal, "shutting down gracefully");
+                // The stop only completes while the server future is polled, so drive both.
+                let (_, result) = tokio::join!(handle.stop(true), server);
+                result
+            }
+        };
         maintenance.abort();
         result
     }

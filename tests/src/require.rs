@@ -1,0 +1,53 @@
+//! Required versus optional external services for a test run.
+
+use std::io::Write as _;
+
+/// A service some suites need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// PostgreSQL (`BECKON_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+    Postgres,
+    /// Redis (`BECKON_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
+    Redis,
+    /// Headless Chromium and chromedriver.
+    Browser,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Postgres => "pg",
+            Service::Redis => "redis",
+            Service::Browser => "browser",
+        }
+    }
+}
+
+/// Whether `BECKON_TEST_REQUIRE` (comma-separated: `pg`, `redis`, `browser`, or `all`) lists it.
+pub fn is_required(service: Service) -> bool {
+    std::env::var("BECKON_TEST_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .any(|s| {
+            s == service.name() || s == "all" || (s == "postgres" && service == Service::Postgres)
+        })
+}
+
+/// Reports that `suite` cannot run because `service` is unavailable. Panics (failing the test) when
+/// the service is required; otherwise prints a SKIPPED line straight to stderr, past the test
+/// harness's output capture, so a plain `cargo test` shows what it did not check.
+pub fn skip(service: Service, suite: &str, reason: &str) {
+    if is_required(service) {
+        panic!(
+            "{suite}: {} is required by BECKON_TEST_REQUIRE but unavailable: {reason}",
+            service.name()
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {suite}: {} unavailable ({reason}); set BECKON_TEST_REQUIRE={} to make this a failure",
+        service.name(),
+        service.name()
+    );
+}
