@@ -41,7 +41,7 @@ impl TestDatabase {
                 require::skip(
                     Service::Postgres,
                     suite,
-                    &format!("cannot connect to {admin_url}: {e}"),
+                    &format!("cannot connect to {admin_url}: {}", e.to_string().replace('\n', " ").trim()),
                 );
                 return None;
             }
