@@ -1,0 +1,36 @@
+// Entry: the public `window.Beckon` API, then start-up. Runs once per page however often it is included.
+
+// Set by `Beckon.identify`. Placeholder: signed identification ({id, name, email, ts, signature}) arrives
+// with a later issue; until then the object is only kept here for it.
+var identity = null;
+
+var api = {
+  // Opens the chat. The chat panel comes later; for now this only announces the request to the page.
+  open: guard(function () {
+    W.dispatchEvent(new CustomEvent("beckon:open"));
+  }),
+  // Keeps the visitor's identity for the identify feature (see `identity`). Never throws.
+  identify: function (who) {
+    identity = who;
+  }
+};
+
+try {
+  if (!W.__beckonLoaded && W.fetch && W.WebSocket && D.documentElement.attachShadow) {
+    W.__beckonLoaded = 1;
+    // Calls queued before the loader arrived: `Beckon = Beckon || []; Beckon.push(["identify", {...}])`.
+    var queued = W.Beckon;
+    W.Beckon = api;
+    if (queued && queued.length) {
+      for (var i = 0; i < queued.length; i++) {
+        try {
+          api[queued[i][0]].apply(api, [].slice.call(queued[i], 1));
+        } catch (e) {}
+      }
+    }
+    if (D.body) mount();
+    else D.addEventListener("DOMContentLoaded", guard(mount));
+    watchNavigation();
+    run();
+  }
+} catch (e) {}

@@ -1,0 +1,43 @@
+// Networking: the guest API and the page-view beacon.
+//
+// Requests carry a text/plain body and no credentials, so the browser sends them cross-origin without a
+// CORS preflight (docs/protocol.md, "Guest API").
+function post(path, body, keepalive) {
+  return W.fetch(H + path, {
+    method: "POST",
+    headers: { "Content-Type": "text/plain" },
+    credentials: "omit",
+    keepalive: !!keepalive,
+    body: body
+  });
+}
+
+// Asks the server for a guest, presenting the stored token if there is one; the server answers with the
+// same guest for a live token and a new one otherwise. Resolves once the guest is stored.
+function obtainGuest() {
+  var known = readGuest();
+  return post("/api/v1/visitors", JSON.stringify({ site_key: K, token: (known && known.t) || null }))
+    .then(function (res) {
+      if (!res.ok) throw res.status;
+      return res.json();
+    })
+    .then(function (body) {
+      saveGuest({ g: body.guest_id, t: body.token });
+    });
+}
+
+// Reports a page view. The server takes at most 8 KiB, so long values are cut.
+function beacon(url, referrer) {
+  var body = JSON.stringify({
+    k: K,
+    t: guest.t,
+    u: url.slice(0, 2048),
+    ti: String(D.title).slice(0, 512),
+    r: String(referrer).slice(0, 2048)
+  });
+  try {
+    // A string body goes out as text/plain; sendBeacon answers false when it could not queue it.
+    if (navigator.sendBeacon(H + "/api/v1/beacon", body)) return;
+  } catch (e) {}
+  post("/api/v1/beacon", body, 1).catch(noop);
+}
