@@ -96,6 +96,46 @@ pub struct SettingsArgs {
     )]
     pub shutdown_timeout_secs: Option<u64>,
 
+    /// Active guest ids one client address (IPv4, or IPv6 /64) may hold at once. Default: 20.
+    #[arg(
+        long,
+        env = "BECKON_MAX_GUESTS_PER_IP",
+        global = true,
+        value_name = "N"
+    )]
+    pub max_guests_per_ip: Option<u32>,
+
+    /// New guest ids one client address may obtain per minute. Default: 30.
+    #[arg(
+        long,
+        env = "BECKON_GUESTS_PER_MINUTE",
+        global = true,
+        value_name = "N"
+    )]
+    pub guests_per_minute: Option<u32>,
+
+    /// A guest id with no activity for this many minutes is deactivated. Default: 30.
+    #[arg(
+        long,
+        env = "BECKON_GUEST_IDLE_MINUTES",
+        global = true,
+        value_name = "MIN"
+    )]
+    pub guest_idle_minutes: Option<i64>,
+
+    /// Page views held in memory waiting to be written; beyond it beacons get 503. Default: 20000.
+    #[arg(long, env = "BECKON_PAGEVIEW_BUFFER", global = true, value_name = "N")]
+    pub pageview_buffer: Option<usize>,
+
+    /// Page views are written in one transaction per this many milliseconds. Default: 200.
+    #[arg(
+        long,
+        env = "BECKON_PAGEVIEW_FLUSH_MS",
+        global = true,
+        value_name = "MS"
+    )]
+    pub pageview_flush_ms: Option<u64>,
+
     /// Log filter, in tracing's EnvFilter syntax. Default: info.
     #[arg(long, env = "BECKON_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
@@ -116,6 +156,11 @@ struct FileSettings {
     setup_link_minutes: Option<i64>,
     login_attempts_per_minute: Option<u32>,
     shutdown_timeout_secs: Option<u64>,
+    max_guests_per_ip: Option<u32>,
+    guests_per_minute: Option<u32>,
+    guest_idle_minutes: Option<i64>,
+    pageview_buffer: Option<usize>,
+    pageview_flush_ms: Option<u64>,
     log: Option<String>,
 }
 
@@ -163,6 +208,16 @@ pub struct Settings {
     pub login_attempts_per_minute: u32,
     /// Graceful shutdown timeout in seconds.
     pub shutdown_timeout_secs: u64,
+    /// Active guest ids per client address.
+    pub max_guests_per_ip: u32,
+    /// New guest ids per client address per minute.
+    pub guests_per_minute: u32,
+    /// Guest inactivity before deactivation.
+    pub guest_idle: chrono::Duration,
+    /// Capacity of the page-view write-behind buffer.
+    pub pageview_buffer: usize,
+    /// Page-view flush interval.
+    pub pageview_flush: std::time::Duration,
     /// Log filter.
     pub log: String,
 }
@@ -281,6 +336,41 @@ impl Settings {
         if login_attempts_per_minute == 0 {
             return Err(invalid("login-attempts-per-minute", "must be at least 1"));
         }
+        let max_guests_per_ip = args
+            .max_guests_per_ip
+            .or(file.max_guests_per_ip)
+            .unwrap_or(20);
+        if max_guests_per_ip == 0 {
+            return Err(invalid("max-guests-per-ip", "must be at least 1"));
+        }
+        let guests_per_minute = args
+            .guests_per_minute
+            .or(file.guests_per_minute)
+            .unwrap_or(30);
+        if guests_per_minute == 0 {
+            return Err(invalid("guests-per-minute", "must be at least 1"));
+        }
+        let guest_idle = minutes(
+            "guest-idle-minutes",
+            args.guest_idle_minutes
+                .or(file.guest_idle_minutes)
+                .unwrap_or(30),
+            60 * 24 * 30,
+        )?;
+        let pageview_buffer = args
+            .pageview_buffer
+            .or(file.pageview_buffer)
+            .unwrap_or(20_000);
+        if !(1..=10_000_000).contains(&pageview_buffer) {
+            return Err(invalid("pageview-buffer", "must be between 1 and 10000000"));
+        }
+        let pageview_flush_ms = args
+            .pageview_flush_ms
+            .or(file.pageview_flush_ms)
+            .unwrap_or(200);
+        if !(1..=60_000).contains(&pageview_flush_ms) {
+            return Err(invalid("pageview-flush-ms", "must be between 1 and 60000"));
+        }
         let log = args
             .log
             .clone()
@@ -309,6 +399,11 @@ impl Settings {
                 .shutdown_timeout_secs
                 .or(file.shutdown_timeout_secs)
                 .unwrap_or(10),
+            max_guests_per_ip,
+            guests_per_minute,
+            guest_idle: chrono::Duration::minutes(guest_idle),
+            pageview_buffer,
+            pageview_flush: std::time::Duration::from_millis(pageview_flush_ms),
             log,
         })
     }

@@ -27,6 +27,12 @@ pub enum ApiError {
     /// No longer available (410).
     #[error("{0}")]
     Gone(String),
+    /// The guest token is not live for this site (401).
+    #[error("unknown or expired guest token")]
+    UnknownGuest,
+    /// Temporarily unable to take the request (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// Slow down (429), with the wait in seconds.
     #[error("too many requests")]
     TooManyRequests {
@@ -50,11 +56,13 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) => "origin_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
             ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::UnknownGuest => "unknown_guest",
+            ApiError::Unavailable(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -70,6 +78,8 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UnknownGuest => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +108,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthorized => ApiError::Unauthorized,
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Gone(m) => ApiError::Gone(m),
+            ServiceError::Limited { retry_after } => ApiError::TooManyRequests { retry_after },
             ServiceError::Db(db) => ApiError::Internal(db.into()),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }

@@ -12,8 +12,12 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::limits::KeyedLimit;
+use crate::realtime::{Hub, LiveVisitors};
 use crate::routes;
-use crate::services::setup;
+use crate::services::pageviews::PageViewQueue;
+use crate::services::sites::SiteCache;
+use crate::services::visitors::{self, GuestDirectory};
+use crate::services::{invitations, setup};
 use crate::state::AppState;
 
 /// Largest accepted form or JSON body on console and API routes (uploads get their own limit).
@@ -26,6 +30,7 @@ pub struct Application {
     state: AppState,
     setup_link: Option<String>,
     signals: ShutdownSignals,
+    pageview_flusher: tokio::task::JoinHandle<()>,
 }
 
 /// SIGTERM and SIGINT, registered when the application is built, so a signal that arrives as soon as
@@ -69,10 +74,21 @@ impl Application {
             .context("cannot issue the setup link")?;
         let setup_link = setup_token.map(|t| format!("{}/setup?token={t}", settings.base()));
 
+        let (pageviews, pageview_flusher) = PageViewQueue::start(
+            db.clone(),
+            settings.pageview_buffer,
+            settings.pageview_flush,
+        );
         let state = AppState {
             login_limit: Arc::new(KeyedLimit::per_minute(settings.login_attempts_per_minute)),
+            guest_limit: Arc::new(KeyedLimit::per_minute(settings.guests_per_minute)),
             settings: Arc::new(settings),
             db,
+            hub: Arc::new(Hub::default()),
+            live: Arc::new(LiveVisitors::default()),
+            guests: Arc::new(GuestDirectory::default()),
+            sites: Arc::new(SiteCache::default()),
+            pageviews,
         };
         let data = web::Data::new(state.clone());
         let shutdown_timeout = state.settings.shutdown_timeout_secs;
@@ -101,6 +117,7 @@ impl Application {
             state,
             setup_link,
             signals,
+            pageview_flusher,
         })
     }
 
@@ -136,21 +153,30 @@ impl Application {
             server,
             state,
             mut signals,
+            pageview_flusher,
             ..
         } = self;
-        let maintenance = tokio::spawn(run_maintenance(state));
+        let maintenance = tokio::spawn(run_maintenance(state.clone()));
+        let coalescer = tokio::spawn(run_live_updates(state.clone()));
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         let result = tokio::select! {
             result = &mut server => result,
             signal = signals.recv() => {
                 tracing::info!(signal, "shutting down gracefully");
+                // Sockets never finish on their own: tell every one to reconnect elsewhere.
+                state.hub.close_all_going_away();
                 // The stop only completes while the server future is polled, so drive both.
                 let (_, result) = tokio::join!(handle.stop(true), server);
                 result
             }
         };
         maintenance.abort();
+        coalescer.abort();
+        state.pageviews.stop();
+        if let Err(e) = pageview_flusher.await {
+            tracing::error!(error = %e, "page-view flusher failed");
+        }
         result
     }
 }
@@ -174,12 +200,56 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     .context("database start-up task failed")?
 }
 
-/// Periodic housekeeping: forget recovered rate-limit keys and delete expired console sessions.
+/// Sends consoles their coalesced visitor-list changes, about once a second.
+async fn run_live_updates(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_millis(1000));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.live.flush(&state.hub);
+    }
+}
+
+/// Periodic housekeeping: forget recovered rate-limit keys, delete expired console sessions,
+/// deactivate idle guests and expire ignored invitations.
 async fn run_maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
     loop {
         tick.tick().await;
         state.login_limit.forget_idle_keys();
+        state.guest_limit.forget_idle_keys();
+        let connected = state.live.connected_visitor_ids();
+        let guest_idle = state.settings.guest_idle;
+        match state
+            .db
+            .run(move |conn| {
+                Ok(visitors::deactivate_idle_guests(
+                    conn, guest_idle, &connected,
+                ))
+            })
+            .await
+        {
+            Ok(Ok(n)) if n > 0 => {
+                tracing::info!(deactivated = n, "idle guest ids deactivated");
+                state.guests.clear();
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not deactivate idle guests"),
+            Err(e) => tracing::warn!(error = %e, "could not deactivate idle guests"),
+        }
+        match state
+            .db
+            .run(|conn| Ok(invitations::expire_ignored(conn)))
+            .await
+        {
+            Ok(Ok(expired)) => {
+                for inv in expired {
+                    crate::routes::ws_console::announce_invitation(&state, &inv);
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not expire invitations"),
+            Err(e) => tracing::warn!(error = %e, "could not expire invitations"),
+        }
         let idle = state.settings.session_idle;
         let result = state
             .db

@@ -5,9 +5,13 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::limits::KeyedLimit;
+use crate::realtime::{Hub, LiveVisitors};
 use crate::services::auth::SessionPolicy;
+use crate::services::pageviews::PageViewQueue;
+use crate::services::sites::SiteCache;
+use crate::services::visitors::GuestDirectory;
 
-/// Shared state: settings, storage, limits.
+/// Shared state: settings, storage, limits, and the realtime registries.
 #[derive(Clone)]
 pub struct AppState {
     /// Resolved settings.
@@ -16,6 +20,18 @@ pub struct AppState {
     pub db: Db,
     /// Login attempts per client address.
     pub login_limit: Arc<KeyedLimit>,
+    /// New guest ids per client address.
+    pub guest_limit: Arc<KeyedLimit>,
+    /// Socket registry.
+    pub hub: Arc<Hub>,
+    /// Live visitor lists and console watches.
+    pub live: Arc<LiveVisitors>,
+    /// Live guests by token.
+    pub guests: Arc<GuestDirectory>,
+    /// Sites by public key.
+    pub sites: Arc<SiteCache>,
+    /// Page-view write-behind buffer.
+    pub pageviews: PageViewQueue,
 }
 
 impl AppState {

@@ -1,14 +1,22 @@
 //! The HTTP and WebSocket edge: one module per area, each with `configure`. Handlers parse input,
 //! call a service and shape the answer; nothing else.
 
+pub mod badges;
 pub mod client;
 pub mod console;
+pub mod guest;
 pub mod health;
+pub mod ws_console;
+pub mod ws_visitor;
 
 use actix_web::web;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    guest::configure(cfg);
+    badges::configure(cfg);
+    ws_visitor::configure(cfg);
+    ws_console::configure(cfg);
     console::configure(cfg);
 }

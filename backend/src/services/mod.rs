@@ -3,7 +3,11 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod invitations;
+pub mod pageviews;
 pub mod setup;
+pub mod sites;
+pub mod visitors;
 
 use crate::db::DbError;
 use crate::domain::InvalidInput;
@@ -26,6 +30,12 @@ pub enum ServiceError {
     /// The thing existed but is no longer usable (an expired or used link).
     #[error("{0}")]
     Gone(String),
+    /// Over a limit; retry after this many seconds.
+    #[error("too many requests")]
+    Limited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),

@@ -1,13 +1,19 @@
 //! One model per table, with the queries that read and write it. Services own transactions.
 
+pub mod invitation;
 pub mod membership;
 pub mod operator;
+pub mod page_view;
 pub mod session;
 pub mod setup_token;
 pub mod site;
+pub mod visitor;
 
+pub use invitation::Invitation;
 pub use membership::{Membership, Role};
 pub use operator::Operator;
+pub use page_view::PageView;
 pub use session::ConsoleSession;
 pub use setup_token::SetupToken;
 pub use site::Site;
+pub use visitor::Visitor;

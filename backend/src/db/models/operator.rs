@@ -47,6 +47,15 @@ impl Operator {
             .optional()
     }
 
+    /// The operator with this (lower-case) handle.
+    pub fn find_by_handle(conn: &mut DbConnection, handle: &str) -> QueryResult<Option<Operator>> {
+        operators::table
+            .filter(operators::handle.eq(handle))
+            .select(Operator::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// The operator with this id.
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Operator>> {
         operators::table

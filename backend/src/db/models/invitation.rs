@@ -1,0 +1,92 @@
+use diesel::prelude::*;
+
+use crate::db::schema::invitations;
+use crate::db::DbConnection;
+
+/// An operator's invitation to a visitor to chat, and the visitor's answer.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    /// Primary key (UUIDv7).
+    pub id: String,
+    /// The site.
+    pub site_id: String,
+    /// The invited visitor.
+    pub visitor_id: String,
+    /// Who invited.
+    pub operator_id: Option<String>,
+    /// The message shown in the bubble.
+    pub message: String,
+    /// `pending`, `accepted`, `declined` or `expired`.
+    pub status: String,
+    /// The conversation an accepted invitation opened.
+    pub conversation_id: Option<String>,
+    /// When it was sent (UTC).
+    pub created_at: chrono::NaiveDateTime,
+    /// When it was answered or expired.
+    pub responded_at: Option<chrono::NaiveDateTime>,
+}
+
+impl Invitation {
+    /// Inserts this invitation.
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(invitations::table)
+            .values(self)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// The invitation with this id.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Invitation>> {
+        invitations::table
+            .find(id)
+            .select(Invitation::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Answers a pending invitation of `visitor_id`; true when this call changed it.
+    pub fn respond(
+        conn: &mut DbConnection,
+        id: &str,
+        visitor_id: &str,
+        status: &str,
+        at: chrono::NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            invitations::table
+                .filter(invitations::id.eq(id))
+                .filter(invitations::visitor_id.eq(visitor_id))
+                .filter(invitations::status.eq("pending")),
+        )
+        .set((
+            invitations::status.eq(status),
+            invitations::responded_at.eq(at),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Marks pending invitations sent before `before` as expired and returns them.
+    pub fn expire_pending(
+        conn: &mut DbConnection,
+        before: chrono::NaiveDateTime,
+        now: chrono::NaiveDateTime,
+    ) -> QueryResult<Vec<Invitation>> {
+        let stale: Vec<Invitation> = invitations::table
+            .filter(invitations::status.eq("pending"))
+            .filter(invitations::created_at.lt(before))
+            .select(Invitation::as_select())
+            .load(conn)?;
+        if !stale.is_empty() {
+            let ids: Vec<&str> = stale.iter().map(|i| i.id.as_str()).collect();
+            diesel::update(invitations::table.filter(invitations::id.eq_any(ids)))
+                .set((
+                    invitations::status.eq("expired"),
+                    invitations::responded_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(stale)
+    }
+}

@@ -1,0 +1,61 @@
+use diesel::prelude::*;
+
+use crate::db::schema::page_views;
+use crate::db::DbConnection;
+
+/// One page a visitor viewed.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = page_views)]
+pub struct PageView {
+    /// Primary key (UUIDv7).
+    pub id: String,
+    /// The site.
+    pub site_id: String,
+    /// The visitor.
+    pub visitor_id: String,
+    /// Page URL.
+    pub url: String,
+    /// Page title.
+    pub title: String,
+    /// Referrer.
+    pub referrer: String,
+    /// Time spent on the page, when known.
+    pub duration_ms: Option<i64>,
+    /// When the page was opened (UTC).
+    pub created_at: chrono::NaiveDateTime,
+}
+
+impl PageView {
+    /// Inserts many page views (one statement per chunk; the caller holds the transaction).
+    pub fn insert_many(conn: &mut DbConnection, rows: &[PageView]) -> QueryResult<usize> {
+        let mut n = 0;
+        // SQLite allows at most 32766 bound parameters per statement; 8 columns each.
+        for chunk in rows.chunks(1000) {
+            // Multi-row inserts are built differently per backend, so this is the one place that
+            // picks the concrete connection.
+            n += match conn {
+                DbConnection::Sqlite(c) => diesel::insert_into(page_views::table)
+                    .values(chunk)
+                    .execute(c)?,
+                DbConnection::Postgres(c) => diesel::insert_into(page_views::table)
+                    .values(chunk)
+                    .execute(c)?,
+            };
+        }
+        Ok(n)
+    }
+
+    /// A visitor's most recent page views, newest first.
+    pub fn trail(
+        conn: &mut DbConnection,
+        visitor_id: &str,
+        limit: i64,
+    ) -> QueryResult<Vec<PageView>> {
+        page_views::table
+            .filter(page_views::visitor_id.eq(visitor_id))
+            .order((page_views::created_at.desc(), page_views::id.desc()))
+            .limit(limit)
+            .select(PageView::as_select())
+            .load(conn)
+    }
+}

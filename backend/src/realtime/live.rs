@@ -1,0 +1,502 @@
+//! The live visitor list: who is on each site now, what they are reading, and which console tabs are
+//! watching which slice of it. Changes are collected here and sent to consoles as coalesced diffs.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::hub::{Hub, Outgoing};
+
+/// A visitor whose last tab closed drops off the list after this long (so moving between pages,
+/// which closes one socket and opens the next, does not flicker).
+const SOCKET_GRACE: Duration = Duration::from_secs(3);
+/// A visitor seen only through the monitor pixel stays listed this long after the last page view.
+const PIXEL_GRACE: Duration = Duration::from_secs(300);
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Facts about a guest that the list shows, known when the guest is authenticated.
+#[derive(Debug, Clone)]
+pub struct GuestFacts {
+    /// Visitor id (primary key).
+    pub visitor_id: String,
+    /// Site id.
+    pub site_id: String,
+    /// Temporary guest id.
+    pub guest_id: String,
+    /// Display name, if any.
+    pub display_name: Option<String>,
+    /// A returning browser.
+    pub returning: bool,
+    /// User agent.
+    pub user_agent: String,
+}
+
+/// One row of the live visitor list, as sent to consoles (see docs/protocol.md, `Visitor`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveVisitor {
+    /// Visitor id.
+    pub id: String,
+    /// Temporary guest id.
+    pub guest_id: String,
+    /// Display name, if known.
+    pub display_name: Option<String>,
+    /// URL of the page open now.
+    pub current_url: String,
+    /// Title of that page.
+    pub current_title: String,
+    /// Pages viewed in this visit.
+    pub pages_viewed: u32,
+    /// Where the visit came from.
+    pub referrer: String,
+    /// When the visit started (Unix ms).
+    pub first_seen_ms: i64,
+    /// When the current page was opened (Unix ms).
+    pub page_since_ms: i64,
+    /// Browser name.
+    pub browser: &'static str,
+    /// Operating system name.
+    pub os: &'static str,
+    /// Came back with an earlier guest token.
+    pub returning: bool,
+    /// In a chat now.
+    pub chatting: bool,
+    /// Status of the latest invitation, if any.
+    pub invitation: Option<String>,
+    #[serde(skip)]
+    version: u64,
+    #[serde(skip)]
+    connections: u32,
+    #[serde(skip)]
+    had_socket: bool,
+    #[serde(skip)]
+    last_activity: Instant,
+}
+
+impl LiveVisitor {
+    fn new(facts: &GuestFacts, now_ms: i64) -> LiveVisitor {
+        let (browser, os) = super::user_agent::describe(&facts.user_agent);
+        LiveVisitor {
+            id: facts.visitor_id.clone(),
+            guest_id: facts.guest_id.clone(),
+            display_name: facts.display_name.clone(),
+            current_url: String::new(),
+            current_title: String::new(),
+            pages_viewed: 0,
+            referrer: String::new(),
+            first_seen_ms: now_ms,
+            page_since_ms: now_ms,
+            browser,
+            os,
+            returning: facts.returning,
+            chatting: false,
+            invitation: None,
+            version: 0,
+            connections: 0,
+            had_socket: false,
+            last_activity: Instant::now(),
+        }
+    }
+
+    fn gone(&self, now: Instant) -> bool {
+        let grace = if self.had_socket {
+            SOCKET_GRACE
+        } else {
+            PIXEL_GRACE
+        };
+        self.connections == 0 && now.duration_since(self.last_activity) >= grace
+    }
+}
+
+/// Which visitors a console shows: substring filters and new/returning.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct VisitorFilter {
+    /// Case-insensitive substring of the current URL or title.
+    pub page: String,
+    /// Case-insensitive substring of the referrer.
+    pub referrer: String,
+    /// `all`, `new` or `returning`.
+    pub kind: String,
+}
+
+impl VisitorFilter {
+    fn matches(&self, v: &LiveVisitor) -> bool {
+        let contains = |hay: &str, needle: &str| {
+            needle.is_empty() || hay.to_lowercase().contains(&needle.to_lowercase())
+        };
+        (contains(&v.current_url, &self.page) || contains(&v.current_title, &self.page))
+            && contains(&v.referrer, &self.referrer)
+            && match self.kind.as_str() {
+                "new" => !v.returning,
+                "returning" => v.returning,
+                _ => true,
+            }
+    }
+}
+
+/// What one console tab is watching, and what it has been sent.
+struct Watch {
+    site_id: String,
+    filter: VisitorFilter,
+    offset: usize,
+    limit: usize,
+    sent: HashMap<String, u64>,
+    sent_total: usize,
+}
+
+#[derive(Default)]
+struct SiteLive {
+    visitors: HashMap<String, LiveVisitor>,
+    changed: bool,
+}
+
+#[derive(Default)]
+struct State {
+    sites: HashMap<String, SiteLive>,
+    watches: HashMap<u64, Watch>,
+    next_version: u64,
+}
+
+/// The live visitor list of every site, and the console watches over it.
+#[derive(Default)]
+pub struct LiveVisitors {
+    state: Mutex<State>,
+}
+
+#[derive(Serialize)]
+struct Snapshot<'a> {
+    r#type: &'static str,
+    site_id: &'a str,
+    total: usize,
+    offset: usize,
+    visitors: Vec<&'a LiveVisitor>,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    r#type: &'static str,
+    total: usize,
+    upserts: Vec<&'a LiveVisitor>,
+    removed: Vec<String>,
+}
+
+impl LiveVisitors {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with_visitor(&self, facts: &GuestFacts, change: impl FnOnce(&mut LiveVisitor)) {
+        let now_ms = unix_ms();
+        let mut state = self.lock();
+        state.next_version += 1;
+        let version = state.next_version;
+        let site = state.sites.entry(facts.site_id.clone()).or_default();
+        let v = site
+            .visitors
+            .entry(facts.visitor_id.clone())
+            .or_insert_with(|| LiveVisitor::new(facts, now_ms));
+        change(v);
+        v.version = version;
+        v.last_activity = Instant::now();
+        site.changed = true;
+    }
+
+    /// Records a page view: the visitor's current page becomes `url`.
+    pub fn page_view(&self, facts: &GuestFacts, url: &str, title: &str, referrer: &str) {
+        let now_ms = unix_ms();
+        self.with_visitor(facts, |v| {
+            if v.pages_viewed == 0 {
+                v.referrer = referrer.to_owned();
+            }
+            v.pages_viewed += 1;
+            v.current_url = url.to_owned();
+            v.current_title = title.to_owned();
+            v.page_since_ms = now_ms;
+        });
+    }
+
+    /// A presence socket of the visitor opened.
+    pub fn connect(&self, facts: &GuestFacts) {
+        self.with_visitor(facts, |v| {
+            v.connections += 1;
+            v.had_socket = true;
+        });
+    }
+
+    /// A presence socket of the visitor closed.
+    pub fn disconnect(&self, facts: &GuestFacts) {
+        self.with_visitor(facts, |v| v.connections = v.connections.saturating_sub(1));
+    }
+
+    /// Sets the latest invitation status shown for a visitor (if listed).
+    pub fn set_invitation(&self, site_id: &str, visitor_id: &str, status: &str) {
+        let mut state = self.lock();
+        state.next_version += 1;
+        let version = state.next_version;
+        if let Some(site) = state.sites.get_mut(site_id) {
+            if let Some(v) = site.visitors.get_mut(visitor_id) {
+                v.invitation = Some(status.to_owned());
+                v.version = version;
+                site.changed = true;
+            }
+        }
+    }
+
+    /// Ids of every visitor with an open presence socket (their guest ids stay active).
+    pub fn connected_visitor_ids(&self) -> Vec<String> {
+        let state = self.lock();
+        state
+            .sites
+            .values()
+            .flat_map(|s| s.visitors.values())
+            .filter(|v| v.connections > 0)
+            .map(|v| v.id.clone())
+            .collect()
+    }
+
+    /// How many visitors are listed for a site.
+    pub fn count(&self, site_id: &str) -> usize {
+        self.lock()
+            .sites
+            .get(site_id)
+            .map_or(0, |s| s.visitors.len())
+    }
+
+    /// Starts or changes a console tab's watch, and returns the snapshot message to send it.
+    pub fn watch(
+        &self,
+        conn_id: u64,
+        site_id: &str,
+        filter: VisitorFilter,
+        offset: usize,
+        limit: usize,
+    ) -> String {
+        let limit = limit.clamp(1, 500);
+        let mut state = self.lock();
+        let (total, window) = window_of(state.sites.get(site_id), &filter, offset, limit);
+        let sent = window.iter().map(|v| (v.id.clone(), v.version)).collect();
+        let message = serde_json::to_string(&Snapshot {
+            r#type: "snapshot",
+            site_id,
+            total,
+            offset,
+            visitors: window,
+        })
+        .unwrap_or_default();
+        state.watches.insert(
+            conn_id,
+            Watch {
+                site_id: site_id.to_owned(),
+                filter,
+                offset,
+                limit,
+                sent,
+                sent_total: total,
+            },
+        );
+        message
+    }
+
+    /// The console tabs watching a site.
+    pub fn watchers_of(&self, site_id: &str) -> Vec<u64> {
+        self.lock()
+            .watches
+            .iter()
+            .filter(|(_, w)| w.site_id == site_id)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A console tab closed.
+    pub fn unwatch(&self, conn_id: u64) {
+        self.lock().watches.remove(&conn_id);
+    }
+
+    /// Removes visitors who left, then sends every console whose window changed one coalesced diff.
+    /// Called about once a second.
+    pub fn flush(&self, hub: &Hub) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        for site in state.sites.values_mut() {
+            let before = site.visitors.len();
+            site.visitors.retain(|_, v| !v.gone(now));
+            if site.visitors.len() != before {
+                site.changed = true;
+            }
+        }
+        let changed: HashSet<String> = state
+            .sites
+            .iter_mut()
+            .filter_map(|(id, s)| std::mem::take(&mut s.changed).then(|| id.clone()))
+            .collect();
+        state.sites.retain(|_, s| !s.visitors.is_empty());
+        if changed.is_empty() {
+            return;
+        }
+        let State { sites, watches, .. } = &mut *state;
+        for (conn_id, watch) in watches.iter_mut() {
+            if !changed.contains(&watch.site_id) {
+                continue;
+            }
+            let (total, window) = window_of(
+                sites.get(&watch.site_id),
+                &watch.filter,
+                watch.offset,
+                watch.limit,
+            );
+            let in_window: HashSet<&str> = window.iter().map(|v| v.id.as_str()).collect();
+            let upserts: Vec<&LiveVisitor> = window
+                .iter()
+                .copied()
+                .filter(|v| watch.sent.get(&v.id) != Some(&v.version))
+                .collect();
+            let removed: Vec<String> = watch
+                .sent
+                .keys()
+                .filter(|id| !in_window.contains(id.as_str()))
+                .cloned()
+                .collect();
+            if upserts.is_empty() && removed.is_empty() && total == watch.sent_total {
+                continue;
+            }
+            let message = serde_json::to_string(&Delta {
+                r#type: "visitors",
+                total,
+                upserts: upserts.clone(),
+                removed: removed.clone(),
+            })
+            .unwrap_or_default();
+            for id in &removed {
+                watch.sent.remove(id);
+            }
+            for v in upserts {
+                watch.sent.insert(v.id.clone(), v.version);
+            }
+            watch.sent_total = total;
+            hub.send_to_console(*conn_id, Outgoing::text(message));
+        }
+    }
+}
+
+/// The filtered, ordered (newest visit first) window of a site's visitors, and the filtered total.
+fn window_of<'a>(
+    site: Option<&'a SiteLive>,
+    filter: &VisitorFilter,
+    offset: usize,
+    limit: usize,
+) -> (usize, Vec<&'a LiveVisitor>) {
+    let Some(site) = site else {
+        return (0, Vec::new());
+    };
+    let mut matching: Vec<&LiveVisitor> = site
+        .visitors
+        .values()
+        .filter(|v| filter.matches(v))
+        .collect();
+    let total = matching.len();
+    matching.sort_unstable_by(|a, b| {
+        b.first_seen_ms
+            .cmp(&a.first_seen_ms)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    (
+        total,
+        matching.into_iter().skip(offset).take(limit).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(id: &str, returning: bool) -> GuestFacts {
+        GuestFacts {
+            visitor_id: id.into(),
+            site_id: "s".into(),
+            guest_id: format!("g-{id}"),
+            display_name: None,
+            returning,
+            user_agent: "Firefox/1 (Windows)".into(),
+        }
+    }
+
+    #[test]
+    fn page_views_update_the_row_and_count_pages() {
+        let live = LiveVisitors::default();
+        live.page_view(&facts("a", false), "https://x/1", "One", "https://search");
+        live.page_view(&facts("a", false), "https://x/2", "Two", "https://x/1");
+        let state = live.lock();
+        let v = &state.sites["s"].visitors["a"];
+        assert_eq!(
+            (
+                v.current_url.as_str(),
+                v.current_title.as_str(),
+                v.pages_viewed
+            ),
+            ("https://x/2", "Two", 2)
+        );
+        assert_eq!(
+            v.referrer, "https://search",
+            "the visit's referrer is the first page's"
+        );
+        assert_eq!((v.browser, v.os), ("Firefox", "Windows"));
+    }
+
+    #[test]
+    fn filters_match_page_referrer_and_kind() {
+        let live = LiveVisitors::default();
+        live.page_view(
+            &facts("a", false),
+            "https://x/tent",
+            "Tent",
+            "https://search.example",
+        );
+        live.page_view(&facts("b", true), "https://x/stove", "Stove", "");
+        let state = live.lock();
+        let site = state.sites.get("s");
+        let f = |page: &str, referrer: &str, kind: &str| VisitorFilter {
+            page: page.into(),
+            referrer: referrer.into(),
+            kind: kind.into(),
+        };
+        assert_eq!(window_of(site, &f("TENT", "", "all"), 0, 10).0, 1);
+        assert_eq!(window_of(site, &f("", "search", "all"), 0, 10).0, 1);
+        assert_eq!(window_of(site, &f("", "", "returning"), 0, 10).1[0].id, "b");
+        assert_eq!(window_of(site, &f("", "", "new"), 0, 10).1[0].id, "a");
+        assert_eq!(
+            window_of(site, &f("", "", ""), 1, 10).1.len(),
+            1,
+            "offset pages the list"
+        );
+    }
+
+    #[test]
+    fn visitors_with_open_sockets_stay_and_leave_after_the_grace() {
+        let live = LiveVisitors::default();
+        let a = facts("a", false);
+        live.connect(&a);
+        live.page_view(&a, "https://x/", "Home", "");
+        assert_eq!(live.connected_visitor_ids(), vec!["a".to_owned()]);
+        live.disconnect(&a);
+        {
+            let mut state = live.lock();
+            let v = state
+                .sites
+                .get_mut("s")
+                .unwrap()
+                .visitors
+                .get_mut("a")
+                .unwrap();
+            v.last_activity -= SOCKET_GRACE;
+        }
+        live.flush(&Hub::default());
+        assert_eq!(live.count("s"), 0);
+    }
+}

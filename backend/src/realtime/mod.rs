@@ -1,0 +1,10 @@
+//! Realtime: who is on each site right now ([`live`]), the socket registry that routes events to
+//! visitor tabs and console tabs ([`hub`]), and the socket sessions themselves.
+
+pub mod hub;
+pub mod live;
+pub mod socket;
+pub mod user_agent;
+
+pub use hub::{Hub, Outgoing};
+pub use live::{LiveVisitors, VisitorFilter};

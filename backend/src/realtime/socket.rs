@@ -1,0 +1,102 @@
+//! The loop every WebSocket session runs: inbound frames to a handler, outbound events from the hub,
+//! heartbeat, size limits and close codes. One task per socket, no actors.
+
+use std::time::{Duration, Instant};
+
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, MessageStream, Session};
+
+use super::hub::{Inbox, Outgoing};
+
+/// Ping interval.
+pub const PING_EVERY: Duration = Duration::from_secs(25);
+/// A peer silent this long after a ping is dead.
+pub const DEAD_AFTER: Duration = Duration::from_secs(35);
+
+/// Close code for a guest token that is not live (the client should get a new guest).
+pub const CLOSE_UNKNOWN_GUEST: u16 = 4401;
+/// Close code for a message that is not valid protocol JSON.
+pub const CLOSE_MALFORMED: u16 = 4400;
+
+/// What the handler wants after an inbound message.
+pub enum Reply {
+    /// Nothing to send.
+    None,
+    /// Send this text frame to this socket.
+    Send(String),
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// Handles the inbound text messages of one socket.
+pub trait SocketHandler {
+    /// One complete text message.
+    fn on_text(&mut self, text: &str) -> impl std::future::Future<Output = Reply>;
+}
+
+fn reason(code: u16, description: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code: CloseCode::from(code),
+        description: Some(description.to_owned()),
+    })
+}
+
+/// Closes a socket at once with a code (before any loop ran).
+pub async fn close_now(session: Session, code: u16, description: &str) {
+    let _ = session.close(reason(code, description)).await;
+}
+
+/// Runs the socket until either side ends it. `max_message` bounds a frame and a reassembled
+/// message alike.
+pub async fn run<H: SocketHandler>(
+    mut session: Session,
+    stream: MessageStream,
+    mut inbox: Inbox,
+    max_message: usize,
+    handler: &mut H,
+) {
+    let mut stream = stream
+        .max_frame_size(max_message)
+        .aggregate_continuations()
+        .max_continuation_size(max_message);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    let close: Option<CloseReason> = loop {
+        tokio::select! {
+            inbound = stream.recv() => {
+                last_heard = Instant::now();
+                match inbound {
+                    Some(Ok(AggregatedMessage::Text(text))) => match handler.on_text(&text).await {
+                        Reply::None => {}
+                        Reply::Send(out) => {
+                            if session.text(out).await.is_err() { return; }
+                        }
+                        Reply::Close(code, why) => break reason(code, why),
+                    },
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() { return; }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Binary(_))) => break reason(1003, "binary frames are not accepted"),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Err(actix_ws::ProtocolError::Overflow)) => break reason(1009, "message too large"),
+                    Some(Err(_)) => break reason(1002, "protocol error"),
+                }
+            }
+            outbound = inbox.recv() => match outbound {
+                Some(Outgoing::Text(text)) => {
+                    if session.text(&*text).await.is_err() { return; }
+                }
+                Some(Outgoing::Close(code, why)) => break reason(code, why),
+                // The hub dropped us: we could not keep up with our events.
+                None => break reason(1008, "too slow to keep up"),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    break None;
+                }
+                if session.ping(b"").await.is_err() { return; }
+            }
+        }
+    };
+    let _ = session.close(close).await;
+}

@@ -1,0 +1,421 @@
+//! The guest API the widget calls from other origins: guest ids, page-view beacons, the monitor
+//! pixel and the loader script itself.
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::{PageView, Site};
+use crate::domain;
+use crate::error::ApiError;
+use crate::limits;
+use crate::realtime::live::GuestFacts;
+use crate::routes::client;
+use crate::services::sites::origin_allowed;
+use crate::services::visitors::{self, GuestClient};
+use crate::state::AppState;
+
+/// Largest guest API body (JSON of a guest request).
+const GUEST_BODY_LIMIT: usize = 4 * 1024;
+/// Largest beacon body.
+pub const BEACON_BODY_LIMIT: usize = 8 * 1024;
+
+/// Guest API routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/visitors")
+            .app_data(web::PayloadConfig::default().limit(GUEST_BODY_LIMIT))
+            .route(web::post().to(obtain_guest))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
+    .service(
+        web::resource("/api/v1/beacon")
+            .app_data(web::PayloadConfig::default().limit(BEACON_BODY_LIMIT))
+            .route(web::post().to(beacon))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
+    .route("/w/{file}", web::get().to(loader))
+    .route("/m/{file}", web::get().to(pixel));
+}
+
+fn origin_of(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// CORS headers for an allowed origin.
+fn with_cors(mut res: HttpResponseBuilder, origin: Option<&str>) -> HttpResponseBuilder {
+    if let Some(origin) = origin {
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_owned()));
+    }
+    res.insert_header((header::VARY, "Origin"));
+    res.insert_header(("X-Content-Type-Options", "nosniff"));
+    res
+}
+
+/// The site for a key, checked against the request's origin.
+async fn site_for(state: &AppState, req: &HttpRequest, key: &str) -> Result<Arc<Site>, ApiError> {
+    let site = state
+        .sites
+        .by_key(&state.db, key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !origin_allowed(&site, origin_of(req)) {
+        return Err(ApiError::Forbidden(
+            "this origin may not use the site's widget".into(),
+        ));
+    }
+    Ok(site)
+}
+
+/// Preflight for clients that send JSON content types (the widget itself sends text/plain).
+async fn preflight(req: HttpRequest) -> HttpResponse {
+    with_cors(HttpResponse::NoContent(), origin_of(&req))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+        .finish()
+}
+
+#[derive(Deserialize)]
+struct GuestRequest {
+    site_key: String,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct GuestResponse<'a> {
+    guest_id: &'a str,
+    token: &'a str,
+    returning: bool,
+}
+
+fn guest_client(req: &HttpRequest, state: &AppState) -> GuestClient {
+    let ip = client::ip(req, &state.settings);
+    let info = client::info(req, &state.settings);
+    GuestClient {
+        ip: ip.to_string(),
+        ip_key: limits::ip_key(ip),
+        user_agent: info.user_agent,
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn obtain_guest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: GuestRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed guest request: {e}")))?;
+    let site = site_for(&state, &req, &request.site_key).await?;
+    let origin = origin_of(&req);
+    if let Some(token) = request.token.as_deref() {
+        if let Some(facts) = state
+            .guests
+            .authenticate(&state.db, &site.id, token)
+            .await?
+        {
+            let body = GuestResponse {
+                guest_id: &facts.guest_id,
+                token,
+                returning: facts.returning,
+            };
+            return Ok(with_cors(HttpResponse::Ok(), origin).json(body));
+        }
+    }
+    let client = guest_client(&req, &state);
+    if let Err(wait) = state.guest_limit.check(&client.ip_key) {
+        return Err(ApiError::TooManyRequests {
+            retry_after: wait.as_secs() + 1,
+        });
+    }
+    let max = state.settings.max_guests_per_ip;
+    let issued = state
+        .db
+        .run(move |conn| {
+            Ok(visitors::issue_or_resume(
+                conn,
+                &site,
+                request.token.as_deref(),
+                &client,
+                max,
+            ))
+        })
+        .await??;
+    state
+        .guests
+        .remember(&issued.token, &issued.visitor, issued.returning);
+    let status = if issued.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(with_cors(status, origin).json(GuestResponse {
+        guest_id: &issued.visitor.guest_id,
+        token: &issued.token,
+        returning: issued.returning,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Beacon {
+    k: String,
+    t: String,
+    u: String,
+    #[serde(default)]
+    ti: String,
+    #[serde(default)]
+    r: String,
+}
+
+/// A page address the list may show: an http(s) URL of at most 2048 characters.
+fn page_url(raw: &str) -> Result<String, ApiError> {
+    let raw = raw.trim();
+    if raw.len() > 2048 {
+        return Err(ApiError::BadRequest(
+            "page URL is longer than 2048 characters".into(),
+        ));
+    }
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u.to_string()),
+        _ => Err(ApiError::BadRequest(
+            "page URL must be an http(s) URL".into(),
+        )),
+    }
+}
+
+/// Free text from a page (title): control characters dropped, at most `max` characters.
+fn page_text(raw: &str, max: usize) -> String {
+    raw.chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// A referrer: kept only when it is an http(s) URL.
+fn referrer(raw: &str) -> String {
+    page_url(raw).unwrap_or_default()
+}
+
+fn queue_view(
+    state: &AppState,
+    guest: &GuestFacts,
+    url: String,
+    title: String,
+    referrer: String,
+) -> Result<(), ApiError> {
+    let view = PageView {
+        id: domain::new_id(),
+        site_id: guest.site_id.clone(),
+        visitor_id: guest.visitor_id.clone(),
+        url,
+        title,
+        referrer,
+        duration_ms: None,
+        created_at: domain::now(),
+    };
+    let (url, title, referrer) = (view.url.clone(), view.title.clone(), view.referrer.clone());
+    if state.pageviews.offer(view).is_err() {
+        return Err(ApiError::Unavailable(
+            "busy: page views are arriving faster than they can be stored".into(),
+        ));
+    }
+    state.live.page_view(guest, &url, &title, &referrer);
+    Ok(())
+}
+
+async fn beacon(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let beacon: Beacon = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed beacon: {e}")))?;
+    let url = page_url(&beacon.u)?;
+    let site = site_for(&state, &req, &beacon.k).await?;
+    let guest = state
+        .guests
+        .authenticate(&state.db, &site.id, &beacon.t)
+        .await?
+        .ok_or_else(|| ApiError::UnknownGuest)?;
+    queue_view(
+        &state,
+        &guest,
+        url,
+        page_text(&beacon.ti, 300),
+        referrer(&beacon.r),
+    )?;
+    Ok(with_cors(HttpResponse::Accepted(), origin_of(&req)).finish())
+}
+
+/// `/w/KEY.js`: the loader, configured for this site and this server.
+async fn loader(
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = file.strip_suffix(".js").ok_or(ApiError::NotFound)?;
+    let site = state
+        .sites
+        .by_key(&state.db, key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            header::ETAG,
+            format!("\"{}\"", beckon_widget::LOADER_VERSION),
+        ))
+        .body(beckon_widget::loader_script(
+            &site.public_key,
+            state.settings.base(),
+        )))
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+#[derive(Deserialize)]
+struct PixelQuery {
+    u: Option<String>,
+    ti: Option<String>,
+}
+
+/// `/m/KEY.gif`: a page view without JavaScript. The guest is kept in a cookie on Beckon's domain.
+async fn pixel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+    query: web::Query<PixelQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let key = file.strip_suffix(".gif").ok_or(ApiError::NotFound)?;
+    let site = state
+        .sites
+        .by_key(&state.db, key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let gif = || {
+        let mut res = HttpResponse::Ok();
+        res.content_type("image/gif")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header(("X-Content-Type-Options", "nosniff"));
+        res
+    };
+    let page = query.u.clone().or_else(|| {
+        req.headers()
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    let Some(url) = page.and_then(|p| page_url(&p).ok()) else {
+        return Ok(gif().body(PIXEL_GIF));
+    };
+    let cookie_name = format!("beckon_g_{}", site.public_key);
+    let presented = req.cookie(&cookie_name).map(|c| c.value().to_owned());
+    let known = match &presented {
+        Some(token) => {
+            state
+                .guests
+                .authenticate(&state.db, &site.id, token)
+                .await?
+        }
+        None => None,
+    };
+    let mut new_cookie = None;
+    let guest = match known {
+        Some(g) => g,
+        None => {
+            let client = guest_client(&req, &state);
+            if state.guest_limit.check(&client.ip_key).is_err() {
+                // Over the limit: still a valid image, just not counted.
+                return Ok(gif().body(PIXEL_GIF));
+            }
+            let max = state.settings.max_guests_per_ip;
+            let site_row = site.clone();
+            let issued = match state
+                .db
+                .run(move |conn| {
+                    Ok(visitors::issue_or_resume(
+                        conn,
+                        &site_row,
+                        presented.as_deref(),
+                        &client,
+                        max,
+                    ))
+                })
+                .await?
+            {
+                Ok(issued) => issued,
+                Err(crate::services::ServiceError::Limited { .. }) => {
+                    return Ok(gif().body(PIXEL_GIF))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            state
+                .guests
+                .remember(&issued.token, &issued.visitor, issued.returning);
+            let secure = state.settings.cookies_secure();
+            new_cookie = Some(
+                Cookie::build(cookie_name, issued.token.clone())
+                    .path("/m/")
+                    .http_only(true)
+                    .secure(secure)
+                    .same_site(if secure {
+                        SameSite::None
+                    } else {
+                        SameSite::Lax
+                    })
+                    .max_age(actix_web::cookie::time::Duration::days(365))
+                    .finish(),
+            );
+            crate::realtime::live::GuestFacts {
+                visitor_id: issued.visitor.id.clone(),
+                site_id: issued.visitor.site_id.clone(),
+                guest_id: issued.visitor.guest_id.clone(),
+                display_name: None,
+                returning: issued.returning,
+                user_agent: issued.visitor.user_agent.clone(),
+            }
+        }
+    };
+    let title = page_text(query.ti.as_deref().unwrap_or(""), 300);
+    // A full buffer must not break an image in someone's email: the view is just not counted.
+    let _ = queue_view(&state, &guest, url, title, String::new());
+    let mut res = gif();
+    if let Some(cookie) = new_cookie {
+        res.cookie(cookie);
+    }
+    Ok(res.body(PIXEL_GIF))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_urls_must_be_http() {
+        assert!(page_url("https://shop.example/tent?x=1").is_ok());
+        assert!(page_url("javascript:alert(1)").is_err());
+        assert!(page_url(&format!("https://x.example/{}", "a".repeat(3000))).is_err());
+        assert_eq!(referrer("not a url"), "");
+    }
+
+    #[test]
+    fn titles_lose_control_characters_and_are_capped() {
+        assert_eq!(page_text("a\u{0}b\nc", 10), "abc");
+        assert_eq!(page_text(&"x".repeat(400), 300).len(), 300);
+    }
+}
