@@ -6,6 +6,7 @@
 
 pub mod layout;
 pub mod pages;
+pub mod visitors;
 
 /// The console's stylesheet, served by the backend at [`CONSOLE_CSS_PATH`].
 pub const CONSOLE_CSS: &str = include_str!("../assets/console.css");
@@ -16,3 +17,10 @@ pub const CONSOLE_CSS_PATH: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     ".css"
 );
+
+/// The console's script: the console socket and the live visitor list.
+pub const CONSOLE_JS: &str = include_str!("../assets/console.js");
+
+/// Where the backend serves [`CONSOLE_JS`].
+pub const CONSOLE_JS_PATH: &str =
+    concat!("/console/assets/console-", env!("CARGO_PKG_VERSION"), ".js");

@@ -131,6 +131,8 @@ pub struct SiteRow<'a> {
     pub public_key: &'a str,
     /// Allowed origins, already joined for display ("any origin" when empty).
     pub origins: String,
+    /// Site id, for the links to the site's pages.
+    pub id: &'a str,
 }
 
 /// The console home.
@@ -168,7 +170,7 @@ pub fn home(v: &HomeView<'_>) -> Markup {
                     p.empty { "You do not belong to any site yet. Ask a site owner to add you." }
                 } @else {
                     table.sites {
-                        thead { tr { th { "Site" } th { "Your role" } th { "Help-desk link" } th { "Site key" } th { "Widget allowed on" } } }
+                        thead { tr { th { "Site" } th { "Your role" } th { "Help-desk link" } th { "Site key" } th { "Widget allowed on" } th {} } }
                         tbody {
                             @for s in &v.sites {
                                 tr {
@@ -177,6 +179,11 @@ pub fn home(v: &HomeView<'_>) -> Markup {
                                     td { code { (v.base_url) "/s/" (s.slug) } }
                                     td { code { (s.public_key) } }
                                     td { (s.origins) }
+                                td {
+                                    a href={ "/console/sites/" (s.id) "/visitors" } { "Live visitors" }
+                                    " · "
+                                    a href={ "/console/sites/" (s.id) "/embed" } { "Embed" }
+                                }
                                 }
                             }
                         }
@@ -250,6 +257,7 @@ mod tests {
                 role: "owner",
                 public_key: "k1",
                 origins: "any origin".into(),
+                id: "s1",
             }],
         })
         .into_string();

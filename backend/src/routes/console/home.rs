@@ -33,6 +33,7 @@ async fn home(state: web::Data<AppState>, op: CurrentOperator) -> HttpResponse {
                 slug: &site.slug,
                 role,
                 public_key: &site.public_key,
+                id: &site.id,
                 origins: if origins.is_empty() {
                     "any origin".to_owned()
                 } else {

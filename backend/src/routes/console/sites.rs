@@ -1,0 +1,166 @@
+//! A site's console pages: the live visitor list, a visitor's page trail and the embed codes.
+//! Every page answers 404 to an operator who is not a member of the site.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::page;
+use super::session::CurrentOperator;
+use crate::db::models::{Membership, PageView, Site, Visitor};
+use crate::db::schema::sites;
+use crate::state::AppState;
+use beckon_console::visitors::{self as views, EmbedView, LiveVisitorsView, TrailRow, TrailView};
+use diesel::prelude::*;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/console/sites/{site_id}/visitors",
+        web::get().to(live_visitors),
+    )
+    .route(
+        "/console/sites/{site_id}/visitors/{visitor_id}",
+        web::get().to(trail),
+    )
+    .route("/console/sites/{site_id}/embed", web::get().to(embed));
+}
+
+fn not_found(nonce: &str) -> HttpResponse {
+    page::html(
+        StatusCode::NOT_FOUND,
+        nonce,
+        beckon_console::pages::message(&beckon_console::pages::MessageView {
+            nonce,
+            title: "Not found",
+            message: "There is no such page, or it belongs to a site you are not a member of.",
+        }),
+    )
+}
+
+/// The site, if the operator is a member of it.
+async fn member_site(
+    state: &AppState,
+    op: &CurrentOperator,
+    site_id: String,
+) -> Result<Option<Site>, crate::db::DbError> {
+    let operator_id = op.operator.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            if Membership::role_of(conn, &site_id, &operator_id)?.is_none() {
+                return Ok(None);
+            }
+            Ok(sites::table
+                .find(&site_id)
+                .select(Site::as_select())
+                .first(conn)
+                .optional()?)
+        })
+        .await
+}
+
+async fn live_visitors(
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let nonce = page::nonce();
+    let site = match member_site(&state, &op, path.into_inner()).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return not_found(&nonce),
+        Err(e) => return page::internal_error(&nonce, &e),
+    };
+    page::html(
+        StatusCode::OK,
+        &nonce,
+        views::live_visitors(&LiveVisitorsView {
+            nonce: &nonce,
+            csrf: &op.session.csrf_token,
+            operator_name: &op.operator.display_name,
+            site_id: &site.id,
+            site_name: &site.name,
+        }),
+    )
+}
+
+async fn trail(
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let nonce = page::nonce();
+    let (site_id, visitor_id) = path.into_inner();
+    let site = match member_site(&state, &op, site_id).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return not_found(&nonce),
+        Err(e) => return page::internal_error(&nonce, &e),
+    };
+    let site_id = site.id.clone();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(visitor) = Visitor::find(conn, &visitor_id)?.filter(|v| v.site_id == site_id)
+            else {
+                return Ok(None);
+            };
+            let pages = PageView::trail(conn, &visitor.id, 500)?;
+            Ok(Some((visitor, pages)))
+        })
+        .await;
+    let (visitor, pages) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(&nonce),
+        Err(e) => return page::internal_error(&nonce, &e),
+    };
+    let label = visitor
+        .display_name
+        .clone()
+        .unwrap_or_else(|| visitor.guest_id.clone());
+    let rows = pages
+        .iter()
+        .map(|p| TrailRow {
+            at: p.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            title: &p.title,
+            url: &p.url,
+            referrer: &p.referrer,
+        })
+        .collect();
+    page::html(
+        StatusCode::OK,
+        &nonce,
+        views::trail(&TrailView {
+            nonce: &nonce,
+            csrf: &op.session.csrf_token,
+            operator_name: &op.operator.display_name,
+            site_id: &site.id,
+            visitor_label: &label,
+            pages: rows,
+        }),
+    )
+}
+
+async fn embed(
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let nonce = page::nonce();
+    let site = match member_site(&state, &op, path.into_inner()).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return not_found(&nonce),
+        Err(e) => return page::internal_error(&nonce, &e),
+    };
+    page::html(
+        StatusCode::OK,
+        &nonce,
+        views::embed(&EmbedView {
+            nonce: &nonce,
+            csrf: &op.session.csrf_token,
+            operator_name: &op.operator.display_name,
+            handle: &op.operator.handle,
+            site_name: &site.name,
+            slug: &site.slug,
+            public_key: &site.public_key,
+            base_url: state.settings.base(),
+        }),
+    )
+}

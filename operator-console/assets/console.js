@@ -1,0 +1,177 @@
+// Beckon console: holds the console socket and keeps the live visitor list current.
+// Every string from the network is inserted with textContent, never as HTML.
+const root = document.querySelector("[data-live-visitors]");
+if (root) liveVisitors(root);
+
+function liveVisitors(root) {
+  const siteId = root.dataset.siteId;
+  const tbody = document.getElementById("visitor-rows");
+  const status = document.getElementById("live-status");
+  const info = document.getElementById("page-info");
+  const filters = document.getElementById("visitor-filters");
+  const dialog = document.getElementById("invite-dialog");
+  const inviteForm = document.getElementById("invite-form");
+  const limit = 100;
+  let offset = 0;
+  let total = 0;
+  let rows = new Map();
+  let ws = null;
+  let backoff = 1000;
+  let inviteTarget = null;
+
+  function currentFilter() {
+    const data = new FormData(filters);
+    return { page: data.get("page") || "", referrer: data.get("referrer") || "", kind: data.get("kind") || "all" };
+  }
+
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  function watch() {
+    send({ type: "watch", site_id: siteId, filter: currentFilter(), offset: offset, limit: limit });
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + "/ws/console");
+    ws.onopen = function () {
+      backoff = 1000;
+      status.textContent = "Live";
+      watch();
+    };
+    ws.onmessage = function (event) {
+      let message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      handle(message);
+    };
+    ws.onclose = function () {
+      status.textContent = "Reconnecting…";
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 30000);
+    };
+  }
+
+  function handle(m) {
+    if (m.type === "snapshot") {
+      rows = new Map(m.visitors.map(function (v) { return [v.id, v]; }));
+      total = m.total;
+      render();
+    } else if (m.type === "visitors") {
+      m.removed.forEach(function (id) { rows.delete(id); });
+      m.upserts.forEach(function (v) { rows.set(v.id, v); });
+      total = m.total;
+      render();
+    } else if (m.type === "invitation") {
+      const v = rows.get(m.visitor_id);
+      if (v) { v.invitation = m.status; render(); }
+    } else if (m.type === "error") {
+      status.textContent = m.message;
+    }
+  }
+
+  function duration(sinceMs) {
+    const s = Math.max(0, Math.floor((Date.now() - sinceMs) / 1000));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+    return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+  }
+
+  function cell(tr, className, text) {
+    const td = document.createElement("td");
+    td.className = className;
+    if (text !== undefined) td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function safeLink(url, text) {
+    const a = document.createElement("a");
+    a.textContent = text;
+    try {
+      const u = new URL(url);
+      if (u.protocol === "http:" || u.protocol === "https:") {
+        a.href = u.href;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+      }
+    } catch (e) { /* not a URL: plain text */ }
+    return a;
+  }
+
+  function render() {
+    const list = Array.from(rows.values()).sort(function (a, b) {
+      return b.first_seen_ms - a.first_seen_ms || (a.id < b.id ? -1 : 1);
+    });
+    const fragment = document.createDocumentFragment();
+    list.forEach(function (v) {
+      const tr = document.createElement("tr");
+      tr.dataset.visitorId = v.id;
+      const who = cell(tr, "v-who");
+      const name = document.createElement("strong");
+      name.textContent = v.display_name || v.guest_id;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.title = "Not a registered user";
+      badge.textContent = "guest";
+      const kind = document.createElement("small");
+      kind.textContent = v.returning ? " returning" : " new";
+      who.append(name, " ", badge, kind);
+      const page = cell(tr, "v-page");
+      const title = document.createElement("div");
+      title.className = "v-page-title";
+      title.textContent = v.current_title || "(untitled)";
+      const url = document.createElement("small");
+      url.className = "v-page-url";
+      url.appendChild(safeLink(v.current_url, v.current_url));
+      page.append(title, url);
+      cell(tr, "v-pages", String(v.pages_viewed));
+      cell(tr, "v-referrer", v.referrer || "direct");
+      cell(tr, "v-on-site", duration(v.first_seen_ms)).dataset.since = v.first_seen_ms;
+      cell(tr, "v-on-page", duration(v.page_since_ms)).dataset.since = v.page_since_ms;
+      cell(tr, "v-agent", v.browser + " / " + v.os);
+      cell(tr, "v-status", v.chatting ? "chatting" : v.invitation ? "invitation " + v.invitation : "browsing");
+      const actions = cell(tr, "v-actions");
+      const invite = document.createElement("button");
+      invite.type = "button";
+      invite.className = "invite";
+      invite.textContent = "Invite";
+      invite.disabled = v.chatting || v.invitation === "pending";
+      invite.addEventListener("click", function () { openInvite(v); });
+      const trail = document.createElement("a");
+      trail.className = "trail";
+      trail.href = "/console/sites/" + encodeURIComponent(siteId) + "/visitors/" + encodeURIComponent(v.id);
+      trail.textContent = "Trail";
+      actions.append(invite, " ", trail);
+      fragment.appendChild(tr);
+    });
+    tbody.replaceChildren(fragment);
+    const first = total === 0 ? 0 : offset + 1;
+    info.textContent = first + "–" + Math.min(offset + limit, total) + " of " + total;
+    document.getElementById("page-prev").disabled = offset === 0;
+    document.getElementById("page-next").disabled = offset + limit >= total;
+  }
+
+  function openInvite(v) {
+    inviteTarget = v.id;
+    document.getElementById("invite-who").textContent = v.display_name || v.guest_id;
+    inviteForm.reset();
+    if (dialog.showModal) dialog.showModal();
+  }
+
+  dialog.addEventListener("close", function () {
+    if (dialog.returnValue === "send" && inviteTarget) {
+      send({ type: "invite", visitor_id: inviteTarget, message: inviteForm.elements.message.value });
+    }
+    inviteTarget = null;
+  });
+
+  filters.addEventListener("input", function () { offset = 0; watch(); });
+  filters.addEventListener("submit", function (e) { e.preventDefault(); });
+  document.getElementById("page-prev").addEventListener("click", function () { offset = Math.max(0, offset - limit); watch(); });
+  document.getElementById("page-next").addEventListener("click", function () { offset += limit; watch(); });
+  setInterval(function () {
+    tbody.querySelectorAll("[data-since]").forEach(function (td) { td.textContent = duration(Number(td.dataset.since)); });
+  }, 1000);
+  connect();
+}
