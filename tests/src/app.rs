@@ -215,6 +215,11 @@ impl TestApp {
     /// Walks the setup link: creates owner `owner@example.com` / `correct horse battery` and a site
     /// named "Demo Shop" (slug `demo-shop`). Returns the final response (a redirect to /console).
     pub async fn complete_setup(&self) -> reqwest::Response {
+        self.complete_setup_with_origins("http://127.0.0.1:9").await
+    }
+
+    /// [`TestApp::complete_setup`] with the site's allowed origins.
+    pub async fn complete_setup_with_origins(&self, allowed_origins: &str) -> reqwest::Response {
         let link = self
             .setup_link
             .clone()
@@ -239,7 +244,7 @@ impl TestApp {
                 ("password", "correct horse battery"),
                 ("site_name", "Demo Shop"),
                 ("site_slug", ""),
-                ("allowed_origins", "http://127.0.0.1:9"),
+                ("allowed_origins", allowed_origins),
             ],
         )
         .await

@@ -232,7 +232,16 @@ impl LiveVisitors {
 
     /// A presence socket of the visitor closed.
     pub fn disconnect(&self, facts: &GuestFacts) {
-        self.with_visitor(facts, |v| v.connections = v.connections.saturating_sub(1));
+        // Nothing a console shows changes yet; the row goes when the grace period ends.
+        let mut state = self.lock();
+        let row = state
+            .sites
+            .get_mut(&facts.site_id)
+            .and_then(|s| s.visitors.get_mut(&facts.visitor_id));
+        if let Some(v) = row {
+            v.connections = v.connections.saturating_sub(1);
+            v.last_activity = Instant::now();
+        }
     }
 
     /// Sets the latest invitation status shown for a visitor (if listed).

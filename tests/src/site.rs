@@ -1,0 +1,124 @@
+//! A Beckon server that has been set up, with its first site's keys at hand.
+
+use beckon::db::models::Site;
+use beckon::db::Db;
+
+use crate::{TestApp, TestDatabase};
+
+/// A running, set-up Beckon: owner `owner@example.com` logged in on `app.client`, site "Demo Shop".
+pub struct SiteFixture {
+    /// The server (its client holds the owner's session).
+    pub app: TestApp,
+    /// The first site.
+    pub site: Site,
+    /// The owner's session cookie (`beckon_session=…`), for sockets.
+    pub session_cookie: String,
+}
+
+impl SiteFixture {
+    /// Starts Beckon on `db` with extra `args`, walks the setup link, and loads the site. The site
+    /// allows the widget on `allowed_origin` only.
+    pub async fn start(db: &TestDatabase, args: &[&str], allowed_origin: &str) -> SiteFixture {
+        let app = TestApp::builder(db)
+            .args(args.iter().copied())
+            .spawn()
+            .await;
+        let res = app.complete_setup_with_origins(allowed_origin).await;
+        assert_eq!(res.status(), 303, "setup");
+        let session_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("beckon_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        let url = app.database_url().to_owned();
+        let site = tokio::task::spawn_blocking(move || {
+            let db = Db::connect(&url, 1).expect("connect");
+            let mut conn = db.conn().expect("conn");
+            Site::find_by_slug(&mut conn, "demo-shop")
+                .expect("query")
+                .expect("site")
+        })
+        .await
+        .expect("load site");
+        SiteFixture {
+            app,
+            site,
+            session_cookie,
+        }
+    }
+
+    /// `ws://127.0.0.1:PORT` + path.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws{}{path}", self.app.address.trim_start_matches("http"))
+    }
+
+    /// Obtains a guest for the site from `origin`; the JSON answer and status.
+    pub async fn obtain_guest(
+        &self,
+        origin: &str,
+        token: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let body =
+            serde_json::json!({"site_key": self.site.public_key, "token": token}).to_string();
+        let res = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/visitors"))
+            .header("Origin", origin)
+            .header("Content-Type", "text/plain;charset=UTF-8")
+            .body(body)
+            .send()
+            .await
+            .expect("POST visitors");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Sends a page-view beacon as the loader does; the status.
+    pub async fn beacon(&self, origin: &str, token: &str, url: &str, title: &str) -> u16 {
+        let body = serde_json::json!({"k": self.site.public_key, "t": token, "u": url, "ti": title, "r": ""});
+        self.raw_beacon(origin, &body.to_string()).await
+    }
+
+    /// Sends any beacon body; the status.
+    pub async fn raw_beacon(&self, origin: &str, body: &str) -> u16 {
+        self.app
+            .client
+            .post(self.app.url("/api/v1/beacon"))
+            .header("Origin", origin)
+            .header("Content-Type", "text/plain;charset=UTF-8")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST beacon")
+            .status()
+            .as_u16()
+    }
+
+    /// Opens a console socket as the owner.
+    pub async fn console_socket(&self) -> crate::WsClient {
+        let origin = self.app.address.clone();
+        crate::WsClient::connect(
+            &self.ws_url("/ws/console"),
+            Some(&origin),
+            Some(&self.session_cookie),
+        )
+        .await
+        .expect("console socket")
+    }
+
+    /// Opens a visitor socket for a guest token from `origin`.
+    pub async fn visitor_socket(&self, origin: &str, token: &str) -> crate::WsClient {
+        let url = self.ws_url(&format!(
+            "/ws/visitor?k={}&t={}",
+            self.site.public_key, token
+        ));
+        crate::WsClient::connect(&url, Some(origin), None)
+            .await
+            .expect("visitor socket")
+    }
+}
