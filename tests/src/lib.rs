@@ -5,11 +5,17 @@
 //! - [`TestDatabase`]: a fresh SQLite file or a fresh PostgreSQL database per test.
 //! - [`TestApp`]: the real `beckon` binary on a free port, with an HTTP client and one helper per
 //!   endpoint.
+//! - [`Browser`]: headless Chromium over WebDriver, one independent browser per visitor or operator.
+//! - [`HostSite`]: the example shop on another origin, embedding the widget.
 
 mod app;
+pub mod browser;
 mod database;
+pub mod host_site;
 pub mod html;
 pub mod require;
 
 pub use app::{beckon_binary, TestApp, TestAppBuilder};
+pub use browser::Browser;
 pub use database::TestDatabase;
+pub use host_site::HostSite;
