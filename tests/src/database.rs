@@ -41,7 +41,10 @@ impl TestDatabase {
                 require::skip(
                     Service::Postgres,
                     suite,
-                    &format!("cannot connect to {admin_url}: {}", e.to_string().replace('\n', " ").trim()),
+                    &format!(
+                        "cannot connect to {admin_url}: {}",
+                        e.to_string().replace('\n', " ").trim()
+                    ),
                 );
                 return None;
             }

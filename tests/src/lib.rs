@@ -14,8 +14,12 @@ mod database;
 pub mod host_site;
 pub mod html;
 pub mod require;
+mod site;
+pub mod ws;
 
 pub use app::{beckon_binary, TestApp, TestAppBuilder};
 pub use browser::Browser;
 pub use database::TestDatabase;
 pub use host_site::HostSite;
+pub use site::SiteFixture;
+pub use ws::WsClient;

@@ -586,3 +586,52 @@ async fn badges_show_whether_an_operator_is_there() {
     assert_eq!(fx.app.get("/s/nope/status.svg").await.status(), 404);
     assert_eq!(fx.app.get("/u/nobody/status.svg").await.status(), 404);
 }
+
+async fn guest_status_from(fx: &SiteFixture, forwarded_for: &str) -> u16 {
+    fx.app
+        .client
+        .post(fx.app.url("/api/v1/visitors"))
+        .header("Origin", SHOP)
+        .header("X-Forwarded-For", forwarded_for)
+        .body(serde_json::json!({"site_key": fx.site.public_key}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+    // Untrusted peer: X-Forwarded-For is ignored, so every request counts against 127.0.0.1.
+    let (_db, fx) = fixture(&["--max-guests-per-ip", "1"]).await;
+    assert_eq!(guest_status_from(&fx, "198.51.100.1").await, 201);
+    assert_eq!(
+        guest_status_from(&fx, "198.51.100.2").await,
+        429,
+        "spoofed header does not dodge the cap"
+    );
+
+    // Behind a trusted proxy, each client is counted by its own address, IPv6 per /64.
+    let (_db, fx) = fixture(&[
+        "--max-guests-per-ip",
+        "1",
+        "--trusted-proxies",
+        "127.0.0.1/32",
+    ])
+    .await;
+    assert_eq!(guest_status_from(&fx, "198.51.100.1").await, 201);
+    assert_eq!(guest_status_from(&fx, "198.51.100.2").await, 201);
+    assert_eq!(guest_status_from(&fx, "198.51.100.1").await, 429);
+    assert_eq!(guest_status_from(&fx, "2001:db8:1:2::1").await, 201);
+    assert_eq!(
+        guest_status_from(&fx, "2001:db8:1:2:ffff::9").await,
+        429,
+        "same /64"
+    );
+    assert_eq!(
+        guest_status_from(&fx, "2001:db8:1:3::1").await,
+        201,
+        "another /64"
+    );
+}

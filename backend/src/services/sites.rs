@@ -15,10 +15,13 @@ use crate::realtime::Hub;
 /// How long a cached site is trusted before it is read again (settings edits show up this fast).
 const SITE_TTL: Duration = Duration::from_secs(10);
 
+/// A cached lookup: when it was read, and the site (or that there is none).
+type CachedSite = (Instant, Option<Arc<Site>>);
+
 /// Sites by public key, cached briefly.
 #[derive(Default)]
 pub struct SiteCache {
-    by_key: Mutex<HashMap<String, (Instant, Option<Arc<Site>>)>>,
+    by_key: Mutex<HashMap<String, CachedSite>>,
 }
 
 impl SiteCache {
@@ -45,7 +48,7 @@ impl SiteCache {
         Ok(site)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Arc<Site>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedSite>> {
         self.by_key.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
