@@ -29,20 +29,66 @@ impl Outgoing {
 /// The receiving end of a connection's queue.
 pub type Inbox = mpsc::Receiver<Outgoing>;
 
-struct Conn {
-    id: u64,
-    tx: mpsc::Sender<Outgoing>,
+/// Who a connection belongs to.
+enum Owner {
+    Visitor(String),
+    Operator(String),
 }
 
-struct ConsoleConn {
-    operator_id: String,
+struct Conn {
+    owner: Owner,
     tx: mpsc::Sender<Outgoing>,
+    topics: Vec<String>,
 }
 
 #[derive(Default)]
 struct Registry {
-    visitors: HashMap<String, Vec<Conn>>,
-    consoles: HashMap<u64, ConsoleConn>,
+    conns: HashMap<u64, Conn>,
+    visitors: HashMap<String, Vec<u64>>,
+    topics: HashMap<String, Vec<u64>>,
+}
+
+impl Registry {
+    fn remove(&mut self, conn_id: u64) {
+        let Some(conn) = self.conns.remove(&conn_id) else {
+            return;
+        };
+        if let Owner::Visitor(visitor_id) = &conn.owner {
+            if let Some(ids) = self.visitors.get_mut(visitor_id) {
+                ids.retain(|id| *id != conn_id);
+                if ids.is_empty() {
+                    self.visitors.remove(visitor_id);
+                }
+            }
+        }
+        for topic in conn.topics {
+            if let Some(ids) = self.topics.get_mut(&topic) {
+                ids.retain(|id| *id != conn_id);
+                if ids.is_empty() {
+                    self.topics.remove(&topic);
+                }
+            }
+        }
+    }
+
+    /// Offers an event to a connection; one that is full is removed (its socket then closes).
+    fn offer(&mut self, conn_id: u64, event: Outgoing) -> bool {
+        let delivered = self
+            .conns
+            .get(&conn_id)
+            .is_some_and(|c| c.tx.try_send(event).is_ok());
+        if !delivered {
+            self.remove(conn_id);
+        }
+        delivered
+    }
+}
+
+/// Delivers events published on a topic. The hub implements it for one process; a multi-node bus
+/// implements it by relaying through a broker to every node's hub.
+pub trait EventBus: Send + Sync {
+    /// Delivers `event` to every connection subscribed to `topic`.
+    fn publish(&self, topic: &str, event: Arc<str>);
 }
 
 /// The hub of one process.
@@ -52,9 +98,16 @@ pub struct Hub {
     registry: Mutex<Registry>,
 }
 
-/// Sends without waiting; false when the queue is full or closed.
-fn offer(tx: &mpsc::Sender<Outgoing>, event: Outgoing) -> bool {
-    tx.try_send(event).is_ok()
+impl EventBus for Hub {
+    fn publish(&self, topic: &str, event: Arc<str>) {
+        let mut reg = self.lock();
+        let Some(ids) = reg.topics.get(topic).cloned() else {
+            return;
+        };
+        for id in ids {
+            reg.offer(id, Outgoing::Text(event.clone()));
+        }
+    }
 }
 
 impl Hub {
@@ -62,98 +115,121 @@ impl Hub {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn new_queue(&self) -> (u64, mpsc::Sender<Outgoing>, Inbox) {
+    fn register(&self, owner: Owner) -> (u64, Inbox) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
-        (id, tx, rx)
-    }
-
-    /// Registers a visitor tab; returns its connection id and queue.
-    pub fn join_visitor(&self, visitor_id: &str) -> (u64, Inbox) {
-        let (id, tx, rx) = self.new_queue();
-        self.lock()
-            .visitors
-            .entry(visitor_id.to_owned())
-            .or_default()
-            .push(Conn { id, tx });
-        (id, rx)
-    }
-
-    /// Unregisters a visitor tab.
-    pub fn leave_visitor(&self, visitor_id: &str, conn_id: u64) {
         let mut reg = self.lock();
-        if let Some(conns) = reg.visitors.get_mut(visitor_id) {
-            conns.retain(|c| c.id != conn_id);
-            if conns.is_empty() {
-                reg.visitors.remove(visitor_id);
-            }
+        if let Owner::Visitor(visitor_id) = &owner {
+            reg.visitors.entry(visitor_id.clone()).or_default().push(id);
         }
-    }
-
-    /// Sends an event to every tab of a visitor; how many tabs took it. Tabs too slow to take it
-    /// are dropped (their sockets then close).
-    pub fn send_to_visitor(&self, visitor_id: &str, event: Outgoing) -> usize {
-        let mut reg = self.lock();
-        let Some(conns) = reg.visitors.get_mut(visitor_id) else {
-            return 0;
-        };
-        conns.retain(|c| offer(&c.tx, event.clone()));
-        let n = conns.len();
-        if n == 0 {
-            reg.visitors.remove(visitor_id);
-        }
-        n
-    }
-
-    /// Registers a console tab of an operator.
-    pub fn join_console(&self, operator_id: &str) -> (u64, Inbox) {
-        let (id, tx, rx) = self.new_queue();
-        self.lock().consoles.insert(
+        reg.conns.insert(
             id,
-            ConsoleConn {
-                operator_id: operator_id.to_owned(),
+            Conn {
+                owner,
                 tx,
+                topics: Vec::new(),
             },
         );
         (id, rx)
     }
 
-    /// Unregisters a console tab.
-    pub fn leave_console(&self, conn_id: u64) {
-        self.lock().consoles.remove(&conn_id);
+    /// Registers a visitor tab; returns its connection id and queue.
+    pub fn join_visitor(&self, visitor_id: &str) -> (u64, Inbox) {
+        self.register(Owner::Visitor(visitor_id.to_owned()))
     }
 
-    /// Sends an event to one console tab; a tab too slow to take it is dropped.
-    pub fn send_to_console(&self, conn_id: u64, event: Outgoing) {
+    /// Unregisters a visitor tab.
+    pub fn leave_visitor(&self, _visitor_id: &str, conn_id: u64) {
+        self.lock().remove(conn_id);
+    }
+
+    /// Sends an event to every tab of a visitor; how many tabs took it.
+    pub fn send_to_visitor(&self, visitor_id: &str, event: Outgoing) -> usize {
         let mut reg = self.lock();
-        let too_slow = reg
-            .consoles
-            .get(&conn_id)
-            .is_some_and(|c| !offer(&c.tx, event));
-        if too_slow {
-            reg.consoles.remove(&conn_id);
+        let ids = reg.visitors.get(visitor_id).cloned().unwrap_or_default();
+        ids.into_iter()
+            .filter(|id| reg.offer(*id, event.clone()))
+            .count()
+    }
+
+    /// Subscribes every tab of a visitor to a topic (tabs opened later subscribe themselves).
+    pub fn subscribe_visitor(&self, visitor_id: &str, topic: &str) {
+        let ids = self
+            .lock()
+            .visitors
+            .get(visitor_id)
+            .cloned()
+            .unwrap_or_default();
+        for id in ids {
+            self.subscribe(id, topic);
         }
+    }
+
+    /// Registers a console tab of an operator.
+    pub fn join_console(&self, operator_id: &str) -> (u64, Inbox) {
+        self.register(Owner::Operator(operator_id.to_owned()))
+    }
+
+    /// Unregisters a console tab.
+    pub fn leave_console(&self, conn_id: u64) {
+        self.lock().remove(conn_id);
+    }
+
+    /// Sends an event to one connection (visitor or console); one too slow to take it is dropped.
+    pub fn send_to_conn(&self, conn_id: u64, event: Outgoing) {
+        self.lock().offer(conn_id, event);
+    }
+
+    /// Sends an event to one console tab; one too slow to take it is dropped.
+    pub fn send_to_console(&self, conn_id: u64, event: Outgoing) {
+        self.lock().offer(conn_id, event);
+    }
+
+    /// Subscribes a connection to a topic (idempotent).
+    pub fn subscribe(&self, conn_id: u64, topic: &str) {
+        let mut reg = self.lock();
+        let Some(conn) = reg.conns.get_mut(&conn_id) else {
+            return;
+        };
+        if conn.topics.iter().any(|t| t == topic) {
+            return;
+        }
+        conn.topics.push(topic.to_owned());
+        reg.topics
+            .entry(topic.to_owned())
+            .or_default()
+            .push(conn_id);
     }
 
     /// Whether the operator has a console tab open.
     pub fn operator_online(&self, operator_id: &str) -> bool {
         self.lock()
-            .consoles
+            .conns
             .values()
-            .any(|c| c.operator_id == operator_id)
+            .any(|c| matches!(&c.owner, Owner::Operator(id) if id == operator_id))
+    }
+
+    /// The operators with a console tab open.
+    pub fn online_operators(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .lock()
+            .conns
+            .values()
+            .filter_map(|c| match &c.owner {
+                Owner::Operator(id) => Some(id.clone()),
+                Owner::Visitor(_) => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
     /// Asks every socket to reconnect elsewhere (on shutdown): close code 1001.
     pub fn close_all_going_away(&self) {
         let reg = self.lock();
-        let all = reg
-            .visitors
-            .values()
-            .flatten()
-            .map(|c| &c.tx)
-            .chain(reg.consoles.values().map(|c| &c.tx));
-        for tx in all {
-            let _ = tx.try_send(Outgoing::Close(1001, "server restarting"));
+        for conn in reg.conns.values() {
+            let _ = conn.tx.try_send(Outgoing::Close(1001, "server restarting"));
         }
     }
 }
@@ -173,6 +249,22 @@ mod tests {
         hub.leave_visitor("v", b_id);
         assert_eq!(hub.send_to_visitor("v", Outgoing::text("x")), 1);
         assert_eq!(hub.send_to_visitor("nobody", Outgoing::text("x")), 0);
+    }
+
+    #[tokio::test]
+    async fn topics_reach_their_subscribers_only() {
+        let hub = Hub::default();
+        let (a, mut a_rx) = hub.join_console("op");
+        let (_b, mut b_rx) = hub.join_console("op2");
+        hub.subscribe(a, "conv:1");
+        hub.subscribe(a, "conv:1");
+        hub.publish("conv:1", "m".into());
+        assert!(matches!(a_rx.recv().await, Some(Outgoing::Text(t)) if &*t == "m"));
+        assert!(b_rx.try_recv().is_err());
+        assert!(a_rx.try_recv().is_err(), "subscribing twice delivers once");
+        hub.leave_console(a);
+        hub.publish("conv:1", "x".into());
+        assert_eq!(hub.online_operators(), vec!["op2".to_owned()]);
     }
 
     #[tokio::test]

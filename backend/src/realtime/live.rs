@@ -258,6 +258,20 @@ impl LiveVisitors {
         }
     }
 
+    /// Marks whether a listed visitor is in a chat now.
+    pub fn set_chatting(&self, site_id: &str, visitor_id: &str, chatting: bool) {
+        let mut state = self.lock();
+        state.next_version += 1;
+        let version = state.next_version;
+        if let Some(site) = state.sites.get_mut(site_id) {
+            if let Some(v) = site.visitors.get_mut(visitor_id) {
+                v.chatting = chatting;
+                v.version = version;
+                site.changed = true;
+            }
+        }
+    }
+
     /// Ids of every visitor with an open presence socket (their guest ids stay active).
     pub fn connected_visitor_ids(&self) -> Vec<String> {
         let state = self.lock();

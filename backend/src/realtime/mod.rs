@@ -6,5 +6,5 @@ pub mod live;
 pub mod socket;
 pub mod user_agent;
 
-pub use hub::{Hub, Outgoing};
+pub use hub::{EventBus, Hub, Outgoing};
 pub use live::{LiveVisitors, VisitorFilter};

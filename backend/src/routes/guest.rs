@@ -57,6 +57,21 @@ fn with_cors(mut res: HttpResponseBuilder, origin: Option<&str>) -> HttpResponse
     res
 }
 
+/// Whether a request from `origin` may use the site's widget routes: an allowed origin of the site,
+/// or Beckon's own (the chat panel and the chat pages run there).
+pub fn widget_origin_ok(state: &AppState, site: &Site, origin: Option<&str>) -> bool {
+    origin_allowed(site, origin)
+        || origin
+            == Some(
+                state
+                    .settings
+                    .base_url
+                    .origin()
+                    .ascii_serialization()
+                    .as_str(),
+            )
+}
+
 /// The site for a key, checked against the request's origin.
 async fn site_for(state: &AppState, req: &HttpRequest, key: &str) -> Result<Arc<Site>, ApiError> {
     let site = state
@@ -64,7 +79,7 @@ async fn site_for(state: &AppState, req: &HttpRequest, key: &str) -> Result<Arc<
         .by_key(&state.db, key)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if !origin_allowed(&site, origin_of(req)) {
+    if !widget_origin_ok(state, &site, origin_of(req)) {
         return Err(ApiError::Forbidden(
             "this origin may not use the site's widget".into(),
         ));

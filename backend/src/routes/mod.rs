@@ -2,6 +2,7 @@
 //! call a service and shape the answer; nothing else.
 
 pub mod badges;
+pub mod chat_events;
 pub mod client;
 pub mod console;
 pub mod guest;

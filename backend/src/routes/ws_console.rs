@@ -6,17 +6,20 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::chat_events;
 use super::console::CurrentOperator;
-use crate::db::models::{Invitation, Membership};
+use crate::db::models::{Conversation, Invitation, Membership, Message};
 use crate::error::ApiError;
 use crate::realtime::hub::Outgoing;
 use crate::realtime::live::VisitorFilter;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED};
-use crate::services::{invitations, ServiceError};
+use crate::realtime::EventBus as _;
+use crate::services::chat::{self, Party};
+use crate::services::{self, invitations, ServiceError};
 use crate::state::AppState;
 
 /// Largest message a console socket accepts.
-const MAX_MESSAGE: usize = 16 * 1024;
+const MAX_MESSAGE: usize = 32 * 1024;
 
 /// The console socket route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -107,6 +110,39 @@ enum ConsoleMessage {
         #[serde(default)]
         message: String,
     },
+    Conversations {
+        site_id: String,
+    },
+    Accept {
+        conversation_id: String,
+    },
+    Join {
+        conversation_id: String,
+        #[serde(default)]
+        after_seq: i64,
+    },
+    Send {
+        conversation_id: String,
+        client_msg_id: String,
+        body: String,
+        #[serde(default)]
+        note: bool,
+    },
+    Typing {
+        conversation_id: String,
+        state: bool,
+    },
+    Read {
+        conversation_id: String,
+        seq: i64,
+    },
+    CloseConversation {
+        conversation_id: String,
+    },
+    Transfer {
+        conversation_id: String,
+        operator_handle: String,
+    },
 }
 
 fn default_limit() -> usize {
@@ -123,6 +159,179 @@ struct ConsoleHandler {
     conn_id: u64,
 }
 
+impl ConsoleHandler {
+    fn party(&self) -> Party {
+        Party::Operator(self.op.operator.clone())
+    }
+
+    async fn list_conversations(&mut self, site_id: String) -> Reply {
+        let operator_id = self.op.operator.id.clone();
+        let listed = services::run(&self.state.db, move |conn| {
+            if Membership::role_of(conn, &site_id, &operator_id)?.is_none() {
+                return Err(ServiceError::NotFound);
+            }
+            let mut items = Vec::new();
+            for c in Conversation::active_for_site(conn, &site_id)? {
+                items.push(chat_events::conversation_json(conn, &c)?);
+            }
+            Ok((site_id, items))
+        })
+        .await;
+        match listed {
+            Ok((site_id, items)) => {
+                self.state
+                    .hub
+                    .subscribe(self.conn_id, &chat_events::site_topic(&site_id));
+                Reply::Send(serde_json::json!({"type": "conversation_list", "site_id": site_id, "items": items}).to_string())
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    /// Runs a state change (accept, transfer, close) and tells everyone.
+    async fn change<F>(&mut self, conversation_id: String, work: F) -> Reply
+    where
+        F: FnOnce(
+                &mut crate::db::DbConnection,
+                &str,
+            ) -> Result<(Conversation, Message), ServiceError>
+            + Send
+            + 'static,
+    {
+        let changed = services::run(&self.state.db, move |conn| {
+            let (c, line) = work(conn, &conversation_id)?;
+            let event = chat_events::conversation_json(conn, &c)?;
+            Ok((c, line, event))
+        })
+        .await;
+        match changed {
+            Ok((c, line, event)) => {
+                self.state
+                    .hub
+                    .subscribe(self.conn_id, &chat_events::ops_topic(&c.id));
+                chat_events::publish_message(&self.state, &line, "");
+                chat_events::publish_conversation(&self.state, &c, &event);
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    async fn join(&mut self, conversation_id: String, after_seq: i64) -> Reply {
+        let party = self.party();
+        let answer = services::run(&self.state.db, move |conn| {
+            let history = chat::history(conn, &conversation_id, &party, after_seq)?;
+            let c = Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
+            let state = chat_events::conversation_json(conn, &c)?;
+            Ok((
+                c.id.clone(),
+                state,
+                chat_events::history_json(conn, &c, &history)?,
+            ))
+        })
+        .await;
+        match answer {
+            Ok((id, state, history)) => {
+                self.state
+                    .hub
+                    .subscribe(self.conn_id, &chat_events::ops_topic(&id));
+                self.state
+                    .hub
+                    .send_to_conn(self.conn_id, Outgoing::text(state.to_string()));
+                Reply::Send(history)
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        conversation_id: String,
+        client_msg_id: String,
+        body: String,
+        note: bool,
+    ) -> Reply {
+        let (id, body) = match (
+            chat::ClientMsgId::parse(&client_msg_id),
+            chat::MessageBody::parse(&body),
+        ) {
+            (Ok(id), Ok(body)) => (id, body),
+            (Err(e), _) | (_, Err(e)) => {
+                return Reply::Send(chat_events::service_error_json(
+                    &e.into(),
+                    Some(&client_msg_id),
+                ))
+            }
+        };
+        let party = self.party();
+        let posted = services::run(&self.state.db, move |conn| {
+            chat::post(conn, &conversation_id, &party, &id, &body, note)
+        })
+        .await;
+        match posted {
+            Ok(posted) => {
+                chat_events::ack(&self.state, self.conn_id, &posted.message);
+                if !posted.duplicate {
+                    chat_events::publish_message(
+                        &self.state,
+                        &posted.message,
+                        &self.op.operator.display_name,
+                    );
+                }
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, Some(&client_msg_id))),
+        }
+    }
+
+    async fn typing(&mut self, conversation_id: String, typing: bool) -> Reply {
+        let party = self.party();
+        match services::run(&self.state.db, move |conn| {
+            chat::authorised(conn, &conversation_id, &party)
+        })
+        .await
+        {
+            Ok(c) => {
+                let event: std::sync::Arc<str> = serde_json::json!({
+                    "type": "typing", "conversation_id": c.id, "who": "operator",
+                    "name": self.op.operator.display_name, "state": typing,
+                })
+                .to_string()
+                .into();
+                self.state
+                    .hub
+                    .publish(&chat_events::guest_topic(&c.id), event);
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
+        let party = self.party();
+        match services::run(&self.state.db, move |conn| {
+            chat::mark_read(conn, &conversation_id, &party, seq)
+        })
+        .await
+        {
+            Ok(c) => {
+                let event: std::sync::Arc<str> =
+                    serde_json::json!({"type": "read", "conversation_id": c.id, "who": "operator", "seq": c.operator_read_seq})
+                        .to_string()
+                        .into();
+                self.state
+                    .hub
+                    .publish(&chat_events::guest_topic(&c.id), event.clone());
+                self.state
+                    .hub
+                    .publish(&chat_events::ops_topic(&c.id), event);
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+}
+
 impl SocketHandler for ConsoleHandler {
     async fn on_text(&mut self, text: &str) -> Reply {
         let message = match serde_json::from_str::<ConsoleMessage>(text) {
@@ -130,6 +339,47 @@ impl SocketHandler for ConsoleHandler {
             Err(_) => return Reply::Close(CLOSE_MALFORMED, "malformed message"),
         };
         match message {
+            ConsoleMessage::Conversations { site_id } => self.list_conversations(site_id).await,
+            ConsoleMessage::Accept { conversation_id } => {
+                let op = self.op.operator.clone();
+                self.change(conversation_id, move |conn, id| chat::accept(conn, id, &op))
+                    .await
+            }
+            ConsoleMessage::Transfer {
+                conversation_id,
+                operator_handle,
+            } => {
+                let op = self.op.operator.clone();
+                self.change(conversation_id, move |conn, id| {
+                    chat::transfer(conn, id, &op, &operator_handle).map(|(c, line, _)| (c, line))
+                })
+                .await
+            }
+            ConsoleMessage::CloseConversation { conversation_id } => {
+                let op = self.op.operator.clone();
+                self.change(conversation_id, move |conn, id| {
+                    chat::close(conn, id, &Party::Operator(op.clone()), &op.display_name)
+                })
+                .await
+            }
+            ConsoleMessage::Join {
+                conversation_id,
+                after_seq,
+            } => self.join(conversation_id, after_seq).await,
+            ConsoleMessage::Send {
+                conversation_id,
+                client_msg_id,
+                body,
+                note,
+            } => self.send(conversation_id, client_msg_id, body, note).await,
+            ConsoleMessage::Typing {
+                conversation_id,
+                state,
+            } => self.typing(conversation_id, state).await,
+            ConsoleMessage::Read {
+                conversation_id,
+                seq,
+            } => self.read(conversation_id, seq).await,
             ConsoleMessage::Watch {
                 site_id,
                 filter,

@@ -4,15 +4,20 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::chat_events;
+use crate::db::models::{Conversation, Visitor};
 use crate::error::ApiError;
 use crate::realtime::live::GuestFacts;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED, CLOSE_UNKNOWN_GUEST};
+use crate::realtime::{EventBus as _, Outgoing};
+use crate::routes::guest::widget_origin_ok;
+use crate::services::chat::{self, Party};
 use crate::services::invitations;
-use crate::services::sites::origin_allowed;
+use crate::services::{self, ServiceError};
 use crate::state::AppState;
 
 /// Largest message a visitor socket accepts.
-const MAX_MESSAGE: usize = 4 * 1024;
+const MAX_MESSAGE: usize = 32 * 1024;
 
 /// The visitor socket route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,7 +43,7 @@ async fn visitor_socket(
         .await
         .map_err(ApiError::from)?
         .ok_or(ApiError::NotFound)?;
-    if !origin_allowed(&site, origin) {
+    if !widget_origin_ok(&state, &site, origin) {
         return Err(ApiError::Forbidden("this origin may not use the site's widget".into()).into());
     }
     let guest = state
@@ -55,6 +60,17 @@ async fn visitor_socket(
         };
         let (conn_id, inbox) = state.hub.join_visitor(&guest.visitor_id);
         state.live.connect(&guest);
+        // A tab opened during a chat follows it from the start.
+        let visitor_id = guest.visitor_id.clone();
+        if let Ok(Some(open)) = services::run(&state.db, move |conn| {
+            Ok(Conversation::open_for_visitor(conn, &visitor_id)?)
+        })
+        .await
+        {
+            state
+                .hub
+                .subscribe(conn_id, &chat_events::guest_topic(&open.id));
+        }
         let _presence = Presence {
             state: state.clone(),
             guest: guest.clone(),
@@ -65,7 +81,11 @@ async fn visitor_socket(
         if session.text(hello).await.is_err() {
             return;
         }
-        let mut handler = VisitorHandler { state, guest };
+        let mut handler = VisitorHandler {
+            state,
+            guest,
+            conn_id,
+        };
         socket::run(session, stream, inbox, MAX_MESSAGE, &mut handler).await;
     });
     Ok(response)
@@ -94,11 +114,188 @@ enum VisitorMessage {
         invitation_id: String,
         accepted: bool,
     },
+    StartChat {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        handle: Option<String>,
+    },
+    Send {
+        conversation_id: String,
+        client_msg_id: String,
+        body: String,
+    },
+    Resume {
+        conversation_id: String,
+        after_seq: i64,
+    },
+    Typing {
+        conversation_id: String,
+        state: bool,
+    },
+    Read {
+        conversation_id: String,
+        seq: i64,
+    },
 }
 
 struct VisitorHandler {
     state: std::sync::Arc<AppState>,
     guest: GuestFacts,
+    conn_id: u64,
+}
+
+impl VisitorHandler {
+    fn party(&self) -> Party {
+        Party::Guest {
+            visitor_id: self.guest.visitor_id.clone(),
+        }
+    }
+
+    async fn start_chat(&mut self, name: Option<String>, handle: Option<String>) -> Reply {
+        let visitor_id = self.guest.visitor_id.clone();
+        let available = self.state.hub.online_operators();
+        let started = services::run(&self.state.db, move |conn| {
+            let visitor = Visitor::find(conn, &visitor_id)?.ok_or(ServiceError::NotFound)?;
+            let (conversation, created) = chat::start(
+                conn,
+                &visitor,
+                name.as_deref(),
+                handle.as_deref(),
+                "widget",
+                &available,
+            )?;
+            let event = chat_events::conversation_json(conn, &conversation)?;
+            Ok((conversation, created, event))
+        })
+        .await;
+        match started {
+            Ok((conversation, created, event)) => {
+                let topic = chat_events::guest_topic(&conversation.id);
+                self.state
+                    .hub
+                    .subscribe_visitor(&self.guest.visitor_id, &topic);
+                self.state.hub.subscribe(self.conn_id, &topic);
+                if created {
+                    chat_events::publish_conversation(&self.state, &conversation, &event);
+                    Reply::None
+                } else {
+                    Reply::Send(event.to_string())
+                }
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        conversation_id: String,
+        client_msg_id: String,
+        body: String,
+    ) -> Reply {
+        let (id, body) = match (
+            chat::ClientMsgId::parse(&client_msg_id),
+            chat::MessageBody::parse(&body),
+        ) {
+            (Ok(id), Ok(body)) => (id, body),
+            (Err(e), _) | (_, Err(e)) => {
+                return Reply::Send(chat_events::service_error_json(
+                    &e.into(),
+                    Some(&client_msg_id),
+                ))
+            }
+        };
+        let party = self.party();
+        let posted = services::run(&self.state.db, move |conn| {
+            let posted = chat::post(conn, &conversation_id, &party, &id, &body, false)?;
+            let conversation =
+                Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
+            let name = chat_events::sender_name(conn, &conversation, &posted.message)?;
+            Ok((posted, name))
+        })
+        .await;
+        match posted {
+            Ok((posted, name)) => {
+                chat_events::ack(&self.state, self.conn_id, &posted.message);
+                if !posted.duplicate {
+                    chat_events::publish_message(&self.state, &posted.message, &name);
+                }
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, Some(&client_msg_id))),
+        }
+    }
+
+    async fn resume(&mut self, conversation_id: String, after_seq: i64) -> Reply {
+        let party = self.party();
+        let answer = services::run(&self.state.db, move |conn| {
+            let history = chat::history(conn, &conversation_id, &party, after_seq)?;
+            let conversation =
+                Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
+            let state = chat_events::conversation_json(conn, &conversation)?;
+            Ok((
+                conversation.id.clone(),
+                state,
+                chat_events::history_json(conn, &conversation, &history)?,
+            ))
+        })
+        .await;
+        match answer {
+            Ok((id, state, history)) => {
+                self.state
+                    .hub
+                    .subscribe(self.conn_id, &chat_events::guest_topic(&id));
+                self.state
+                    .hub
+                    .send_to_conn(self.conn_id, Outgoing::text(state.to_string()));
+                Reply::Send(history)
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    async fn typing(&mut self, conversation_id: String, typing: bool) -> Reply {
+        let party = self.party();
+        let found = services::run(&self.state.db, move |conn| {
+            chat::authorised(conn, &conversation_id, &party)
+        })
+        .await;
+        match found {
+            Ok(c) => {
+                let name = c.guest_name.clone().unwrap_or_else(|| "Guest".to_owned());
+                let event = serde_json::json!({"type": "typing", "conversation_id": c.id, "who": "guest", "name": name, "state": typing});
+                self.state
+                    .hub
+                    .publish(&chat_events::ops_topic(&c.id), event.to_string().into());
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+
+    async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
+        let party = self.party();
+        let marked = services::run(&self.state.db, move |conn| {
+            chat::mark_read(conn, &conversation_id, &party, seq)
+        })
+        .await;
+        match marked {
+            Ok(c) => {
+                let event: std::sync::Arc<str> =
+                    serde_json::json!({"type": "read", "conversation_id": c.id, "who": "guest", "seq": c.guest_read_seq})
+                        .to_string()
+                        .into();
+                self.state
+                    .hub
+                    .publish(&chat_events::ops_topic(&c.id), event.clone());
+                self.state
+                    .hub
+                    .publish(&chat_events::guest_topic(&c.id), event);
+                Reply::None
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
 }
 
 impl SocketHandler for VisitorHandler {
@@ -107,6 +304,24 @@ impl SocketHandler for VisitorHandler {
             return Reply::Close(CLOSE_MALFORMED, "malformed message");
         };
         match message {
+            VisitorMessage::StartChat { name, handle } => self.start_chat(name, handle).await,
+            VisitorMessage::Send {
+                conversation_id,
+                client_msg_id,
+                body,
+            } => self.send(conversation_id, client_msg_id, body).await,
+            VisitorMessage::Resume {
+                conversation_id,
+                after_seq,
+            } => self.resume(conversation_id, after_seq).await,
+            VisitorMessage::Typing {
+                conversation_id,
+                state,
+            } => self.typing(conversation_id, state).await,
+            VisitorMessage::Read {
+                conversation_id,
+                seq,
+            } => self.read(conversation_id, seq).await,
             VisitorMessage::InviteResponse {
                 invitation_id,
                 accepted,

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod chat;
 pub mod invitations;
 pub mod pageviews;
 pub mod setup;
@@ -48,4 +49,13 @@ impl From<diesel::result::Error> for ServiceError {
     fn from(e: diesel::result::Error) -> Self {
         ServiceError::Db(DbError::Query(e))
     }
+}
+
+/// Runs a use case on the blocking pool, folding storage failures into [`ServiceError`].
+pub async fn run<T, F>(db: &crate::db::Db, work: F) -> Result<T, ServiceError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection) -> Result<T, ServiceError> + Send + 'static,
+{
+    db.run(move |conn| Ok(work(conn))).await?
 }

@@ -1,7 +1,9 @@
 //! One model per table, with the queries that read and write it. Services own transactions.
 
+pub mod conversation;
 pub mod invitation;
 pub mod membership;
+pub mod message;
 pub mod operator;
 pub mod page_view;
 pub mod session;
@@ -9,8 +11,10 @@ pub mod setup_token;
 pub mod site;
 pub mod visitor;
 
+pub use conversation::Conversation;
 pub use invitation::Invitation;
 pub use membership::{Membership, Role};
+pub use message::Message;
 pub use operator::Operator;
 pub use page_view::PageView;
 pub use session::ConsoleSession;

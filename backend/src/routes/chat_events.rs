@@ -1,0 +1,171 @@
+//! Publishing chat events to the right sockets, shared by the visitor and console sockets:
+//! `guest:{conversation}` reaches the guest's tabs, `ops:{conversation}` the operators following it,
+//! `site:{site}` the consoles listing the site's conversations.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::db::models::{Conversation, Message, Operator, Visitor};
+use crate::db::DbConnection;
+use crate::realtime::{EventBus as _, Outgoing};
+use crate::services::chat::{History, MessageEvent};
+use crate::services::ServiceError;
+use crate::state::AppState;
+
+/// Topic of the guest's tabs in a conversation.
+pub fn guest_topic(conversation_id: &str) -> String {
+    format!("guest:{conversation_id}")
+}
+
+/// Topic of the operators following a conversation.
+pub fn ops_topic(conversation_id: &str) -> String {
+    format!("ops:{conversation_id}")
+}
+
+/// Topic of consoles listing a site's conversations.
+pub fn site_topic(site_id: &str) -> String {
+    format!("site:{site_id}")
+}
+
+/// The `conversation` event, with the names it shows.
+pub fn conversation_json(
+    conn: &mut DbConnection,
+    c: &Conversation,
+) -> Result<serde_json::Value, ServiceError> {
+    let operator = match &c.assigned_operator_id {
+        Some(id) => Operator::find(conn, id)?.map(|o| o.display_name),
+        None => None,
+    };
+    let target = match &c.target_operator_id {
+        Some(id) => Operator::find(conn, id)?.map(|o| o.display_name),
+        None => None,
+    };
+    let guest_id = match &c.visitor_id {
+        Some(id) => Visitor::find(conn, id)?.map(|v| v.guest_id),
+        None => None,
+    };
+    Ok(json!({
+        "type": "conversation",
+        "conversation_id": c.id,
+        "site_id": c.site_id,
+        "status": c.status,
+        "channel": c.channel,
+        "operator": operator,
+        "for_operator": target,
+        "guest": {"guest_id": guest_id, "name": c.guest_name},
+        "last_seq": c.last_seq,
+        "guest_read_seq": c.guest_read_seq,
+        "operator_read_seq": c.operator_read_seq,
+        "created_ms": c.created_at.and_utc().timestamp_millis(),
+    }))
+}
+
+/// Name shown for a message's sender.
+pub fn sender_name(
+    conn: &mut DbConnection,
+    c: &Conversation,
+    m: &Message,
+) -> Result<String, ServiceError> {
+    Ok(match (m.sender_kind.as_str(), &m.sender_id) {
+        ("operator", Some(id)) => Operator::find(conn, id)?
+            .map(|o| o.display_name)
+            .unwrap_or_default(),
+        ("guest", _) => c.guest_name.clone().unwrap_or_else(|| "Guest".to_owned()),
+        _ => String::new(),
+    })
+}
+
+/// A message event, serialised once.
+pub fn message_json(m: &Message, sender_name: &str) -> Arc<str> {
+    serde_json::to_string(&MessageEvent::of(m, sender_name))
+        .unwrap_or_default()
+        .into()
+}
+
+/// Sends a stored message to everyone in the conversation (notes to operators only).
+pub fn publish_message(state: &AppState, m: &Message, sender_name: &str) {
+    let event = message_json(m, sender_name);
+    if m.kind != "note" {
+        state
+            .hub
+            .publish(&guest_topic(&m.conversation_id), event.clone());
+    }
+    state.hub.publish(&ops_topic(&m.conversation_id), event);
+}
+
+/// Sends a conversation's new state to its guest, its operators and the site's consoles.
+pub fn publish_conversation(state: &AppState, c: &Conversation, event: &serde_json::Value) {
+    let event: Arc<str> = event.to_string().into();
+    state.hub.publish(&guest_topic(&c.id), event.clone());
+    state.hub.publish(&ops_topic(&c.id), event.clone());
+    state.hub.publish(&site_topic(&c.site_id), event);
+    if let Some(visitor_id) = &c.visitor_id {
+        state
+            .live
+            .set_chatting(&c.site_id, visitor_id, c.status != "closed");
+    }
+}
+
+/// The ack to the sender, queued on its own connection before any broadcast so it arrives first.
+pub fn ack(state: &AppState, conn_id: u64, m: &Message) {
+    let event = json!({"type": "ack", "conversation_id": m.conversation_id, "client_msg_id": m.client_msg_id, "seq": m.seq});
+    state
+        .hub
+        .send_to_conn(conn_id, Outgoing::text(event.to_string()));
+}
+
+/// The `history` or `resync` answer for a resume/join.
+pub fn history_json(
+    conn: &mut DbConnection,
+    c: &Conversation,
+    history: &History,
+) -> Result<String, ServiceError> {
+    Ok(match history {
+        History::Resync { last_seq } => {
+            json!({"type": "resync", "conversation_id": c.id, "last_seq": last_seq}).to_string()
+        }
+        History::Page { messages, more } => {
+            let mut names = std::collections::HashMap::new();
+            let mut items = Vec::with_capacity(messages.len());
+            for m in messages {
+                let key = (m.sender_kind.clone(), m.sender_id.clone());
+                if !names.contains_key(&key) {
+                    names.insert(key.clone(), sender_name(conn, c, m)?);
+                }
+                items.push(
+                    serde_json::to_value(MessageEvent::of(m, &names[&key])).unwrap_or_default(),
+                );
+            }
+            json!({"type": "history", "conversation_id": c.id, "messages": items, "more": more})
+                .to_string()
+        }
+    })
+}
+
+/// A protocol `error` event.
+pub fn error_json(code: &str, message: &str, client_msg_id: Option<&str>) -> String {
+    json!({"type": "error", "code": code, "message": message, "client_msg_id": client_msg_id})
+        .to_string()
+}
+
+/// The error event for a failed service call (internal causes logged, not shown).
+pub fn service_error_json(e: &ServiceError, client_msg_id: Option<&str>) -> String {
+    let (code, message) = match e {
+        ServiceError::Invalid(i) => ("bad_request", i.to_string()),
+        ServiceError::NotFound | ServiceError::Unauthorized => {
+            ("not_found", "no such conversation".to_owned())
+        }
+        ServiceError::Gone(m) => ("closed", m.clone()),
+        ServiceError::Conflict(m) => ("conflict", m.clone()),
+        ServiceError::Limited { .. } => ("rate_limited", "too many messages; slow down".to_owned()),
+        ServiceError::Db(_) | ServiceError::Internal(_) => {
+            tracing::error!(error = %e, "chat request failed");
+            (
+                "internal",
+                "the server could not do that; try again".to_owned(),
+            )
+        }
+    };
+    error_json(code, &message, client_msg_id)
+}
