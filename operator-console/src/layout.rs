@@ -22,7 +22,7 @@ pub struct SignedIn<'a> {
     pub csrf: &'a str,
 }
 
-/// Wraps `body` in the console's HTML frame: head, header bar with logout, main.
+/// Wraps `body` in the console's HTML frame: head, header bar (navigation and logout when signed in), main.
 pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -38,6 +38,10 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                 header.topbar {
                     a.brand href="/console" { "Beckon" }
                     @if let Some(user) = &frame.signed_in {
+                        nav.topnav aria-label="Console" {
+                            a href="/console" { "Sites" }
+                            a href="/console/chats" { "Chats" }
+                        }
                         span.who { "Signed in as " strong { (user.name) } }
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(user.csrf);

@@ -4,6 +4,7 @@
 //! function and sends the markup with its security headers. maud escapes every interpolated string,
 //! so visitor- and operator-supplied text can never become markup.
 
+pub mod chats;
 pub mod layout;
 pub mod pages;
 pub mod visitors;
@@ -24,3 +25,9 @@ pub const CONSOLE_JS: &str = include_str!("../assets/console.js");
 /// Where the backend serves [`CONSOLE_JS`].
 pub const CONSOLE_JS_PATH: &str =
     concat!("/console/assets/console-", env!("CARGO_PKG_VERSION"), ".js");
+
+/// The chat workspace's script: conversations, messages and the composer over the console socket.
+pub const CHAT_JS: &str = include_str!("../assets/chat.js");
+
+/// Where the backend serves [`CHAT_JS`] (same CSP as the other console pages).
+pub const CHAT_JS_PATH: &str = concat!("/console/assets/chat-", env!("CARGO_PKG_VERSION"), ".js");

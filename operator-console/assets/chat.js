@@ -1,0 +1,599 @@
+// Beckon console: the operator's chat workspace over the console socket (docs/protocol.md, "Chat").
+// createChatCore holds the protocol state and touches no DOM, so it can be tested under Node; the
+// rest of the file renders it. Every string from the network is inserted with textContent, never as HTML.
+
+const TYPING_SHOWN_MS = 6000; // a lost "typing: false" must not leave the line up forever
+
+/** A UUID v4 for client_msg_id. randomUUID exists only in secure contexts; getRandomValues everywhere. */
+export function newClientMsgId() {
+  const c = globalThis.crypto;
+  if (typeof c.randomUUID === "function") return c.randomUUID();
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+  return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+}
+
+/**
+ * The chat state of one console tab. options: me (the operator's display name), sites ([{id, name}]),
+ * send(message) -> true when written to an open socket, visible() -> is the tab visible, changed(),
+ * alert(kind "waiting"|"message", conversation, message), problem(text), newId().
+ */
+export function createChatCore(options) {
+  const me = options.me;
+  const sites = options.sites;
+  const send = options.send;
+  const visible = options.visible || function () { return true; };
+  const changed = options.changed || function () {};
+  const alert = options.alert || function () {};
+  const problem = options.problem || function () {};
+  const newId = options.newId || newClientMsgId;
+  const conversations = new Map(); // conversation_id -> latest `conversation` event
+  const threads = new Map(); // conversation_id -> messages by seq, read and typing state
+  const pending = new Map(); // client_msg_id -> a send not acknowledged yet, in send order
+  const ownIds = new Set(); // client_msg_ids sent from this tab
+  const listedSites = new Set(); // sites whose first list arrived: what it held is not news
+  let current = null;
+
+  function thread(id) {
+    let t = threads.get(id);
+    if (!t) {
+      // contiguous: every seq from 1 to it is here, so it is the after_seq to resume from.
+      t = { messages: new Map(), contiguous: 0, joined: false, loading: false, seen: 0, readSent: 0, guestRead: 0, typing: null };
+      threads.set(id, t);
+    }
+    return t;
+  }
+
+  function join(id) {
+    const t = thread(id);
+    t.joined = true;
+    t.loading = true;
+    send({ type: "join", conversation_id: id, after_seq: t.contiguous });
+  }
+
+  function bumpLastSeq(id, seq) {
+    const c = conversations.get(id);
+    if (c && seq > (c.last_seq || 0)) c.last_seq = seq;
+  }
+
+  /** Stores a message (the server's copy replaces one made from an ack); true when its seq is new. */
+  function addMessage(t, m) {
+    if (!Number.isInteger(m.seq) || m.seq < 1) return false;
+    const fresh = !t.messages.has(m.seq);
+    t.messages.set(m.seq, m);
+    while (t.messages.has(t.contiguous + 1)) t.contiguous += 1;
+    if (m.client_msg_id) pending.delete(m.client_msg_id);
+    bumpLastSeq(m.conversation_id, m.seq);
+    return fresh;
+  }
+
+  function upsert(c, quiet) {
+    const before = conversations.get(c.conversation_id);
+    const next = Object.assign({}, c);
+    if (before && (before.last_seq || 0) > (next.last_seq || 0)) next.last_seq = before.last_seq;
+    conversations.set(c.conversation_id, next);
+    const t = thread(c.conversation_id);
+    t.guestRead = Math.max(t.guestRead, c.guest_read_seq || 0);
+    if (!quiet && c.status === "waiting" && (!before || before.status !== "waiting")) alert("waiting", next, null);
+    // Follow my own chats live, so their messages count as unread and can ring.
+    if (c.status === "open" && c.operator === me && !t.joined) join(c.conversation_id);
+  }
+
+  function handle(m) {
+    const id = m.conversation_id;
+    if (m.type === "conversation_list") {
+      const quiet = !listedSites.has(m.site_id);
+      listedSites.add(m.site_id);
+      const present = new Set();
+      (m.items || []).forEach(function (c) { present.add(c.conversation_id); upsert(c, quiet); });
+      // The list holds every open and waiting conversation: one missing from it closed meanwhile.
+      conversations.forEach(function (c) {
+        if (c.site_id === m.site_id && !present.has(c.conversation_id)) c.status = "closed";
+      });
+    } else if (m.type === "conversation") {
+      upsert(m, false);
+    } else if (m.type === "history") {
+      const t = thread(id);
+      const before = t.contiguous;
+      (m.messages || []).forEach(function (msg) { addMessage(t, msg); });
+      if (m.more && t.contiguous > before) {
+        join(id);
+      } else {
+        t.loading = false;
+        // A live message ran ahead of a gap (or a page did not close it): ask for what is missing.
+        if (t.messages.size > t.contiguous && t.contiguous > before) join(id);
+      }
+    } else if (m.type === "message") {
+      const t = thread(id);
+      const fresh = addMessage(t, m);
+      if (t.joined && !t.loading && t.contiguous < m.seq) join(id); // never a silent gap
+      if (fresh && m.sender === "guest") {
+        t.typing = null;
+        if (id !== current || !visible()) alert("message", conversations.get(id) || null, m);
+      }
+    } else if (m.type === "ack") {
+      const p = pending.get(m.client_msg_id);
+      if (p) {
+        const t = thread(p.conversation_id);
+        if (!t.messages.has(m.seq)) {
+          addMessage(t, {
+            type: "message", conversation_id: p.conversation_id, seq: m.seq, client_msg_id: p.client_msg_id,
+            kind: p.note ? "note" : "text", sender: "operator", sender_name: me, body: p.body, created_ms: p.created_ms,
+          });
+        }
+        pending.delete(m.client_msg_id);
+      }
+    } else if (m.type === "resync") {
+      const t = thread(id);
+      t.messages.clear();
+      t.contiguous = 0;
+      join(id);
+    } else if (m.type === "typing") {
+      if (m.who === "operator" && m.name === me) return; // my own other tab
+      thread(id).typing = m.state ? { who: m.who, name: m.name, at: Date.now() } : null;
+    } else if (m.type === "read") {
+      const t = thread(id);
+      if (m.who === "guest") {
+        t.guestRead = Math.max(t.guestRead, m.seq || 0);
+      } else {
+        const c = conversations.get(id);
+        if (c) c.operator_read_seq = Math.max(c.operator_read_seq || 0, m.seq || 0);
+      }
+    } else if (m.type === "error") {
+      const p = m.client_msg_id ? pending.get(m.client_msg_id) : null;
+      if (p) { p.status = "failed"; p.error = m.message || m.code; }
+      problem(m.message || m.code || "Something went wrong");
+    } else {
+      return; // visitor-list events and anything newer are not ours
+    }
+    changed();
+  }
+
+  /** The socket (re)opened: subscribe to every site, follow the open chat again, resend unacked sends. */
+  function connected() {
+    threads.forEach(function (t) { t.joined = false; t.loading = false; });
+    sites.forEach(function (s) { send({ type: "conversations", site_id: s.id }); });
+    if (current !== null) join(current);
+    pending.forEach(function (p) { if (p.status === "pending") transmit(p); });
+  }
+
+  function transmit(p) {
+    send({ type: "send", conversation_id: p.conversation_id, client_msg_id: p.client_msg_id, body: p.body, note: p.note });
+  }
+
+  function select(id) {
+    current = id;
+    if (id !== null) join(id);
+    changed();
+  }
+
+  function post(body, note) {
+    if (current === null) return null;
+    const p = { conversation_id: current, client_msg_id: newId(), body: body, note: !!note, status: "pending", error: null, created_ms: Date.now() };
+    pending.set(p.client_msg_id, p);
+    ownIds.add(p.client_msg_id);
+    transmit(p);
+    changed();
+    return p.client_msg_id;
+  }
+
+  function retry(clientMsgId) {
+    const p = pending.get(clientMsgId);
+    if (!p) return;
+    p.status = "pending";
+    p.error = null;
+    transmit(p);
+    changed();
+  }
+
+  /** Tells the server what this operator has seen of the conversation on screen. Call before rendering. */
+  function markRead() {
+    if (current === null || !visible()) return;
+    const t = thread(current);
+    t.seen = Math.max(t.seen, t.contiguous);
+    if (t.contiguous > t.readSent && send({ type: "read", conversation_id: current, seq: t.contiguous })) {
+      t.readSent = t.contiguous;
+    }
+  }
+
+  function unread(c) {
+    const t = threads.get(c.conversation_id);
+    return Math.max(0, (c.last_seq || 0) - Math.max(t ? t.seen : 0, c.operator_read_seq || 0));
+  }
+
+  function isMine(m) {
+    return m.sender === "operator" && (ownIds.has(m.client_msg_id) || m.sender_name === me);
+  }
+
+  /** The messages of a conversation in order, then its unacknowledged sends (seq null). */
+  function messagesOf(id) {
+    if (id === null) return [];
+    const t = thread(id);
+    const list = Array.from(t.messages.values()).sort(function (a, b) { return a.seq - b.seq; }).map(function (m) {
+      const mine = isMine(m);
+      const status = !mine ? "received" : m.kind !== "note" && m.seq <= t.guestRead ? "read" : "sent";
+      return { seq: m.seq, client_msg_id: m.client_msg_id || null, body: m.body, kind: m.kind, sender: m.sender,
+        sender_name: m.sender_name, created_ms: m.created_ms, mine: mine, status: status, error: null };
+    });
+    pending.forEach(function (p) {
+      if (p.conversation_id !== id) return;
+      list.push({ seq: null, client_msg_id: p.client_msg_id, body: p.body, kind: p.note ? "note" : "text", sender: "operator",
+        sender_name: me, created_ms: p.created_ms, mine: true, status: p.status, error: p.error });
+    });
+    return list;
+  }
+
+  function list() {
+    return Array.from(conversations.values()).map(function (c) {
+      return Object.assign({}, c, { unread: unread(c), mine: c.operator === me });
+    });
+  }
+
+  function typingOf(id) {
+    const t = threads.get(id);
+    return t && t.typing && Date.now() - t.typing.at < TYPING_SHOWN_MS ? t.typing : null;
+  }
+
+  function state() {
+    return {
+      conversations: list(),
+      current: current,
+      messages: messagesOf(current).map(function (m) {
+        return { seq: m.seq, body: m.body, status: m.status, kind: m.kind, sender: m.sender, client_msg_id: m.client_msg_id };
+      }),
+    };
+  }
+
+  return {
+    handle: handle, connected: connected, select: select, post: post, retry: retry, markRead: markRead,
+    messagesOf: messagesOf, list: list, typingOf: typingOf, state: state,
+    get current() { return current; },
+    conversation: function (id) { return conversations.get(id) || null; },
+    accept: function (id) { send({ type: "accept", conversation_id: id }); },
+    typing: function (on, id) { send({ type: "typing", conversation_id: id, state: on }); },
+    close: function (id) { send({ type: "close_conversation", conversation_id: id }); },
+    transfer: function (id, handle) { send({ type: "transfer", conversation_id: id, operator_handle: handle }); },
+  };
+}
+
+const root = typeof document === "undefined" ? null : document.querySelector("[data-chats]");
+if (root) chatWorkspace(root);
+
+function parseList(text) {
+  try {
+    const value = JSON.parse(text || "[]");
+    return Array.isArray(value) ? value : [];
+  } catch (e) {
+    return [];
+  }
+}
+
+function chatWorkspace(root) {
+  const el = function (id) { return document.getElementById(id); };
+  const sites = parseList(root.dataset.sites);
+  const siteNames = new Map(sites.map(function (s) { return [s.id, s.name]; }));
+  const canned = new Map(parseList(root.dataset.canned).map(function (c) {
+    return [String(c.shortcut).replace(/^\//, ""), String(c.body)];
+  }));
+  const status = el("chat-status");
+  const log = el("messages");
+  const composer = el("composer");
+  const body = composer.elements.body;
+  const noteBox = composer.elements.note;
+  const sound = el("enable-sound");
+  const transferDialog = el("transfer-dialog");
+  const transferForm = el("transfer-form");
+  const baseTitle = document.title;
+  let ws = null;
+  let backoff = 1000;
+  let renderQueued = false;
+  let shownId = null; // the conversation the log shows, to jump to its end when it changes
+  let alertsOn = false;
+  let audio = null;
+  let typingFor = null; // the conversation our "typing: true" went to
+  let typingSentAt = 0;
+  let typingIdle = null;
+
+  const core = createChatCore({
+    me: root.dataset.operatorName || "",
+    sites: sites,
+    send: function (message) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(JSON.stringify(message));
+      return true;
+    },
+    visible: function () { return document.visibilityState === "visible"; },
+    changed: scheduleRender,
+    alert: ring,
+    problem: function (text) { setStatus(text, true); },
+  });
+  window.__beckonChats = { state: core.state };
+
+  function setStatus(text, isProblem) {
+    status.textContent = text;
+    status.classList.toggle("problem", !!isProblem);
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + "/ws/console");
+    ws.onopen = function () {
+      backoff = 1000;
+      setStatus("Live", false);
+      core.connected();
+    };
+    ws.onmessage = function (event) {
+      let message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message && typeof message.type === "string") core.handle(message);
+    };
+    ws.onclose = function (event) {
+      ws = null;
+      typingFor = null;
+      setStatus("Reconnecting…", false);
+      // 1001: this node is going away and another takes over at once; otherwise back off.
+      setTimeout(connect, (event.code === 1001 ? 250 : backoff) + Math.random() * 250);
+      backoff = Math.min(backoff * 2, 30000);
+    };
+  }
+
+  function guestName(c) {
+    return (c && c.guest && (c.guest.name || c.guest.guest_id)) || "Guest";
+  }
+
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    queueMicrotask(render);
+  }
+
+  function render() {
+    renderQueued = false;
+    core.markRead();
+    const all = core.list();
+    renderList(el("queue"), el("queue-empty"), el("queue-count"), all.filter(function (c) { return c.status === "waiting"; }));
+    renderList(el("open-chats"), el("open-empty"), el("open-count"), all.filter(function (c) { return c.status === "open"; })
+      .sort(function (a, b) { return Number(b.mine) - Number(a.mine); }));
+    renderConversation();
+    const unread = all.reduce(function (n, c) { return c.status === "closed" ? n : n + c.unread; }, 0);
+    document.title = (unread > 0 ? "(" + unread + ") " : "") + baseTitle;
+  }
+
+  function button(text, className, focusKey, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = className;
+    b.dataset.focusKey = focusKey;
+    b.textContent = text;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function renderList(list, empty, count, items) {
+    // Lists are rebuilt on every change; keep keyboard focus on the same button.
+    const focusKey = list.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
+    list.replaceChildren.apply(list, items.map(function (c) {
+      const id = c.conversation_id;
+      const li = document.createElement("li");
+      li.className = "conv-item" + (c.mine ? " mine" : "") + (id === core.current ? " current" : "");
+      li.dataset.conversationId = id;
+      const pick = button("", "conv-pick", "pick:" + id, function () { choose(id); });
+      const name = document.createElement("strong");
+      name.textContent = guestName(c);
+      const who = document.createElement("small");
+      who.className = "conv-who";
+      who.textContent = c.status === "waiting" ? "waiting" : c.mine ? "yours" : c.operator || "unassigned";
+      pick.append(name, " ", who);
+      if (sites.length > 1) {
+        const site = document.createElement("small");
+        site.className = "conv-site";
+        site.textContent = siteNames.get(c.site_id) || "";
+        pick.append(" ", site);
+      }
+      if (c.unread > 0) {
+        const badge = document.createElement("span");
+        badge.className = "unread";
+        badge.title = c.unread + " unread";
+        badge.textContent = String(c.unread);
+        pick.append(badge);
+      }
+      li.append(pick);
+      if (c.status === "waiting") {
+        li.append(button("Accept", "accept", "accept:" + id, function () { core.accept(id); choose(id); }));
+      }
+      return li;
+    }));
+    empty.hidden = items.length > 0;
+    count.textContent = items.length > 0 ? "(" + items.length + ")" : "";
+    if (focusKey) {
+      const again = Array.from(list.querySelectorAll("button")).find(function (b) { return b.dataset.focusKey === focusKey; });
+      if (again) again.focus();
+    }
+  }
+
+  function stateText(c) {
+    if (c.status === "waiting") return "Waiting for an operator";
+    if (c.status === "closed") return "Closed";
+    return "Open · " + (c.operator === root.dataset.operatorName ? "with you" : c.operator ? "with " + c.operator : "unassigned");
+  }
+
+  function renderConversation() {
+    const id = core.current;
+    const c = id === null ? null : core.conversation(id);
+    el("no-conversation").hidden = id !== null;
+    el("conv-head").hidden = id === null;
+    composer.hidden = id === null;
+    el("conversation").toggleAttribute("data-empty", id === null);
+    if (id === null) return;
+    el("conv-guest").textContent = c ? guestName(c) : "Loading…";
+    el("conv-guest-id").textContent = c && c.guest ? c.guest.guest_id : "";
+    el("conv-state").textContent = c ? stateText(c) : "";
+    el("accept-chat").hidden = !c || c.status !== "waiting";
+    const closed = !!c && c.status === "closed";
+    el("close-chat").disabled = closed;
+    el("transfer-chat").disabled = closed;
+    body.disabled = closed;
+    composer.querySelector("button[type=submit]").disabled = closed;
+    renderMessages(id, c);
+    const typing = core.typingOf(id);
+    el("typing").textContent = !typing ? "" : typing.who === "guest" ? "Guest is typing…" : (typing.name || "An operator") + " is typing…";
+  }
+
+  function clock(ms) {
+    return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function renderMessages(id, c) {
+    const stick = shownId !== id || log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+    const messages = core.messagesOf(id);
+    let lastMine = -1;
+    messages.forEach(function (m, i) { if (m.mine && m.kind !== "note" && m.seq !== null) lastMine = i; });
+    log.replaceChildren.apply(log, messages.map(function (m, i) {
+      const li = document.createElement("li");
+      li.className = "msg from-" + m.sender + (m.kind === "note" ? " note" : "") + (m.mine ? " mine" : "");
+      li.dataset.status = m.status;
+      if (m.seq !== null) li.dataset.seq = String(m.seq);
+      const meta = document.createElement("div");
+      meta.className = "msg-meta";
+      const who = m.sender === "guest" ? m.sender_name || guestName(c) : m.mine ? "You" : m.sender_name || "System";
+      meta.textContent = (m.kind === "note" ? "Internal note · " : "") + who + (m.created_ms ? " · " + clock(m.created_ms) : "");
+      const text = document.createElement("div");
+      text.className = "msg-body";
+      text.textContent = m.body;
+      li.append(meta, text);
+      const label = document.createElement("small");
+      label.className = "msg-status";
+      if (m.status === "pending") label.textContent = "Sending…";
+      else if (m.status === "failed") {
+        label.textContent = "Not sent: " + (m.error || "error") + " ";
+        label.append(button("Retry", "retry", "retry:" + m.client_msg_id, function () { core.retry(m.client_msg_id); }));
+      } else if (i === lastMine) label.textContent = m.status === "read" ? "Read" : "Sent";
+      if (label.childNodes.length > 0) li.append(label);
+      return li;
+    }));
+    if (stick) log.scrollTop = log.scrollHeight;
+    shownId = id;
+  }
+
+  function choose(id) {
+    stopTyping();
+    core.select(id);
+    history.replaceState(null, "", "#" + encodeURIComponent(id));
+    if (!body.disabled) body.focus();
+  }
+
+  function stopTyping() {
+    clearTimeout(typingIdle);
+    typingIdle = null;
+    if (typingFor !== null) core.typing(false, typingFor);
+    typingFor = null;
+  }
+
+  body.addEventListener("input", function () {
+    // A note is never shown to the guest, so writing one is not "typing" for them.
+    if (core.current === null || noteBox.checked || body.value === "") { stopTyping(); return; }
+    const now = Date.now();
+    if (typingFor !== core.current || now - typingSentAt >= 2000) {
+      if (typingFor !== null && typingFor !== core.current) stopTyping();
+      core.typing(true, core.current);
+      typingFor = core.current;
+      typingSentAt = now;
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, 3000);
+  });
+  noteBox.addEventListener("change", function () { if (noteBox.checked) stopTyping(); });
+
+  body.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    } else if (event.key === "Tab" && !event.shiftKey && expandCanned()) {
+      event.preventDefault();
+    }
+  });
+
+  /** "/shortcut" at the start of the composer becomes the canned body; false when there is none. */
+  function expandCanned() {
+    const match = /^\/(\S+)/.exec(body.value);
+    if (!match || !canned.has(match[1])) return false;
+    const text = canned.get(match[1]);
+    body.value = text + body.value.slice(match[0].length);
+    body.setSelectionRange(text.length, text.length);
+    return true;
+  }
+
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const text = body.value.trim();
+    if (text === "" || core.current === null) return;
+    stopTyping();
+    core.post(text, noteBox.checked);
+    body.value = "";
+  });
+
+  el("accept-chat").addEventListener("click", function () { if (core.current !== null) core.accept(core.current); });
+  el("close-chat").addEventListener("click", function () { if (core.current !== null) core.close(core.current); });
+  el("transfer-chat").addEventListener("click", function () {
+    transferForm.reset();
+    if (transferDialog.showModal) transferDialog.showModal();
+  });
+  transferDialog.addEventListener("close", function () {
+    const handle = transferForm.elements.operator_handle.value.trim();
+    if (transferDialog.returnValue === "transfer" && handle && core.current !== null) core.transfer(core.current, handle);
+  });
+
+  // Audio and Notification.requestPermission need a user gesture: nothing rings before this click.
+  sound.addEventListener("click", function () {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    try { if (Context) { audio = audio || new Context(); audio.resume(); } } catch (e) { audio = null; }
+    alertsOn = true;
+    const done = function () {
+      const granted = "Notification" in window && Notification.permission === "granted";
+      sound.textContent = granted ? "Sound & notifications on" : "Sound on (notifications not allowed)";
+      sound.disabled = true;
+    };
+    if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().then(done, done);
+    else done();
+    beep();
+  });
+
+  function beep() {
+    if (!audio) return;
+    const at = audio.currentTime;
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.2, at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.25);
+    tone.connect(gain).connect(audio.destination);
+    tone.start(at);
+    tone.stop(at + 0.3);
+  }
+
+  function ring(kind, c, message) {
+    if (!alertsOn) return;
+    beep();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const id = c ? c.conversation_id : message.conversation_id;
+    const site = c && sites.length > 1 ? siteNames.get(c.site_id) : "";
+    const title = kind === "waiting" ? "New chat waiting" : "Message from " + guestName(c);
+    const text = kind === "waiting" ? guestName(c) + (site ? " on " + site : "") : message.body.slice(0, 140);
+    try {
+      const n = new Notification(title, { body: text, tag: "beckon-" + kind + "-" + id });
+      n.onclick = function () { window.focus(); choose(id); n.close(); };
+    } catch (e) { /* some browsers only allow notifications from a service worker: the beep stays */ }
+  }
+
+  document.addEventListener("visibilitychange", scheduleRender);
+  window.addEventListener("focus", scheduleRender);
+  setInterval(function () { if (el("typing").textContent !== "") scheduleRender(); }, 1000);
+
+  const wanted = location.hash.length > 1 ? decodeURIComponent(location.hash.slice(1)) : null;
+  if (wanted) core.select(wanted);
+  scheduleRender();
+  connect();
+}

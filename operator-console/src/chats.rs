@@ -1,0 +1,310 @@
+//! The operator's chat workspace: the waiting queue, the open chats and one conversation.
+//!
+//! The page is a shell. `chat.js` ([`crate::CHAT_JS`]) holds the console socket, fills the lists
+//! and the message log, and sends what the operator types. Everything the script needs from the
+//! server (sites, the operator's name, canned responses) travels in `data-` attributes of the
+//! `[data-chats]` section as JSON, so the page needs no inline script.
+
+use maud::{html, Markup};
+
+use crate::layout::{page, Frame, SignedIn};
+
+/// A site whose conversations the workspace follows.
+pub struct ChatSite<'a> {
+    /// Site id (what `{"type": "conversations", "site_id"}` names).
+    pub id: &'a str,
+    /// Site name, shown next to a conversation when the operator has more than one site.
+    pub name: &'a str,
+}
+
+/// Everything the chat workspace page shows.
+pub struct ChatsView<'a> {
+    /// CSP nonce.
+    pub nonce: &'a str,
+    /// Session CSRF token (for the logout form).
+    pub csrf: &'a str,
+    /// Operator's display name; conversations whose `operator` equals it are "mine".
+    pub operator_name: &'a str,
+    /// Operator's handle.
+    pub operator_handle: &'a str,
+    /// Sites the operator answers chats for.
+    pub sites: Vec<ChatSite<'a>>,
+    /// Canned responses as `(shortcut, body)`: typing `/shortcut` then Tab inserts the body.
+    /// A shortcut may be given with or without its leading `/`.
+    pub canned: Vec<(&'a str, &'a str)>,
+}
+
+/// The chat workspace page.
+pub fn chats(v: &ChatsView<'_>) -> Markup {
+    let frame = Frame {
+        title: "Chats",
+        nonce: v.nonce,
+        signed_in: Some(SignedIn {
+            name: v.operator_name,
+            csrf: v.csrf,
+        }),
+    };
+    page(
+        &frame,
+        html! {
+            section.chats data-chats
+                data-sites=(sites_json(&v.sites))
+                data-canned=(canned_json(&v.canned))
+                data-operator-name=(v.operator_name)
+                data-operator-handle=(v.operator_handle)
+            {
+                aside.chat-lists aria-label="Conversations" {
+                    div.chat-tools {
+                        button type="button" id="enable-sound" { "Enable sound & notifications" }
+                        p.status id="chat-status" role="status" { "Connecting…" }
+                    }
+                    @if v.sites.is_empty() {
+                        p.empty { "You do not belong to any site yet, so no chats can reach you." }
+                    }
+                    h2 { "Waiting " span.count id="queue-count" {} }
+                    ul.conv-list id="queue" {}
+                    p.empty id="queue-empty" { "No one is waiting." }
+                    h2 { "My chats / Open " span.count id="open-count" {} }
+                    ul.conv-list id="open-chats" {}
+                    p.empty id="open-empty" { "No open chats." }
+                }
+                div.conversation id="conversation" data-empty {
+                    p.empty id="no-conversation" { "Select a conversation on the left." }
+                    header.conv-head id="conv-head" hidden {
+                        div.conv-who {
+                            strong id="conv-guest" {}
+                            " "
+                            span.badge title="Not a registered user" { "guest" }
+                            " "
+                            small.conv-guest-id id="conv-guest-id" {}
+                        }
+                        span.conv-state id="conv-state" {}
+                        div.conv-actions {
+                            button type="button" id="accept-chat" hidden { "Accept" }
+                            button type="button" id="transfer-chat" { "Transfer" }
+                            button type="button" id="close-chat" { "Close" }
+                        }
+                    }
+                    ol.messages id="messages" aria-live="polite" {}
+                    p.typing id="typing" aria-live="polite" {}
+                    form.composer id="composer" hidden {
+                        textarea name="body" rows="3" maxlength="4000" required
+                            placeholder="Type a reply. Enter sends, Shift+Enter starts a new line." {}
+                        div.composer-row {
+                            label.note-toggle {
+                                input type="checkbox" name="note";
+                                " Internal note " small { "(never shown to the guest)" }
+                            }
+                            @if !v.canned.is_empty() {
+                                small.canned-hint { "Canned responses: type /shortcut and press Tab." }
+                            }
+                            button type="submit" { "Send" }
+                        }
+                    }
+                }
+                dialog id="transfer-dialog" {
+                    form method="dialog" id="transfer-form" {
+                        h2 { "Transfer this chat" }
+                        label { "Operator handle"
+                            input name="operator_handle" required pattern="[a-zA-Z0-9][a-zA-Z0-9_-]{1,31}"
+                                autocomplete="off" placeholder="e.g. ann"; }
+                        menu {
+                            button type="submit" value="transfer" { "Transfer" }
+                            button type="submit" value="cancel" formnovalidate { "Cancel" }
+                        }
+                    }
+                }
+            }
+            script type="module" nonce=(v.nonce) src=(crate::CHAT_JS_PATH) {}
+        },
+    )
+}
+
+/// `[{"id": …, "name": …}, …]` for the `data-sites` attribute.
+fn sites_json(sites: &[ChatSite<'_>]) -> String {
+    let mut out = String::from("[");
+    for (i, site) in sites.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"id\":");
+        push_json_string(&mut out, site.id);
+        out.push_str(",\"name\":");
+        push_json_string(&mut out, site.name);
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
+/// `[{"shortcut": …, "body": …}, …]` for the `data-canned` attribute.
+fn canned_json(canned: &[(&str, &str)]) -> String {
+    let mut out = String::from("[");
+    for (i, (shortcut, body)) in canned.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"shortcut\":");
+        push_json_string(&mut out, shortcut);
+        out.push_str(",\"body\":");
+        push_json_string(&mut out, body);
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+///
+/// Besides what JSON requires, the HTML-significant characters `<`, `>`, `&` and `'` are written as
+/// `\u00XX` escapes: maud escapes the attribute anyway, but then the raw attribute text carries no
+/// markup characters at all, whatever quoting a later template change might use. This keeps the
+/// console crate free of a JSON dependency for two small arrays.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\'') => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            // JSON allows them raw, but JavaScript source before ES2019 did not.
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(sites: Vec<ChatSite<'a>>, canned: Vec<(&'a str, &'a str)>) -> ChatsView<'a> {
+        ChatsView {
+            nonce: "nonce-123",
+            csrf: "csrf-tok",
+            operator_name: "Ann",
+            operator_handle: "ann",
+            sites,
+            canned,
+        }
+    }
+
+    /// The value of the first `name="…"` attribute in `html`, with maud's entity escapes undone.
+    fn attribute(html: &str, name: &str) -> String {
+        let start = html
+            .find(&format!("{name}=\""))
+            .unwrap_or_else(|| panic!("no {name} attribute"))
+            + name.len()
+            + 2;
+        let len = html[start..].find('"').expect("closing quote");
+        html[start..start + len]
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    }
+
+    #[test]
+    fn page_loads_the_chat_script_with_the_nonce_and_offers_logout() {
+        let html = chats(&view(
+            vec![ChatSite {
+                id: "s1",
+                name: "Shop",
+            }],
+            vec![],
+        ))
+        .into_string();
+        assert!(html.contains(&format!(
+            r#"<script type="module" nonce="nonce-123" src="{}"></script>"#,
+            crate::CHAT_JS_PATH
+        )));
+        assert!(crate::CHAT_JS_PATH.starts_with("/console/assets/chat-"));
+        assert!(html.contains(r#"<form class="logout" method="post" action="/logout">"#));
+        assert!(html.contains(r#"name="csrf" value="csrf-tok""#));
+        assert!(
+            html.contains(r#"href="/console/chats""#),
+            "top bar links here"
+        );
+        for id in [
+            "queue",
+            "open-chats",
+            "conversation",
+            "messages",
+            "typing",
+            "composer",
+            "close-chat",
+            "transfer-chat",
+            "transfer-dialog",
+            "enable-sound",
+        ] {
+            assert!(html.contains(&format!(r#"id="{id}""#)), "missing #{id}");
+        }
+        assert!(html.contains(r#"name="body""#));
+        assert!(html.contains(r#"type="checkbox" name="note""#));
+        assert!(html.contains(r#"data-operator-name="Ann""#));
+        assert_eq!(
+            attribute(&html, "data-sites"),
+            r#"[{"id":"s1","name":"Shop"}]"#
+        );
+        assert_eq!(attribute(&html, "data-canned"), "[]");
+    }
+
+    #[test]
+    fn hostile_site_and_operator_names_are_escaped() {
+        let html = chats(&ChatsView {
+            operator_name: "\"><img src=x onerror=alert(2)>",
+            ..view(
+                vec![ChatSite {
+                    id: "s\"1",
+                    name: "</section><script>alert(1)</script>",
+                }],
+                vec![],
+            )
+        })
+        .into_string();
+        assert!(!html.contains("<script>alert"));
+        assert!(!html.contains("<img src=x"));
+        assert!(!html.contains("</section><script>"));
+        // The attribute still decodes to the exact JSON the script parses.
+        assert_eq!(
+            attribute(&html, "data-sites"),
+            r#"[{"id":"s\"1","name":"\u003c/section\u003e\u003cscript\u003ealert(1)\u003c/script\u003e"}]"#
+        );
+    }
+
+    #[test]
+    fn canned_responses_are_escaped_json() {
+        let html = chats(&view(
+            vec![],
+            vec![
+                ("/hi", "Hello! How can I help?"),
+                ("bye", "'><script>alert(1)</script>\n\"quoted\" \\ & done"),
+            ],
+        ))
+        .into_string();
+        assert!(!html.contains("'><script>"));
+        assert!(!html.contains("<script>alert"));
+        assert_eq!(
+            attribute(&html, "data-canned"),
+            concat!(
+                r#"[{"shortcut":"/hi","body":"Hello! How can I help?"},"#,
+                r#"{"shortcut":"bye","body":"\u0027\u003e\u003cscript\u003ealert(1)\u003c/script\u003e\n\"quoted\" \\ \u0026 done"}]"#
+            )
+        );
+        assert!(html.contains("type /shortcut and press Tab"));
+    }
+
+    #[test]
+    fn json_strings_escape_control_and_line_separator_characters() {
+        let mut out = String::new();
+        push_json_string(&mut out, "a\u{1}b\tc\u{2028}é");
+        assert_eq!(out, r#""a\u0001b\tc\u2028é""#);
+    }
+}

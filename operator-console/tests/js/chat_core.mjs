@@ -1,0 +1,241 @@
+// Protocol tests of chat.js's createChatCore under Node (run by tests/chat_js.rs).
+// Usage: node chat_core.mjs ./chat.mjs
+import assert from "node:assert/strict";
+
+const { createChatCore, newClientMsgId } = await import(process.argv[2]);
+
+function harness(options) {
+  const sent = [];
+  const alerts = [];
+  const problems = [];
+  let open = true;
+  let visible = true;
+  let ids = 0;
+  const core = createChatCore(Object.assign({
+    me: "Ann",
+    sites: [{ id: "s1", name: "Shop" }, { id: "s2", name: "Blog" }],
+    send: function (m) { if (open) sent.push(m); return open; },
+    visible: function () { return visible; },
+    alert: function (kind, c, m) { alerts.push({ kind: kind, id: c ? c.conversation_id : m.conversation_id }); },
+    problem: function (text) { problems.push(text); },
+    newId: function () { ids += 1; return "cmid-" + ids; },
+  }, options || {}));
+  return {
+    core: core, sent: sent, alerts: alerts, problems: problems,
+    setOpen: function (v) { open = v; }, setVisible: function (v) { visible = v; },
+    take: function () { return sent.splice(0, sent.length); },
+  };
+}
+
+function conv(id, status, operator, extra) {
+  return Object.assign({ type: "conversation", conversation_id: id, site_id: "s1", status: status, operator: operator,
+    guest: { guest_id: "G-" + id, name: null }, last_seq: 0, guest_read_seq: 0, operator_read_seq: 0 }, extra || {});
+}
+
+function msg(id, seq, sender, body, extra) {
+  return Object.assign({ type: "message", conversation_id: id, seq: seq, client_msg_id: "x-" + id + "-" + seq, kind: "text",
+    sender: sender, sender_name: sender === "guest" ? "Guest" : "Bob", body: body, created_ms: 1000 + seq }, extra || {});
+}
+
+const tests = {
+  "on connect it asks for every site's conversations"() {
+    const h = harness();
+    h.core.connected();
+    assert.deepEqual(h.take(), [{ type: "conversations", site_id: "s1" }, { type: "conversations", site_id: "s2" }]);
+  },
+
+  "the first list rings for nothing, a later waiting conversation rings, my open chats are followed"() {
+    const h = harness();
+    h.core.handle({ type: "conversation_list", site_id: "s1", items: [conv("c1", "waiting", null), conv("c2", "open", "Ann"), conv("c3", "open", "Bob")] });
+    assert.deepEqual(h.alerts, []);
+    assert.deepEqual(h.take(), [{ type: "join", conversation_id: "c2", after_seq: 0 }]);
+    h.core.handle(conv("c4", "waiting", null));
+    assert.deepEqual(h.alerts, [{ kind: "waiting", id: "c4" }]);
+    h.core.handle(conv("c4", "waiting", null, { last_seq: 2 }));
+    assert.equal(h.alerts.length, 1, "an update of a waiting conversation is not a new one");
+    const mine = h.core.state().conversations.filter(function (c) { return c.mine; }).map(function (c) { return c.conversation_id; });
+    assert.deepEqual(mine, ["c2"]);
+  },
+
+  "a conversation missing from a fresh list is closed"() {
+    const h = harness();
+    h.core.handle({ type: "conversation_list", site_id: "s1", items: [conv("c1", "waiting", null)] });
+    h.core.handle({ type: "conversation_list", site_id: "s1", items: [] });
+    assert.equal(h.core.conversation("c1").status, "closed");
+  },
+
+  "selecting joins from 0, follows history pages, and dedupes by seq"() {
+    const h = harness();
+    h.core.handle({ type: "conversation_list", site_id: "s1", items: [conv("c1", "open", "Bob", { last_seq: 3 })] });
+    h.take();
+    h.core.select("c1");
+    assert.deepEqual(h.take(), [{ type: "join", conversation_id: "c1", after_seq: 0 }]);
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "hi"), msg("c1", 2, "operator", "hello")], more: true });
+    assert.deepEqual(h.take(), [{ type: "join", conversation_id: "c1", after_seq: 2 }]);
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 3, "guest", "a\nb")], more: false });
+    h.core.handle(msg("c1", 2, "operator", "hello"));
+    const s = h.core.state();
+    assert.equal(s.current, "c1");
+    assert.deepEqual(s.messages.map(function (m) { return m.seq; }), [1, 2, 3]);
+    assert.equal(s.messages[2].body, "a\nb");
+    h.core.select("c1");
+    assert.deepEqual(h.take().filter(function (m) { return m.type === "join"; }), [{ type: "join", conversation_id: "c1", after_seq: 3 }]);
+  },
+
+  "a send is pending until acked, the echo makes no second copy, and a guest read marks it read"() {
+    const h = harness();
+    h.core.select("c1");
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "hi")], more: false });
+    h.take();
+    const id = h.core.post("Hello <b>there</b>", false);
+    assert.deepEqual(h.take(), [{ type: "send", conversation_id: "c1", client_msg_id: id, body: "Hello <b>there</b>", note: false }]);
+    assert.deepEqual(h.core.state().messages[1], { seq: null, body: "Hello <b>there</b>", status: "pending", kind: "text", sender: "operator", client_msg_id: id });
+    h.core.handle({ type: "ack", conversation_id: "c1", client_msg_id: id, seq: 2 });
+    assert.equal(h.core.state().messages[1].status, "sent");
+    assert.equal(h.core.state().messages[1].seq, 2);
+    h.core.handle(msg("c1", 2, "operator", "Hello <b>there</b>", { client_msg_id: id, sender_name: "Ann" }));
+    assert.equal(h.core.state().messages.length, 2);
+    h.core.handle({ type: "read", conversation_id: "c1", who: "guest", seq: 1 });
+    assert.equal(h.core.state().messages[1].status, "sent");
+    h.core.handle({ type: "read", conversation_id: "c1", who: "guest", seq: 2 });
+    assert.equal(h.core.state().messages[1].status, "read");
+    assert.equal(h.core.state().messages[0].status, "received");
+  },
+
+  "an internal note is a note and never counts as read by the guest"() {
+    const h = harness();
+    h.core.select("c1");
+    const id = h.core.post("VIP customer", true);
+    assert.equal(h.take().pop().note, true);
+    h.core.handle({ type: "ack", conversation_id: "c1", client_msg_id: id, seq: 1 });
+    h.core.handle({ type: "read", conversation_id: "c1", who: "guest", seq: 5 });
+    const m = h.core.state().messages[0];
+    assert.equal(m.kind, "note");
+    assert.equal(m.status, "sent");
+  },
+
+  "an unacked send is retried after reconnect with the same client_msg_id, after re-joining"() {
+    const h = harness();
+    h.core.select("c1");
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "hi")], more: false });
+    h.take();
+    h.setOpen(false);
+    const id = h.core.post("are you there?", false);
+    h.setOpen(true);
+    h.core.connected();
+    const out = h.take();
+    assert.deepEqual(out.slice(2), [
+      { type: "join", conversation_id: "c1", after_seq: 1 },
+      { type: "send", conversation_id: "c1", client_msg_id: id, body: "are you there?", note: false },
+    ]);
+  },
+
+  "an error for a send marks it failed and retry resends the same id"() {
+    const h = harness();
+    h.core.select("c1");
+    const id = h.core.post("x", false);
+    h.take();
+    h.core.handle({ type: "error", code: "rate_limited", message: "Slow down", client_msg_id: id });
+    assert.equal(h.core.state().messages[0].status, "failed");
+    assert.deepEqual(h.problems, ["Slow down"]);
+    h.core.connected();
+    assert.equal(h.take().filter(function (m) { return m.type === "send"; }).length, 0, "failed sends wait for Retry");
+    h.core.retry(id);
+    assert.deepEqual(h.take(), [{ type: "send", conversation_id: "c1", client_msg_id: id, body: "x", note: false }]);
+    assert.equal(h.core.state().messages[0].status, "pending");
+  },
+
+  "resync drops the copy and joins from 0"() {
+    const h = harness();
+    h.core.select("c1");
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "hi")], more: false });
+    h.take();
+    h.core.handle({ type: "resync", conversation_id: "c1", last_seq: 0 });
+    assert.deepEqual(h.core.state().messages, []);
+    assert.deepEqual(h.take(), [{ type: "join", conversation_id: "c1", after_seq: 0 }]);
+  },
+
+  "a live message after a gap asks for the missing ones"() {
+    const h = harness();
+    h.core.select("c1");
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "hi")], more: false });
+    h.take();
+    h.core.handle(msg("c1", 4, "guest", "later"));
+    assert.deepEqual(h.take(), [{ type: "join", conversation_id: "c1", after_seq: 1 }]);
+  },
+
+  "reading: sends the highest seq shown while visible, unread counts the rest"() {
+    const h = harness();
+    h.core.handle({ type: "conversation_list", site_id: "s1", items: [conv("c1", "open", "Bob", { last_seq: 2 }), conv("c2", "waiting", null, { last_seq: 1 })] });
+    h.core.select("c1");
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "a"), msg("c1", 2, "guest", "b")], more: false });
+    h.take();
+    h.setVisible(false);
+    h.core.markRead();
+    assert.deepEqual(h.take(), []);
+    h.setVisible(true);
+    h.core.markRead();
+    assert.deepEqual(h.take(), [{ type: "read", conversation_id: "c1", seq: 2 }]);
+    h.core.markRead();
+    assert.deepEqual(h.take(), [], "the same seq is not sent twice");
+    const unread = Object.fromEntries(h.core.list().map(function (c) { return [c.conversation_id, c.unread]; }));
+    assert.deepEqual(unread, { c1: 0, c2: 1 });
+  },
+
+  "a guest message rings only when its conversation is not on screen or the tab is hidden"() {
+    const h = harness();
+    h.core.select("c1");
+    h.core.handle(msg("c1", 1, "guest", "on screen"));
+    assert.deepEqual(h.alerts, []);
+    h.core.handle(msg("c2", 1, "guest", "elsewhere"));
+    h.core.handle(msg("c2", 1, "guest", "elsewhere"));
+    assert.deepEqual(h.alerts, [{ kind: "message", id: "c2" }], "a duplicate does not ring again");
+    h.setVisible(false);
+    h.core.handle(msg("c1", 2, "guest", "hidden tab"));
+    h.core.handle(msg("c1", 3, "operator", "colleague"));
+    assert.deepEqual(h.alerts.map(function (a) { return a.id; }), ["c2", "c1"]);
+  },
+
+  "typing: the guest's shows, my own other tab's does not"() {
+    const h = harness();
+    h.core.handle({ type: "typing", conversation_id: "c1", who: "guest", name: "Guest", state: true });
+    assert.equal(h.core.typingOf("c1").who, "guest");
+    h.core.handle({ type: "typing", conversation_id: "c1", who: "guest", name: "Guest", state: false });
+    assert.equal(h.core.typingOf("c1"), null);
+    h.core.handle({ type: "typing", conversation_id: "c1", who: "operator", name: "Ann", state: true });
+    assert.equal(h.core.typingOf("c1"), null);
+  },
+
+  "actions speak the protocol"() {
+    const h = harness();
+    h.core.accept("c9");
+    h.core.close("c9");
+    h.core.transfer("c9", "bob");
+    h.core.typing(true, "c9");
+    assert.deepEqual(h.take(), [
+      { type: "accept", conversation_id: "c9" },
+      { type: "close_conversation", conversation_id: "c9" },
+      { type: "transfer", conversation_id: "c9", operator_handle: "bob" },
+      { type: "typing", conversation_id: "c9", state: true },
+    ]);
+  },
+
+  "client message ids are UUIDs"() {
+    assert.match(newClientMsgId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  },
+};
+
+let failed = 0;
+for (const [name, test] of Object.entries(tests)) {
+  try {
+    test();
+    console.log("ok   " + name);
+  } catch (e) {
+    failed += 1;
+    console.log("FAIL " + name + "\n" + e.stack);
+  }
+}
+if (failed > 0) {
+  console.log(failed + " failed");
+  process.exit(1);
+}
