@@ -270,6 +270,14 @@ impl TestApp {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Kills the process with SIGKILL (no chance to flush or say goodbye) and waits for it.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Sends SIGTERM and waits up to `limit` for the process to exit; its exit status.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;

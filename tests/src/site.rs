@@ -51,6 +51,28 @@ impl SiteFixture {
         }
     }
 
+    /// Attaches to an already set-up server (after a restart): logs in as the owner again.
+    pub async fn reattach(app: TestApp, site: Site) -> SiteFixture {
+        let res = app
+            .login("owner@example.com", "correct horse battery")
+            .await;
+        assert_eq!(res.status(), 303, "login after restart");
+        let session_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("beckon_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        SiteFixture {
+            app,
+            site,
+            session_cookie,
+        }
+    }
+
     /// `ws://127.0.0.1:PORT` + path.
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws{}{path}", self.app.address.trim_start_matches("http"))

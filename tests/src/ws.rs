@@ -52,6 +52,40 @@ impl WsClient {
         }
     }
 
+    /// Connects with a deliberately small TCP receive buffer and `Origin`, for a client that stops
+    /// reading.
+    pub async fn connect_with_receive_buffer(url: &str, origin: &str, bytes: u32) -> WsClient {
+        let mut request = url.into_client_request().expect("websocket URL");
+        request.headers_mut().insert(
+            "Origin",
+            HeaderValue::from_str(origin).expect("origin header"),
+        );
+        let host = request.uri().host().expect("host").to_owned();
+        let port = request.uri().port_u16().expect("port");
+        let addr: std::net::SocketAddr = format!("{host}:{port}").parse().expect("socket address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("receive buffer");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let (stream, _) =
+            tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+                .await
+                .expect("websocket handshake");
+        WsClient { stream }
+    }
+
+    /// Whether the server ends the connection within `timeout` (a close frame, an error or EOF),
+    /// reading and discarding whatever was buffered before it.
+    pub async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     /// Sends a JSON value as a text frame.
     pub async fn send(&mut self, value: serde_json::Value) {
         self.stream

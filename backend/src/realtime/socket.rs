@@ -12,6 +12,10 @@ pub const PING_EVERY: Duration = Duration::from_secs(25);
 /// A peer silent this long after a ping is dead.
 pub const DEAD_AFTER: Duration = Duration::from_secs(35);
 
+/// A peer that cannot take a frame for this long is dropped (its kernel buffers are full: it has
+/// stopped reading), so a stuck client never pins memory or the session task.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Close code for a guest token that is not live (the client should get a new guest).
 pub const CLOSE_UNKNOWN_GUEST: u16 = 4401;
 /// Close code for a message that is not valid protocol JSON.
@@ -62,18 +66,29 @@ pub async fn run<H: SocketHandler>(
     let mut last_heard = Instant::now();
     let close: Option<CloseReason> = loop {
         tokio::select! {
+            // Outbound first: a burst of inbound requests must not starve this socket's own acks
+            // and events (which would fill its queue and get it dropped as "too slow").
+            biased;
+            outbound = inbox.recv() => match outbound {
+                Some(Outgoing::Text(text)) => {
+                    if !write(session.text(&*text)).await { return; }
+                }
+                Some(Outgoing::Close(code, why)) => break reason(code, why),
+                // The hub dropped us: we could not keep up with our events.
+                None => break reason(1008, "too slow to keep up"),
+            },
             inbound = stream.recv() => {
                 last_heard = Instant::now();
                 match inbound {
                     Some(Ok(AggregatedMessage::Text(text))) => match handler.on_text(&text).await {
                         Reply::None => {}
                         Reply::Send(out) => {
-                            if session.text(out).await.is_err() { return; }
+                            if !write(session.text(out)).await { return; }
                         }
                         Reply::Close(code, why) => break reason(code, why),
                     },
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() { return; }
+                        if !write(session.pong(&bytes)).await { return; }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Binary(_))) => break reason(1003, "binary frames are not accepted"),
@@ -82,21 +97,18 @@ pub async fn run<H: SocketHandler>(
                     Some(Err(_)) => break reason(1002, "protocol error"),
                 }
             }
-            outbound = inbox.recv() => match outbound {
-                Some(Outgoing::Text(text)) => {
-                    if session.text(&*text).await.is_err() { return; }
-                }
-                Some(Outgoing::Close(code, why)) => break reason(code, why),
-                // The hub dropped us: we could not keep up with our events.
-                None => break reason(1008, "too slow to keep up"),
-            },
             _ = ping.tick() => {
                 if last_heard.elapsed() > DEAD_AFTER {
                     break None;
                 }
-                if session.ping(b"").await.is_err() { return; }
+                if !write(session.ping(b"")).await { return; }
             }
         }
     };
-    let _ = session.close(close).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, session.close(close)).await;
+}
+
+/// Awaits a write with [`WRITE_TIMEOUT`]; false when the socket is closed or stuck.
+async fn write(frame: impl std::future::Future<Output = Result<(), actix_ws::Closed>>) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, frame).await, Ok(Ok(())))
 }

@@ -75,7 +75,12 @@ async fn console_socket(
             state: state.clone(),
             conn_id,
         };
-        let mut handler = ConsoleHandler { state, op, conn_id };
+        let mut handler = ConsoleHandler {
+            state,
+            op,
+            conn_id,
+            allowed: Default::default(),
+        };
         socket::run(session, stream, inbox, MAX_MESSAGE, &mut handler).await;
     });
     Ok(response)
@@ -157,6 +162,9 @@ struct ConsoleHandler {
     state: Arc<AppState>,
     op: CurrentOperator,
     conn_id: u64,
+    /// Conversations this operator was found to be allowed in (membership does not change while
+    /// a socket is open often enough to matter for typing events).
+    allowed: std::collections::HashSet<String>,
 }
 
 impl ConsoleHandler {
@@ -285,26 +293,29 @@ impl ConsoleHandler {
     }
 
     async fn typing(&mut self, conversation_id: String, typing: bool) -> Reply {
-        let party = self.party();
-        match services::run(&self.state.db, move |conn| {
-            chat::authorised(conn, &conversation_id, &party)
-        })
-        .await
-        {
-            Ok(c) => {
-                let event: std::sync::Arc<str> = serde_json::json!({
-                    "type": "typing", "conversation_id": c.id, "who": "operator",
-                    "name": self.op.operator.display_name, "state": typing,
-                })
-                .to_string()
-                .into();
-                self.state
-                    .hub
-                    .publish(&chat_events::guest_topic(&c.id), event);
-                Reply::None
+        // Typing events are frequent: the membership check is done once per conversation.
+        if !self.allowed.contains(&conversation_id) {
+            let party = self.party();
+            let id = conversation_id.clone();
+            if let Err(e) = services::run(&self.state.db, move |conn| {
+                chat::authorised(conn, &id, &party)
+            })
+            .await
+            {
+                return Reply::Send(chat_events::service_error_json(&e, None));
             }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+            self.allowed.insert(conversation_id.clone());
         }
+        let event: std::sync::Arc<str> = serde_json::json!({
+            "type": "typing", "conversation_id": conversation_id, "who": "operator",
+            "name": self.op.operator.display_name, "state": typing,
+        })
+        .to_string()
+        .into();
+        self.state
+            .hub
+            .publish(&chat_events::guest_topic(&conversation_id), event);
+        Reply::None
     }
 
     async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
