@@ -156,6 +156,10 @@ pub struct EmbedView<'a> {
     pub public_key: &'a str,
     /// Base URL without trailing slash.
     pub base_url: &'a str,
+    /// Site id (for the canned-response forms).
+    pub site_id: &'a str,
+    /// Canned responses of the site: (id, shortcut, body).
+    pub canned: Vec<(&'a str, &'a str, &'a str)>,
 }
 
 /// The snippets of the embed page, in order: (title, explanation, code).
@@ -217,6 +221,8 @@ mod tests {
             slug: "shop",
             public_key: "KEY",
             base_url: "https://chat.example",
+            site_id: "s1",
+            canned: vec![("c1", "hours", "<b>9-5</b>")],
         };
         let html = embed(&v).into_string();
         for needle in [

@@ -67,6 +67,12 @@ impl MessageBody {
     }
 }
 
+impl AsRef<str> for MessageBody {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A sender's idempotency key: 1 to 64 visible ASCII characters.
 #[derive(Debug, Clone)]
 pub struct ClientMsgId(String);

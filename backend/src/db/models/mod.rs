@@ -1,5 +1,6 @@
 //! One model per table, with the queries that read and write it. Services own transactions.
 
+pub mod canned;
 pub mod conversation;
 pub mod invitation;
 pub mod membership;
@@ -11,6 +12,7 @@ pub mod setup_token;
 pub mod site;
 pub mod visitor;
 
+pub use canned::CannedResponse;
 pub use conversation::Conversation;
 pub use invitation::Invitation;
 pub use membership::{Membership, Role};

@@ -1,6 +1,7 @@
 //! The operator console: server-rendered pages with strict security headers.
 
 mod auth;
+mod chats;
 mod home;
 mod page;
 mod session;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     setup::configure(cfg);
     home::configure(cfg);
     sites::configure(cfg);
+    chats::configure(cfg);
 }
 
 async fn root() -> HttpResponse {

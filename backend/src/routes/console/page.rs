@@ -115,6 +115,32 @@ pub fn internal_error(nonce: &str, cause: &dyn std::fmt::Display) -> HttpRespons
     )
 }
 
+/// The 404 page for console pages of sites the operator is not a member of.
+pub fn not_found(nonce: &str) -> HttpResponse {
+    html(
+        StatusCode::NOT_FOUND,
+        nonce,
+        beckon_console::pages::message(&beckon_console::pages::MessageView {
+            nonce,
+            title: "Not found",
+            message: "There is no such page, or it belongs to a site you are not a member of.",
+        }),
+    )
+}
+
+/// The 422 page for a console form with a bad value, linking back to the form.
+pub fn bad_form(nonce: &str, problem: &str) -> HttpResponse {
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        nonce,
+        beckon_console::pages::message(&beckon_console::pages::MessageView {
+            nonce,
+            title: "Please check the form",
+            message: problem,
+        }),
+    )
+}
+
 /// Keeps a post-login redirect inside the console (no open redirect to other hosts).
 pub fn safe_next(next: &str) -> &str {
     if next.starts_with("/console") && !next.starts_with("//") && !next.contains('\\') {

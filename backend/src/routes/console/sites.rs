@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 
 use super::page;
 use super::session::CurrentOperator;
-use crate::db::models::{Membership, PageView, Site, Visitor};
+use crate::db::models::{CannedResponse, Membership, PageView, Site, Visitor};
 use crate::db::schema::sites;
 use crate::state::AppState;
 use beckon_console::visitors::{self as views, EmbedView, LiveVisitorsView, TrailRow, TrailView};
@@ -24,17 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/console/sites/{site_id}/embed", web::get().to(embed));
 }
 
-fn not_found(nonce: &str) -> HttpResponse {
-    page::html(
-        StatusCode::NOT_FOUND,
-        nonce,
-        beckon_console::pages::message(&beckon_console::pages::MessageView {
-            nonce,
-            title: "Not found",
-            message: "There is no such page, or it belongs to a site you are not a member of.",
-        }),
-    )
-}
+use page::not_found;
 
 /// The site, if the operator is a member of it.
 async fn member_site(
@@ -149,6 +139,15 @@ async fn embed(
         Ok(None) => return not_found(&nonce),
         Err(e) => return page::internal_error(&nonce, &e),
     };
+    let ids = vec![site.id.clone()];
+    let canned = match state
+        .db
+        .run(move |conn| Ok(CannedResponse::for_sites(conn, &ids)?))
+        .await
+    {
+        Ok(canned) => canned,
+        Err(e) => return page::internal_error(&nonce, &e),
+    };
     page::html(
         StatusCode::OK,
         &nonce,
@@ -161,6 +160,11 @@ async fn embed(
             slug: &site.slug,
             public_key: &site.public_key,
             base_url: state.settings.base(),
+            site_id: &site.id,
+            canned: canned
+                .iter()
+                .map(|c| (c.id.as_str(), c.shortcut.as_str(), c.body.as_str()))
+                .collect(),
         }),
     )
 }
