@@ -1,42 +1,112 @@
-//! Builds the visitor loader: joins the files of `js/loader/` in a fixed order into one function
-//! `(function(c){...})` (so they share one private scope and see the config object `c`), minifies it, and
-//! writes `loader.min.js` to `OUT_DIR`, plus its short content hash as `BECKON_LOADER_VERSION`.
+//! Builds the visitor-side scripts, so running Beckon needs no Node:
+//! - the loader: the files of `js/loader/` joined in a fixed order into one function `(function(c){...})`
+//!   (so they share one private scope and see the config object `c`), minified, its declared names
+//!   shortened (`build/mangle.rs`), written to `OUT_DIR/loader.min.js`;
+//! - the chat panel: the files of `js/panel/` joined into one immediately run function and minified
+//!   (`panel.min.js`), and its style sheet `js/panel/panel.css` minified (`panel.min.css`).
+//!
+//! Short content hashes become `BECKON_LOADER_VERSION` and `BECKON_PANEL_VERSION`.
+
+#[path = "build/mangle.rs"]
+mod mangle;
 
 use sha2::{Digest, Sha256};
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
 
 /// Loader sources in concatenation order: shared helpers first, the entry that starts everything last.
-const LOADER_FILES: [&str; 6] = [
+const LOADER_FILES: [&str; 7] = [
     "config.js",
     "net.js",
     "monitor.js",
     "presence.js",
     "launcher.js",
+    "frame.js",
+    "main.js",
+];
+
+/// Chat panel sources in concatenation order, the entry last.
+const PANEL_FILES: [&str; 8] = [
+    "config.js",
+    "i18n.js",
+    "conversation.js",
+    "view.js",
+    "composer.js",
+    "socket.js",
+    "embed.js",
     "main.js",
 ];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    let loader_dir = manifest_dir.join("js").join("loader");
+    println!("cargo::rerun-if-changed=build/mangle.rs");
 
-    let mut source = String::from("(function(c){\"use strict\";\n");
-    for name in LOADER_FILES {
-        let path = loader_dir.join(name);
-        println!("cargo::rerun-if-changed={}", path.display());
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        source.push_str(&text);
+    let loader = join(
+        &manifest_dir.join("js").join("loader"),
+        &LOADER_FILES,
+        "(function(c){\"use strict\";\n",
+        "})",
+    );
+    let loader = minifier::js::simple_minify(&loader)
+        .unwrap_or_else(|e| panic!("cannot minify the loader: {e}"))
+        .apply(minifier::js::clean_tokens)
+        .apply(mangle::mangle)
+        .to_string();
+    fs::write(out_dir.join("loader.min.js"), &loader).expect("write loader.min.js");
+    println!(
+        "cargo::rustc-env=BECKON_LOADER_VERSION={}",
+        short_hash(&[&loader])
+    );
+
+    let panel_dir = manifest_dir.join("js").join("panel");
+    let panel = join(
+        &panel_dir,
+        &PANEL_FILES,
+        "(function(){\"use strict\";\n",
+        "})();",
+    );
+    let panel = minifier::js::minify(&panel)
+        .unwrap_or_else(|e| panic!("cannot minify the panel: {e}"))
+        .to_string();
+    fs::write(out_dir.join("panel.min.js"), &panel).expect("write panel.min.js");
+    let css = read(&panel_dir.join("panel.css"));
+    let css = minifier::css::minify(&css)
+        .unwrap_or_else(|e| panic!("cannot minify panel.css: {e}"))
+        .to_string();
+    fs::write(out_dir.join("panel.min.css"), &css).expect("write panel.min.css");
+    println!(
+        "cargo::rustc-env=BECKON_PANEL_VERSION={}",
+        short_hash(&[&panel, &css])
+    );
+}
+
+fn read(path: &Path) -> String {
+    println!("cargo::rerun-if-changed={}", path.display());
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The files of `dir`, in the given order, between `head` and `tail`.
+fn join(dir: &Path, files: &[&str], head: &str, tail: &str) -> String {
+    let mut source = String::from(head);
+    for name in files {
+        source.push_str(&read(&dir.join(name)));
         source.push('\n');
     }
-    source.push_str("})");
+    source.push_str(tail);
+    source
+}
 
-    let minified = minifier::js::minify(&source)
-        .unwrap_or_else(|e| panic!("cannot minify the loader: {e}"))
-        .to_string();
-    fs::write(out_dir.join("loader.min.js"), &minified).expect("write loader.min.js");
-
-    let digest = Sha256::digest(minified.as_bytes());
-    let version: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    println!("cargo::rustc-env=BECKON_LOADER_VERSION={version}");
+/// Twelve hex digits of the SHA-256 of the parts.
+fn short_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -1,10 +1,19 @@
 //! Beckon's visitor-side JavaScript, minified at build time and served by the backend from memory.
 //!
-//! The loader is what a site owner embeds with `<script async src="https://HOST/w/SITE_KEY.js">`: it
-//! obtains a guest, reports page views (single-page-app navigation too), keeps the presence socket open,
-//! and shows the launcher button and operators' invitations. Its sources live in `js/loader/`, one file per
-//! concern; `build.rs` joins and minifies them, so building Beckon needs no Node. The chat panel, loaded
-//! lazily, arrives with the chat issue.
+//! - The **loader** is what a site owner embeds with `<script async src="https://HOST/w/SITE_KEY.js">`: it
+//!   obtains a guest, reports page views (single-page-app navigation too), keeps the presence socket open,
+//!   shows the launcher button and operators' invitations, and opens the chat panel in an iframe.
+//! - The **chat panel** ([`panel_page`]) is a complete HTML document on Beckon's origin: inside that iframe
+//!   (`/chat/SITE_KEY?embed=1`), or full-page at `/s/SLUG` and `/u/HANDLE`.
+//!
+//! Sources live in `js/loader/` and `js/panel/`, one file per concern; `build.rs` joins and minifies them,
+//! so building Beckon needs no Node.
+
+mod panel;
+
+pub use panel::{
+    panel_min_css, panel_min_js, panel_page, PanelConfig, PanelMode, PanelTexts, PANEL_VERSION,
+};
 
 /// The minified loader: a function expression `(function(c){...})` that expects the site's config object.
 const LOADER_MIN_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/loader.min.js"));

@@ -198,3 +198,33 @@ fn loader_survives_blocked_storage_failing_network_and_a_late_body() {
         assert_node_succeeded(output);
     }
 }
+
+#[test]
+fn loader_opens_the_chat_panel_and_talks_only_to_its_frame() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "panel"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}
+
+#[test]
+fn a_running_conversation_brings_the_panel_back_hidden_on_the_next_page() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "continued"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}
+
+#[test]
+fn a_panel_left_open_is_open_again_on_the_next_page() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "reopened"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}

@@ -22,10 +22,21 @@ function guard(fn) {
   };
 }
 
+// Reads (`value` undefined), writes, or with a null `value` removes an item of `W[area]` (localStorage or
+// sessionStorage); storage may be blocked (private modes, sandboxed frames), which reads as nothing.
+function store(area, key, value) {
+  try {
+    area = W[area];
+    if (value === undefined) return area.getItem(key);
+    if (value == null) area.removeItem(key);
+    else area.setItem(key, value);
+  } catch (e) {}
+}
+
 // The guest remembered from an earlier page of this site, or null.
 function readGuest() {
   try {
-    return JSON.parse(W.localStorage.getItem(STORE)) || memo;
+    return JSON.parse(store("localStorage", STORE)) || memo;
   } catch (e) {
     return memo;
   }
@@ -34,8 +45,5 @@ function readGuest() {
 // Remembers (or, with null, forgets) the guest, in storage when allowed and in memory always.
 function saveGuest(value) {
   guest = memo = value;
-  try {
-    if (value) W.localStorage.setItem(STORE, JSON.stringify(value));
-    else W.localStorage.removeItem(STORE);
-  } catch (e) {}
+  store("localStorage", STORE, value && JSON.stringify(value));
 }

@@ -1,22 +1,29 @@
-// Launcher button and invitation bubble, inside an open shadow root on one fixed host element, so the host
-// page's styles do not reach in, ours do not leak out, and nothing on the page moves (no web fonts either).
-var root = null, shadow = null, bubble = null, invitation = null;
+// Launcher button (with the unread badge), invitation bubble and chat panel frame, inside an open shadow
+// root on one fixed host element, so the host page's styles do not reach in, ours do not leak out, and
+// nothing on the page moves (no web fonts either).
+var root = null, shadow = null, bubble = null, invitation = null, badge = null;
 
 var HOST_STYLE = "all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000";
 
+// Compact on purpose: this sheet is a large part of the loader's 3 KB. `#0003` is black at 20 % opacity.
 var STYLE =
-  "*{box-sizing:border-box;font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
-  "button{cursor:pointer;border:0}" +
-  ".launcher{display:flex;align-items:center;justify-content:center;width:56px;height:56px;padding:0;" +
-  "border-radius:50%;background:#2563eb;color:#fff;box-shadow:0 4px 12px rgba(0,0,0,.25)}" +
-  ".launcher svg{width:28px;height:28px;fill:currentColor}" +
+  "*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}" +
+  "button{cursor:pointer;border:0;border-radius:6px}" +
   "button:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}" +
-  ".bubble{position:absolute;right:0;bottom:68px;width:260px;max-width:calc(100vw - 40px);padding:14px;" +
-  "border-radius:12px;background:#fff;color:#111;box-shadow:0 6px 24px rgba(0,0,0,.2)}" +
+  ".launcher{position:relative;display:grid;place-items:center;width:56px;height:56px;border-radius:50%}" +
+  ".launcher,.bubble-accept{background:#2563eb;color:#fff}" +
+  ".launcher svg{width:28px;fill:#fff}" +
+  ".badge{position:absolute;top:-4px;right:-4px;padding:0 6px;border-radius:9px;background:#dc2626}" +
+  ".badge:empty{display:none}" +
+  ".bubble,.panel{position:absolute;right:0;bottom:68px;border-radius:12px;background:#fff;box-shadow:0 4px 24px #0003}" +
+  ".bubble{width:260px;max-width:calc(100vw - 40px);padding:14px;color:#111}" +
   ".bubble p{margin:0 0 10px;overflow-wrap:anywhere}" +
   ".bubble-operator{font-weight:600}" +
-  ".bubble button{margin-right:8px;padding:6px 12px;border-radius:6px;background:#e5e7eb;color:#111}" +
-  ".bubble .bubble-accept{background:#2563eb;color:#fff}";
+  ".bubble button{margin-right:8px;padding:6px 12px}" +
+  ".bubble-decline{background:#e5e7eb}" +
+  // Above the launcher; on a phone, the whole screen (the panel has its own close button).
+  ".panel{position:fixed;right:20px;bottom:88px;width:370px;height:560px;max-height:calc(100vh - 100px);border:0}" +
+  "@media(max-width:480px){.panel{inset:0;width:100vw;height:100vh;max-height:none;border-radius:0}}";
 
 // The chat icon's outline (a speech bubble), drawn with DOM APIs rather than parsed from markup.
 var ICON = "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z";
@@ -44,13 +51,21 @@ function mount() {
   root.style.cssText = HOST_STYLE;
   shadow = root.attachShadow({ mode: "open" });
   addStyle(STYLE);
-  var launcher = button("launcher", shadow, null, api.open);
+  var launcher = button("launcher", shadow, null, function () {
+    if (opened) showPanel(false);
+    else api.open();
+  });
   launcher.setAttribute("aria-label", "Live help");
+  badge = element("span", "badge", launcher, "");
   var svg = launcher.appendChild(D.createElementNS(svgNs, "svg"));
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   svg.appendChild(D.createElementNS(svgNs, "path")).setAttribute("d", ICON);
   D.body.appendChild(root);
+  // The chat was open on the previous page, or a conversation is running: bring the panel back at once
+  // (hidden when it was closed) so the chat carries on and unread messages are counted.
+  var open = opened || !!store("sessionStorage", OPEN);
+  if (open || store("localStorage", CHAT)) showPanel(open);
 }
 
 // Some single-page apps swap the whole <body> (Turbo, for one); put the launcher back after they do.

@@ -5,9 +5,9 @@
 var identity = null;
 
 var api = {
-  // Opens the chat. The chat panel comes later; for now this only announces the request to the page.
+  // Opens the chat panel (creating it the first time).
   open: guard(function () {
-    W.dispatchEvent(new CustomEvent("beckon:open"));
+    showPanel(true);
   }),
   // Keeps the visitor's identity for the identify feature (see `identity`). Never throws.
   identify: function (who) {

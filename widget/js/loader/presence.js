@@ -23,6 +23,7 @@ function run() {
     .then(function () {
       pageView(1);
       connect();
+      init();
     })
     .catch(function () {
       retry();

@@ -1,5 +1,6 @@
-// A minimal stand-in for the browser APIs the loader touches, so the Rust tests can run the minified loader
-// in Node and watch what it does: requests, beacons, sockets, timers and the launcher's DOM.
+// A minimal stand-in for the browser APIs the loader and the chat panel touch, so the Rust tests can run
+// the minified scripts in Node and watch what they do: requests, beacons, sockets, timers, storage,
+// postMessage and the DOM.
 "use strict";
 
 class FakeNode {
@@ -15,12 +16,27 @@ class FakeNode {
     this.id = "";
     this.ownText = "";
     this.shadowRoot = null;
+    this.hidden = false;
+    this.value = "";
+    this.scrollTop = 0;
+    this.scrollHeight = 0;
+    this.clientHeight = 0;
+    if (this.tagName === "IFRAME") this.contentWindow = new FakeWindow();
   }
   appendChild(child) {
+    return this.insertBefore(child, null);
+  }
+  insertBefore(child, reference) {
     if (child.parentNode) child.remove();
     child.parentNode = this;
-    this.children.push(child);
+    const at = reference ? this.children.indexOf(reference) : -1;
+    if (reference && at < 0) throw new Error("insertBefore: the reference is not a child");
+    if (at < 0) this.children.push(child);
+    else this.children.splice(at, 0, child);
     return child;
+  }
+  focus() {
+    document.activeElement = this;
   }
   remove() {
     const parent = this.parentNode;
@@ -50,15 +66,15 @@ class FakeNode {
   get textContent() {
     return this.ownText + this.children.map((child) => child.textContent).join("");
   }
-  // Markup sinks are forbidden for the loader: using one fails the test loudly.
+  // Markup sinks are forbidden for our scripts: using one fails the test loudly.
   set innerHTML(_) {
-    throw new Error("the loader must not use innerHTML");
+    throw new Error("the widget must not use innerHTML");
   }
   set outerHTML(_) {
-    throw new Error("the loader must not use outerHTML");
+    throw new Error("the widget must not use outerHTML");
   }
   insertAdjacentHTML() {
-    throw new Error("the loader must not use insertAdjacentHTML");
+    throw new Error("the widget must not use insertAdjacentHTML");
   }
   get isConnected() {
     let node = this;
@@ -89,11 +105,23 @@ class FakeNode {
   }
 }
 
-// Timers run only when the test says so, and record their delays.
+// A window other than this one (an iframe's, or a parent's): records what is posted to it.
+class FakeWindow {
+  constructor() {
+    this.posted = [];
+  }
+  postMessage(data, targetOrigin) {
+    this.posted.push({ data: JSON.parse(JSON.stringify(data)), targetOrigin });
+  }
+}
+
+// Timers run only when the test says so, and record their delays. `clock.now` is the fake time in ms
+// (tests that need it make Date.now read it); `advance` moves it on, running the timers that fall due.
 const timers = [];
+const clock = { now: 1700000000000 };
 let nextTimer = 1;
 globalThis.setTimeout = (fn, delay) => {
-  timers.push({ id: nextTimer, fn, delay: delay || 0 });
+  timers.push({ id: nextTimer, fn, delay: delay || 0, at: clock.now + (delay || 0) });
   return nextTimer++;
 };
 globalThis.clearTimeout = (id) => {
@@ -148,16 +176,27 @@ class FakeWebSocket {
     this.readyState = 3;
     this.onclose({ code });
   }
+  // The page closing it: as in a browser, the close event follows later (here: on the next settle).
+  close() {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.closedByClient = true;
+    setImmediate(() => this.onclose && this.onclose({ code: 1005 }));
+  }
 }
 globalThis.WebSocket = FakeWebSocket;
 
+function fakeStorage(map) {
+  return {
+    getItem: (key) => (map.has(key) ? map.get(key) : null),
+    setItem: (key, value) => map.set(key, String(value)),
+    removeItem: (key) => map.delete(key),
+  };
+}
 const storage = new Map();
-const localStorage = {
-  getItem: (key) => (storage.has(key) ? storage.get(key) : null),
-  setItem: (key, value) => storage.set(key, String(value)),
-  removeItem: (key) => storage.delete(key),
-};
-Object.defineProperty(globalThis, "localStorage", { configurable: true, value: localStorage, writable: true });
+const session = new Map();
+Object.defineProperty(globalThis, "localStorage", { configurable: true, value: fakeStorage(storage), writable: true });
+Object.defineProperty(globalThis, "sessionStorage", { configurable: true, value: fakeStorage(session), writable: true });
 
 const windowEvents = new EventTarget();
 globalThis.window = globalThis;
@@ -165,7 +204,7 @@ globalThis.addEventListener = windowEvents.addEventListener.bind(windowEvents);
 globalThis.removeEventListener = windowEvents.removeEventListener.bind(windowEvents);
 globalThis.dispatchEvent = windowEvents.dispatchEvent.bind(windowEvents);
 
-globalThis.location = { href: "https://shop.example/a" };
+globalThis.location = { href: "https://shop.example/a", protocol: "https:", host: "shop.example" };
 globalThis.history = {
   pushState(_state, _title, url) {
     location.href = new URL(url, location.href).href;
@@ -182,6 +221,8 @@ globalThis.document = {
   documentElement,
   body,
   title: "Shop A",
+  visibilityState: "visible",
+  activeElement: null,
   referrer: "https://search.example/?q=shop",
   createElement: (tag) => new FakeNode(tag),
   createElementNS: (ns, tag) => new FakeNode(tag, ns),
@@ -193,11 +234,24 @@ globalThis.document = {
 // Lets promise callbacks (the loader's fetch chains) run.
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-// Runs the timers due now; returns their delays.
+// Runs every pending timer at once, whatever its delay; returns their delays.
 function runTimers() {
   const due = timers.splice(0, timers.length);
   due.forEach((timer) => timer.fn());
   return due.map((timer) => timer.delay);
+}
+
+// Moves the fake clock on by `ms`, running the timers that fall due, in order.
+function advance(ms) {
+  const end = clock.now + ms;
+  for (;;) {
+    const next = timers.filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+    if (!next) break;
+    timers.splice(timers.indexOf(next), 1);
+    clock.now = Math.max(clock.now, next.at);
+    next.fn();
+  }
+  clock.now = end;
 }
 
 // Anything the loader lets escape fails the test.
@@ -210,4 +264,17 @@ process.on("unhandledRejection", (error) => {
   process.exit(3);
 });
 
-module.exports = { FakeNode, timers, runTimers, requests, beacons, sockets, storage, settle };
+module.exports = {
+  FakeNode,
+  FakeWindow,
+  timers,
+  clock,
+  runTimers,
+  advance,
+  requests,
+  beacons,
+  sockets,
+  storage,
+  session,
+  settle,
+};

@@ -1,24 +1,35 @@
 // Runs the served loader script (read from stdin) in the fake browser and checks what it does.
-// Usage: node loader_scenarios.js visit|hostile < loader.js. Exits non-zero on the first failed check.
+// Usage: node loader_scenarios.js SCENARIO < loader.js (see `scenarios` at the end). Exits non-zero on the
+// first failed check.
 "use strict";
 
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const vm = require("node:vm");
 const fake = require("./fake_browser.js");
-const { requests, beacons, sockets, storage, settle, runTimers, timers } = fake;
+const { requests, beacons, sockets, storage, session, settle, runTimers, timers, FakeWindow } = fake;
 
 const BASE = "http://127.0.0.1:8080";
 const STORE = "beckon:KEY";
 const script = fs.readFileSync(0, "utf8");
 const load = () => vm.runInThisContext(script);
 
-let opened = 0;
-addEventListener("beckon:open", () => opened++);
 
 const lastBeacon = () => JSON.parse(beacons[beacons.length - 1].body);
 const root = () => document.getElementById("beckon-root");
 const shadow = () => root().shadowRoot;
+const frame = () => shadow().querySelector("iframe.panel");
+
+// A postMessage event arriving at the host page.
+function messageFrom(source, origin, data) {
+  dispatchEvent(Object.assign(new Event("message"), { source, origin, data }));
+}
+
+// What the loader posted to the panel since the last call.
+function postedToPanel() {
+  const win = frame().contentWindow;
+  return win.posted.splice(0, win.posted.length);
+}
 
 // Answers the pending guest request and lets the loader act on the answer.
 async function answerGuest(status, body) {
@@ -38,7 +49,7 @@ async function visit() {
   // The queue was replayed and replaced by the API.
   assert.equal(typeof window.Beckon.open, "function");
   assert.equal(typeof window.Beckon.identify, "function");
-  assert.equal(opened, 1, "queued open() replayed");
+  assert.equal(session.get("beckon:open:KEY"), "1", "queued open() replayed");
   window.Beckon.identify({ id: "u2" });
 
   // Guest request: text/plain, no credentials, the stored token.
@@ -69,14 +80,18 @@ async function visit() {
   assert.equal(sockets[0].url, "ws://127.0.0.1:8080/ws/visitor?k=KEY&t=tok1");
   sockets[0].receive({ type: "hello", guest_id: "g1" });
 
-  // Launcher: fixed host with an open shadow root and a labelled button that opens the chat.
+  // Launcher: fixed host with an open shadow root and a labelled button that toggles the chat. The queued
+  // open() opened the panel, so the first click closes it and the second opens it again.
   assert.ok(root(), "#beckon-root exists");
   assert.match(root().style.cssText, /position:fixed/);
   const launcher = shadow().querySelector("button.launcher");
   assert.equal(launcher.getAttribute("aria-label"), "Live help");
   assert.ok(launcher.querySelector("path"), "icon drawn");
+  assert.equal(frame().style.display, "", "queued open() shows the panel");
   launcher.click();
-  assert.equal(opened, 2);
+  assert.equal(frame().style.display, "none");
+  launcher.click();
+  assert.equal(frame().style.display, "");
 
   // Single-page navigation: one beacon per new address, the previous address as referrer.
   history.pushState({}, "", "/b");
@@ -112,6 +127,8 @@ async function visit() {
   navigator.beaconAccepts = true;
 
   // Invitation: network strings as text; accept answers over the socket and opens the chat.
+  launcher.click();
+  assert.equal(frame().style.display, "none");
   const ws = sockets[0];
   const hostile = "<img src=x onerror=alert(1)>";
   ws.receive({ type: "invite", invitation_id: "i1", operator: hostile, message: "Can I help?" });
@@ -125,13 +142,12 @@ async function visit() {
   bubble.querySelector(".bubble-accept").click();
   assert.deepEqual(ws.sent.pop(), { type: "invite_response", invitation_id: "i1", accepted: true });
   assert.equal(shadow().querySelector("div.bubble"), null);
-  assert.equal(opened, 3);
+  assert.equal(frame().style.display, "");
 
   // Decline answers false; a cancellation hides only its own invitation.
   ws.receive({ type: "invite", invitation_id: "i2", operator: "Ann", message: "Hi" });
   shadow().querySelector(".bubble-decline").click();
   assert.deepEqual(ws.sent.pop(), { type: "invite_response", invitation_id: "i2", accepted: false });
-  assert.equal(opened, 3);
   ws.receive({ type: "invite", invitation_id: "i3", operator: "Ann", message: "Hi" });
   ws.receive({ type: "invite_cancelled", invitation_id: "other" });
   assert.ok(shadow().querySelector("div.bubble"));
@@ -236,7 +252,98 @@ async function hostile() {
   assert.equal(timers.length, 0);
 }
 
-const scenarios = { visit, hostile };
+// The chat panel's iframe and the postMessage protocol with it.
+async function panel() {
+  load();
+  await answerGuest(201, { guest_id: "g1", token: "tok1", returning: false });
+  assert.equal(frame(), null, "no iframe before the chat is wanted");
+
+  // Opening creates the iframe once, on Beckon's origin, and remembers the open state for this tab.
+  window.Beckon.open();
+  const iframe = frame();
+  assert.equal(iframe.src, BASE + "/chat/KEY?embed=1");
+  assert.equal(iframe.title, "Live chat");
+  assert.equal(iframe.allow, "clipboard-write");
+  assert.equal(iframe.style.display, "");
+  assert.equal(session.get("beckon:open:KEY"), "1");
+  window.Beckon.open();
+  assert.equal(shadow().descendants().filter((n) => n.tagName === "IFRAME").length, 1);
+  assert.deepEqual(postedToPanel(), [], "nothing is posted before the panel is ready");
+
+  // Only the panel's own window, from Beckon's origin, is listened to.
+  const panelWindow = iframe.contentWindow;
+  messageFrom(panelWindow, "https://evil.example", { type: "beckon:close" });
+  messageFrom(new FakeWindow(), BASE, { type: "beckon:close" });
+  messageFrom(panelWindow, BASE + "/", { type: "beckon:close" });
+  assert.equal(iframe.style.display, "", "foreign messages are ignored");
+
+  // Ready: the panel learns whether it is visible and gets the guest, sent to Beckon's origin only.
+  messageFrom(panelWindow, BASE, { type: "beckon:ready" });
+  assert.deepEqual(postedToPanel(), [
+    { data: { type: "beckon:visible", open: true }, targetOrigin: BASE },
+    { data: { type: "beckon:init", token: "tok1", guest_id: "g1" }, targetOrigin: BASE },
+  ]);
+
+  // The panel's close button.
+  messageFrom(panelWindow, BASE, { type: "beckon:close" });
+  assert.equal(iframe.style.display, "none");
+  assert.equal(session.has("beckon:open:KEY"), false);
+  assert.deepEqual(postedToPanel(), [{ data: { type: "beckon:visible", open: false }, targetOrigin: BASE }]);
+
+  // Unread count on the launcher's badge, as text.
+  const badge = shadow().querySelector("span.badge");
+  assert.equal(badge.textContent, "");
+  messageFrom(panelWindow, BASE, { type: "beckon:unread", count: 3 });
+  assert.equal(badge.textContent, "3");
+  messageFrom(panelWindow, BASE, { type: "beckon:unread", count: 0 });
+  assert.equal(badge.textContent, "");
+
+  // A running conversation is remembered, so the next page brings the panel back.
+  messageFrom(panelWindow, BASE, { type: "beckon:conversation", id: "c1" });
+  assert.equal(storage.get("beckon:chat:KEY"), "1");
+  messageFrom(panelWindow, BASE, { type: "beckon:conversation", id: null });
+  assert.equal(storage.has("beckon:chat:KEY"), false);
+
+  // An accepted invitation opens the panel.
+  sockets[0].receive({ type: "invite", invitation_id: "i1", operator: "Ann", message: "Hi" });
+  shadow().querySelector(".bubble-accept").click();
+  assert.equal(iframe.style.display, "");
+  postedToPanel();
+
+  // The panel's socket refused the token: the loader drops its guest, gets a new one, hands it over.
+  messageFrom(panelWindow, BASE, { type: "beckon:expired" });
+  assert.equal(storage.has(STORE), false);
+  assert.ok(sockets[0].closedByClient);
+  runTimers();
+  assert.deepEqual(await answerGuest(201, { guest_id: "g2", token: "tok2", returning: false }), {
+    site_key: "KEY",
+    token: null,
+  });
+  assert.equal(sockets.length, 2);
+  assert.deepEqual(postedToPanel(), [
+    { data: { type: "beckon:init", token: "tok2", guest_id: "g2" }, targetOrigin: BASE },
+  ]);
+  await settle();
+  assert.equal(sockets.length, 2, "the old socket's late close event changes nothing");
+}
+
+// A page after one with a running conversation: the panel comes back at once, hidden.
+async function continued() {
+  storage.set("beckon:chat:KEY", "1");
+  load();
+  assert.ok(frame(), "iframe created on load");
+  assert.equal(frame().style.display, "none");
+  assert.equal(session.has("beckon:open:KEY"), false);
+}
+
+// A page after one where the panel was open: it is open again at once.
+async function reopened() {
+  session.set("beckon:open:KEY", "1");
+  load();
+  assert.equal(frame().style.display, "");
+}
+
+const scenarios = { visit, hostile, panel, continued, reopened };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error("unknown scenario " + name);

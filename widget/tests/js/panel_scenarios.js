@@ -1,0 +1,571 @@
+// Runs the chat panel document (read from stdin, as `panel_page` made it) in the fake browser and checks
+// what it does against docs/protocol.md. Usage: node panel_scenarios.js SCENARIO < panel.html (see
+// `scenarios` at the end). Exits non-zero on the first failed check.
+"use strict";
+
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const vm = require("node:vm");
+const fake = require("./fake_browser.js");
+const { requests, sockets, storage, settle, advance, clock, timers, FakeNode, FakeWindow } = fake;
+
+const html = fs.readFileSync(0, "utf8");
+const configText = html.match(/<script type="application\/json" id="beckon-config">([\s\S]*?)<\/script>/)[1];
+const script = html.match(/<script nonce="[^"]*">([\s\S]*?)<\/script>/)[1];
+const config = JSON.parse(configText);
+
+const GUEST = "beckon:" + config.site_key;
+const CONV = "beckon:conv:" + config.site_key;
+
+Date.now = () => clock.now;
+globalThis.location = { href: "https://chat.example/s/shop", protocol: "https:", host: "chat.example" };
+navigator.language = "en-GB";
+
+// WebAudio stand-in: counts beeps.
+let beeps = 0;
+class FakeAudioContext {
+  constructor() {
+    this.state = "running";
+    this.currentTime = 0;
+    this.destination = {};
+  }
+  resume() {
+    return Promise.resolve();
+  }
+  createOscillator() {
+    return { frequency: {}, connect() {}, start: () => beeps++, stop() {} };
+  }
+  createGain() {
+    const param = { setValueAtTime() {}, exponentialRampToValueAtTime() {} };
+    return { gain: param, connect() {} };
+  }
+}
+globalThis.AudioContext = FakeAudioContext;
+
+// Starts the panel as the browser would: the data block in the page, then the script. Then the visitor
+// touches the panel, which allows sound.
+function load() {
+  const data = new FakeNode("script");
+  data.id = "beckon-config";
+  data.textContent = configText;
+  document.documentElement.appendChild(data);
+  vm.runInThisContext(script);
+  document.dispatchEvent({ type: "pointerdown" });
+}
+
+const panel = () => document.body.querySelector("div.panel");
+const q = (selector) => panel().querySelector(selector);
+const state = () => window.__beckonPanel.state();
+const socket = () => sockets[sockets.length - 1];
+const rows = () => q("div.log").children.filter((node) => node.className.split(" ").includes("msg"));
+
+// What the panel sent on the current socket since the last call.
+function sent(ws = socket()) {
+  return ws.sent.splice(0, ws.sent.length);
+}
+
+function type(text) {
+  const input = q("textarea.input");
+  input.value = text;
+  input.dispatchEvent({ type: "input" });
+}
+
+// Puts text into the message box (as a paste would, without typing notices) and sends the form.
+function submit(text) {
+  q("textarea.input").value = text;
+  let prevented = false;
+  q("form.composer").dispatchEvent({ type: "submit", preventDefault: () => (prevented = true) });
+  assert.ok(prevented, "the form never navigates");
+}
+
+async function answerGuest(status, body) {
+  const request = requests[requests.length - 1];
+  assert.equal(request.url, "/api/v1/visitors");
+  assert.equal(request.init.method, "POST");
+  assert.equal(request.init.headers["Content-Type"], "text/plain");
+  request.answer(status, body);
+  await settle();
+  return JSON.parse(request.init.body);
+}
+
+function message(seq, sender, body, extra) {
+  return Object.assign(
+    {
+      type: "message",
+      conversation_id: "c1",
+      seq,
+      client_msg_id: sender + "-" + seq,
+      kind: "text",
+      sender,
+      sender_name: sender === "operator" ? "Ann" : "",
+      body,
+      created_ms: clock.now,
+    },
+    extra
+  );
+}
+
+function conversation(status, extra) {
+  return Object.assign(
+    {
+      type: "conversation",
+      conversation_id: "c1",
+      site_id: "s1",
+      status,
+      operator: status === "open" ? "Ann" : null,
+      guest: { guest_id: "g1", name: null },
+      last_seq: 0,
+      guest_read_seq: 0,
+      operator_read_seq: 0,
+    },
+    extra
+  );
+}
+
+function assertNoErrors() {
+  assert.deepEqual(state().errors, []);
+}
+
+// A full-page chat at /u/ann: guest, name, first message, conversation, acks, receipts, typing, closing.
+async function page() {
+  load();
+  assert.equal(document.documentElement.lang, "en");
+  assert.equal(q("h1.title").textContent, "Ann Example");
+  assert.equal(q("button.close"), null, "no close button on a page of its own");
+  assert.equal(q("p.greeting").textContent, "Hi! How can we help you today?");
+
+  // Its own guest, stored like the loader's.
+  assert.deepEqual(await answerGuest(201, { guest_id: "g1", token: "t1", returning: false }), {
+    site_key: config.site_key,
+    token: null,
+  });
+  assert.deepEqual(JSON.parse(storage.get(GUEST)), { g: "g1", t: "t1" });
+  assert.equal(socket().url, "wss://chat.example/ws/visitor?k=" + encodeURIComponent(config.site_key) + "&t=t1");
+  socket().receive({ type: "hello", guest_id: "g1" });
+  assert.deepEqual(sent(), [], "nothing to resume yet");
+
+  // The name field shows before the first message; the first send opens the conversation.
+  assert.equal(q("input.name").hidden, false);
+  assert.equal(q("input.name").placeholder, "Your name (optional)");
+  q("input.name").value = "  Zoë ";
+  submit("  Hello\nthere  ");
+  assert.equal(q("textarea.input").value, "");
+  assert.deepEqual(sent(), [{ type: "start_chat", name: "Zoë", handle: "ann" }]);
+  let [mine] = state().messages;
+  assert.equal(mine.body, "Hello\nthere");
+  assert.equal(mine.status, "pending");
+  assert.match(mine.client_msg_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(rows()[0].querySelector("p.body").textContent, "Hello\nthere");
+  assert.equal(q("input.name").hidden, true);
+
+  socket().receive(conversation("waiting"));
+  assert.deepEqual(sent(), [
+    { type: "resume", conversation_id: "c1", after_seq: 0 },
+    { type: "send", conversation_id: "c1", client_msg_id: mine.client_msg_id, body: "Hello\nthere" },
+  ]);
+  assert.equal(q("p.status").textContent, "Waiting for an operator…");
+  assert.equal(JSON.parse(storage.get(CONV)).out[0].client_msg_id, mine.client_msg_id, "unsent message stored");
+
+  // Ack, then the broadcast copy of our own message: one message, sent.
+  socket().receive({ type: "ack", client_msg_id: mine.client_msg_id, seq: 1, conversation_id: "c1" });
+  socket().receive({ type: "history", conversation_id: "c1", messages: [], more: false });
+  socket().receive(message(1, "guest", "Hello\nthere", { client_msg_id: mine.client_msg_id }));
+  assert.equal(state().messages.length, 1);
+  assert.equal(state().messages[0].status, "sent");
+  assert.equal(state().messages[0].seq, 1);
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 1 }]);
+  const stored = JSON.parse(storage.get(CONV));
+  assert.equal(stored.id, "c1");
+  assert.equal(stored.seq, 1);
+  assert.deepEqual(stored.out, []);
+
+  // An operator joins and answers; markup arrives as text.
+  socket().receive(conversation("open", { last_seq: 1 }));
+  assert.equal(q("p.status").textContent, "You're chatting with Ann");
+  socket().receive({ type: "typing", conversation_id: "c1", who: "operator", name: "Ann", state: true });
+  assert.equal(q("p.typing").hidden, false);
+  assert.equal(q("p.typing").textContent, "Ann is typing…");
+  advance(6000);
+  assert.equal(q("p.typing").hidden, true, "hidden 6 s after the last typing notice");
+  socket().receive(message(2, "operator", "<b>Hi</b> <img src=x onerror=alert(1)>"));
+  const reply = rows()[1];
+  assert.equal(reply.className.split(" ").includes("msg-operator"), true);
+  assert.equal(reply.querySelector("p.who").textContent, "Ann");
+  assert.equal(reply.querySelector("p.body").textContent, "<b>Hi</b> <img src=x onerror=alert(1)>");
+  assert.equal(reply.querySelector("p.body").children.length, 0);
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 2 }]);
+  assert.equal(beeps, 0, "no sound while the visitor is looking");
+
+  // Read receipt for our message.
+  socket().receive({ type: "read", conversation_id: "c1", who: "operator", seq: 1 });
+  assert.equal(state().messages[0].status, "read");
+  assert.match(rows()[0].querySelector("p.meta").textContent, /Read$/);
+
+  // Typing notices: true at most every 2 s, false after 3 s idle.
+  type("H");
+  type("He");
+  advance(1000);
+  type("Hel");
+  assert.deepEqual(sent(), [{ type: "typing", conversation_id: "c1", state: true }]);
+  advance(2500);
+  type("Hell");
+  assert.deepEqual(sent(), [{ type: "typing", conversation_id: "c1", state: true }]);
+  advance(3000);
+  assert.deepEqual(sent(), [{ type: "typing", conversation_id: "c1", state: false }]);
+  type("Hello");
+  sent();
+  // Sending ends typing at once.
+  let prevented = false;
+  q("textarea.input").dispatchEvent({ type: "keydown", key: "Enter", shiftKey: false, preventDefault: () => (prevented = true) });
+  assert.ok(prevented);
+  const [typingOff, second] = sent();
+  assert.deepEqual(typingOff, { type: "typing", conversation_id: "c1", state: false });
+  assert.equal(second.type, "send");
+  assert.equal(second.body, "Hello");
+  assert.notEqual(second.client_msg_id, mine.client_msg_id);
+  socket().receive({ type: "ack", client_msg_id: second.client_msg_id, seq: 3, conversation_id: "c1" });
+  sent();
+
+  // Hidden tab: no read receipt, an unread count in the title, a beep; visible again: read.
+  document.visibilityState = "hidden";
+  socket().receive(message(4, "operator", "Still there?"));
+  assert.deepEqual(sent(), []);
+  assert.equal(document.title, "(1) " + config.site_name);
+  assert.equal(beeps, 1);
+  document.visibilityState = "visible";
+  document.dispatchEvent({ type: "visibilitychange" });
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 4 }]);
+  assert.equal(document.title, config.site_name);
+
+  // System messages are shown apart; notes never are.
+  socket().receive(message(5, "system", "Ann left the chat", { sender_name: "" }));
+  socket().receive(message(6, "operator", "internal", { kind: "note" }));
+  assert.ok(rows()[4].className.split(" ").includes("msg-system"));
+  assert.equal(state().messages.length, 5);
+
+  // The chat ends: the composer gives way to "Start a new chat", which starts from scratch.
+  socket().receive(conversation("closed", { last_seq: 5 }));
+  assert.equal(q("p.status").textContent, "This chat has ended");
+  assert.equal(q("form.composer").hidden, true);
+  assert.equal(q("div.ended").hidden, false);
+  q("button.again").click();
+  assert.equal(state().conversationId, null);
+  assert.equal(state().messages.length, 0);
+  assert.equal(rows().length, 0);
+  assert.equal(q("form.composer").hidden, false);
+  assert.equal(q("input.name").hidden, false);
+  assert.equal(q("input.name").value, "Zoë");
+  sent();
+  submit("New question");
+  assert.deepEqual(sent(), [{ type: "start_chat", name: "Zoë", handle: "ann" }]);
+  socket().receive(conversation("waiting", { conversation_id: "c2" }));
+  assert.equal(state().conversationId, "c2");
+  assert.equal(sent()[1].conversation_id, "c2");
+
+  // The test hook's shape.
+  assert.deepEqual(Object.keys(state()).sort(), ["conversationId", "errors", "messages", "status"]);
+  assert.deepEqual(Object.keys(state().messages[0]).sort(), ["body", "client_msg_id", "sender", "seq", "status"]);
+  assertNoErrors();
+}
+
+// A reload in the middle of a conversation: stored messages, resume after the stored seq, re-sending of
+// unacknowledged messages with their client_msg_id, following history pages, gaps, resync, new guest.
+async function resume() {
+  storage.set(GUEST, JSON.stringify({ g: "g1", t: "t1" }));
+  const guestMsg = { seq: 1, client_msg_id: "u-1", body: "Hi", sender: "guest", sender_name: "", kind: "text", created_ms: 1, status: "sent" };
+  const opMsg = { seq: 2, client_msg_id: "o-2", body: "Hello!", sender: "operator", sender_name: "Ann", kind: "text", created_ms: 2, status: "received" };
+  const unsent = { seq: 0, client_msg_id: "u-3", body: "unsent", sender: "guest", sender_name: "", kind: "text", created_ms: 3, status: "pending" };
+  storage.set(
+    CONV,
+    JSON.stringify({ id: "c1", seq: 2, status: "open", operator: "Ann", name: "", read: 2, log: [guestMsg, opMsg], out: [unsent] })
+  );
+  load();
+
+  // Shown before any network answer.
+  assert.deepEqual(
+    state().messages.map((m) => [m.seq, m.client_msg_id, m.status]),
+    [[1, "u-1", "sent"], [2, "o-2", "received"], [null, "u-3", "pending"]]
+  );
+  assert.equal(q("p.status").textContent, "Connecting…");
+  assert.equal(q("input.name").hidden, true);
+
+  assert.deepEqual(await answerGuest(200, { guest_id: "g1", token: "t1", returning: true }), {
+    site_key: config.site_key,
+    token: "t1",
+  });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  assert.equal(q("p.status").textContent, "You're chatting with Ann");
+  assert.deepEqual(sent(), [
+    { type: "resume", conversation_id: "c1", after_seq: 2 },
+    { type: "send", conversation_id: "c1", client_msg_id: "u-3", body: "unsent" },
+  ]);
+
+  // History in pages: our unsent message was stored after all (seq 4), and is not shown twice.
+  socket().receive({
+    type: "history",
+    conversation_id: "c1",
+    messages: [message(3, "operator", "Are you there?"), message(4, "guest", "unsent", { client_msg_id: "u-3" })],
+    more: true,
+  });
+  assert.deepEqual(
+    state().messages.map((m) => [m.seq, m.client_msg_id]),
+    [[1, "u-1"], [2, "o-2"], [3, "operator-3"], [4, "u-3"]]
+  );
+  assert.equal(state().messages[3].status, "sent");
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 4 }]);
+  // The next page does not come by itself within a second: ask for it.
+  advance(1000);
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 4 }]);
+  socket().receive({ type: "history", conversation_id: "c1", messages: [message(5, "operator", "five")], more: false });
+  advance(5000);
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 5 }], "no more page requests");
+
+  // A live message after a gap: fetch the missing part, merge duplicates away.
+  socket().receive(message(7, "operator", "seven"));
+  assert.deepEqual(sent()[0], { type: "resume", conversation_id: "c1", after_seq: 5 });
+  socket().receive({
+    type: "history",
+    conversation_id: "c1",
+    messages: [message(6, "operator", "six"), message(7, "operator", "seven")],
+    more: false,
+  });
+  assert.deepEqual(state().messages.map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(rows().map((row) => row.querySelector("p.body").textContent), ["Hi", "Hello!", "Are you there?", "unsent", "five", "six", "seven"]);
+  assert.equal(JSON.parse(storage.get(CONV)).seq, 7);
+  sent();
+
+  // A message sent while the connection dies: re-sent after reconnecting, with the same client_msg_id.
+  submit("are you still there?");
+  const [first] = sent();
+  assert.equal(first.type, "send");
+  socket().serverClose(1006);
+  assert.equal(q("p.status").textContent, "Connecting…");
+  const delay = timers[timers.length - 1].delay;
+  assert.ok(delay >= 500 && delay <= 1000, "first backoff 0.5-1 s, was " + delay);
+  advance(1000);
+  assert.equal(sockets.length, 2);
+  socket().receive({ type: "hello", guest_id: "g1" });
+  assert.deepEqual(sent(), [
+    { type: "resume", conversation_id: "c1", after_seq: 7 },
+    { type: "send", conversation_id: "c1", client_msg_id: first.client_msg_id, body: "are you still there?" },
+  ]);
+  // The server had stored the first copy: the same ack for both, one message.
+  socket().receive({ type: "ack", client_msg_id: first.client_msg_id, seq: 8, conversation_id: "c1" });
+  socket().receive({ type: "ack", client_msg_id: first.client_msg_id, seq: 8, conversation_id: "c1" });
+  socket().receive({ type: "history", conversation_id: "c1", messages: [message(8, "guest", "are you still there?", { client_msg_id: first.client_msg_id })], more: false });
+  assert.equal(state().messages.filter((m) => m.client_msg_id === first.client_msg_id).length, 1);
+  assert.equal(state().messages.length, 8);
+
+  // A message that is unacknowledged when the page goes away is stored, ready for the next page.
+  sent();
+  submit("last words");
+  const [lastSend] = sent();
+  assert.equal(lastSend.type, "send");
+  const lastWords = lastSend.client_msg_id;
+  assert.deepEqual(JSON.parse(storage.get(CONV)).out.map((m) => m.client_msg_id), [lastWords]);
+
+  // Resync: the server has less than we thought. Drop our copy, start over from 0; unsent stays.
+  socket().receive({ type: "resync", conversation_id: "c1", last_seq: 3 });
+  assert.deepEqual(state().messages.map((m) => m.client_msg_id), [lastWords]);
+  assert.deepEqual(sent(), [
+    { type: "resume", conversation_id: "c1", after_seq: 0 },
+    { type: "send", conversation_id: "c1", client_msg_id: lastWords, body: "last words" },
+  ]);
+  socket().receive({
+    type: "history",
+    conversation_id: "c1",
+    messages: [message(1, "guest", "Hi", { client_msg_id: "u-1" }), message(2, "operator", "Hello!", { client_msg_id: "o-2" }), message(3, "operator", "x")],
+    more: false,
+  });
+  assert.deepEqual(state().messages.map((m) => m.seq), [1, 2, 3, null]);
+  assert.equal(JSON.parse(storage.get(CONV)).seq, 3);
+
+  // 4401: the guest is gone. A page's own guest: forget it and ask for a new one.
+  socket().serverClose(4401);
+  assert.equal(storage.has(GUEST), false);
+  advance(2000);
+  assert.deepEqual(await answerGuest(201, { guest_id: "g2", token: "t2", returning: true }), {
+    site_key: config.site_key,
+    token: null,
+  });
+  assert.match(socket().url, /t=t2$/);
+  socket().receive({ type: "hello", guest_id: "g2" });
+  sent();
+  // The old conversation is not this guest's: start a new one with what was not sent.
+  socket().receive({ type: "error", code: "not_found", message: "no such conversation" });
+  assert.equal(state().conversationId, null);
+  assert.deepEqual(state().messages.map((m) => m.client_msg_id), [lastWords]);
+  assert.deepEqual(sent(), [{ type: "start_chat" }]);
+  assertNoErrors();
+}
+
+// Inside the loader's iframe: the guest comes from the parent; visibility, unread count, close, expiry.
+async function embed() {
+  const parent = new FakeWindow();
+  globalThis.parent = parent;
+  const fromParent = (data, source = parent) => dispatchEvent(Object.assign(new Event("message"), { source, origin: "https://shop.example", data }));
+  const everPosted = [];
+  const posted = () => {
+    const batch = parent.posted.splice(0, parent.posted.length);
+    everPosted.push(...batch);
+    return batch.map((p) => p.data);
+  };
+  load();
+
+  assert.ok(q("button.close"), "a close button for the loader");
+  assert.deepEqual(posted(), [
+    { type: "beckon:conversation", id: null },
+    { type: "beckon:unread", count: 0 },
+    { type: "beckon:ready" },
+  ]);
+  assert.equal(everPosted.every((p) => p.targetOrigin === "*"), true);
+
+  // Only the parent window is listened to.
+  fromParent({ type: "beckon:init", token: "evil", guest_id: "gx" }, new FakeWindow());
+  assert.equal(sockets.length, 0);
+  fromParent({ type: "beckon:visible", open: false });
+  fromParent({ type: "beckon:init", token: "t1", guest_id: "g1" });
+  assert.equal(sockets.length, 1);
+  assert.match(socket().url, /t=t1$/);
+  advance(5000);
+  assert.equal(requests.length, 0, "no guest of its own when the loader gave one");
+  assert.equal(sockets.length, 1);
+  fromParent({ type: "beckon:init", token: "t1", guest_id: "g1" });
+  assert.equal(sockets.length, 1, "the same guest again changes nothing");
+
+  socket().receive({ type: "hello", guest_id: "g1" });
+  submit("Hi");
+  socket().receive(conversation("open"));
+  assert.deepEqual(posted(), [{ type: "beckon:conversation", id: "c1" }]);
+  const [, , send] = sent();
+  socket().receive({ type: "ack", client_msg_id: send.client_msg_id, seq: 1, conversation_id: "c1" });
+
+  // Closed panel: operator messages count as unread and beep; no read receipts.
+  socket().receive(message(2, "operator", "Hello"));
+  socket().receive(message(3, "operator", "Anyone?"));
+  assert.deepEqual(sent(), []);
+  assert.deepEqual(posted(), [{ type: "beckon:unread", count: 1 }, { type: "beckon:unread", count: 2 }]);
+  assert.equal(beeps, 2);
+  fromParent({ type: "beckon:visible", open: true });
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 3 }]);
+  assert.deepEqual(posted(), [{ type: "beckon:unread", count: 0 }]);
+
+  q("button.close").click();
+  assert.deepEqual(posted(), [{ type: "beckon:close" }]);
+
+  // 4401 on the loader's token: ask the loader for a new guest and take the one it sends.
+  socket().serverClose(4401);
+  assert.deepEqual(posted(), [{ type: "beckon:expired" }]);
+  advance(1000);
+  fromParent({ type: "beckon:init", token: "t2", guest_id: "g2" });
+  assert.equal(sockets.length, 2);
+  assert.match(socket().url, /t=t2$/);
+  advance(5000);
+  assert.equal(requests.length, 0);
+
+  // Again, and this time the loader does not answer: after 3 s the panel gets a guest itself.
+  socket().serverClose(4401);
+  assert.deepEqual(posted(), [{ type: "beckon:expired" }]);
+  advance(2900);
+  assert.equal(requests.length, 0);
+  advance(200);
+  assert.deepEqual(await answerGuest(201, { guest_id: "g3", token: "t3", returning: false }), {
+    site_key: config.site_key,
+    token: null,
+  });
+  assert.match(socket().url, /t=t3$/);
+
+  // Nothing secret ever went to the parent.
+  posted();
+  assert.ok(everPosted.length > 8);
+  assert.equal(/"t[123]"/.test(JSON.stringify(everPosted)), false);
+  assertNoErrors();
+}
+
+// In an iframe without a loader answering: after 3 s a guest of its own, and it counts as open.
+async function alone() {
+  globalThis.parent = new FakeWindow();
+  const nodeCrypto = require("node:crypto");
+  Object.defineProperty(globalThis, "crypto", {
+    configurable: true,
+    value: { getRandomValues: (array) => nodeCrypto.getRandomValues(array) },
+  });
+  load();
+  advance(2999);
+  assert.equal(requests.length, 0);
+  advance(1);
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  submit("Hi");
+  socket().receive(conversation("open"));
+  const ids = sent().filter((m) => m.type === "send").map((m) => m.client_msg_id);
+  assert.match(ids[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "fallback UUID");
+  socket().receive(message(1, "operator", "Hello"));
+  assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 1 }]);
+  assertNoErrors();
+}
+
+// German visitor, owner texts with templates, a hostile site name: all plain text.
+async function german() {
+  navigator.language = "de-AT";
+  globalThis.parent = globalThis;
+  load();
+  assert.equal(document.documentElement.lang, "de");
+  assert.equal(q("h1.title").textContent, config.site_name);
+  assert.equal(q("p.greeting").textContent, "Willkommen bei " + config.site_name + ", " + config.site_name + "!");
+  assert.equal(q("textarea.input").placeholder, "Nachricht schreiben…");
+  assert.equal(q("input.name").placeholder, "Ihr Name (optional)");
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  submit("Hallo");
+  socket().receive(conversation("waiting"));
+  assert.equal(q("p.status").textContent, "Warten auf einen Mitarbeiter…");
+  socket().receive(conversation("open", { operator: "Jörg" }));
+  assert.equal(q("p.status").textContent, "Sie chatten mit Jörg");
+  assertNoErrors();
+}
+
+// Errors from the server: a failed message can be retried; closed conversations; rate limits.
+async function failures() {
+  globalThis.parent = globalThis;
+  load();
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  submit("one");
+  socket().receive(conversation("open"));
+  const [, , one] = sent();
+  socket().receive({ type: "error", code: "bad_request", message: "too long", client_msg_id: one.client_msg_id });
+  assert.equal(state().messages[0].status, "failed");
+  assert.match(rows()[0].querySelector("p.meta").textContent, /Not sent/);
+  rows()[0].querySelector("p.meta").click();
+  assert.equal(state().messages[0].status, "pending");
+  assert.deepEqual(sent(), [{ type: "send", conversation_id: "c1", client_msg_id: one.client_msg_id, body: "one" }]);
+  socket().receive({ type: "error", code: "rate_limited", message: "slow down", client_msg_id: one.client_msg_id });
+  assert.equal(state().messages[0].status, "pending");
+  advance(5000);
+  const again = sent();
+  assert.deepEqual(again[again.length - 1], { type: "send", conversation_id: "c1", client_msg_id: one.client_msg_id, body: "one" });
+  socket().receive({ type: "error", code: "closed", message: "ended", client_msg_id: one.client_msg_id });
+  assert.equal(state().status, "closed");
+  assert.equal(state().messages[0].status, "failed");
+  assert.equal(q("div.ended").hidden, false);
+  // Garbage is ignored.
+  socket().onmessage({ data: "not json" });
+  socket().receive({ type: "constructor" });
+  socket().receive({ type: "message", conversation_id: "other", seq: 1, body: "x" });
+  assert.equal(state().messages.length, 1);
+}
+
+const scenarios = { page, resume, embed, alone, german, failures };
+const name = process.argv[2];
+if (!scenarios[name]) {
+  console.error("unknown scenario " + name);
+  process.exit(2);
+}
+scenarios[name]().then(
+  () => console.log("scenario " + name + ": ok"),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  }
+);
