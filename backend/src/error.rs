@@ -18,6 +18,9 @@ pub enum ApiError {
     /// Logged in but not allowed, or a CSRF / origin check failed (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The request's `Origin` may not use this site's widget (403).
+    #[error("this origin may not use the site's widget")]
+    OriginNotAllowed,
     /// Nothing here (404).
     #[error("not found")]
     NotFound,
@@ -56,7 +59,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "origin_not_allowed",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
@@ -73,7 +77,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,

@@ -89,6 +89,7 @@ impl Application {
             guests: Arc::new(GuestDirectory::default()),
             sites: Arc::new(SiteCache::default()),
             pageviews,
+            identities: Arc::default(),
         };
         let data = web::Data::new(state.clone());
         let shutdown_timeout = state.settings.shutdown_timeout_secs;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub sites: Arc<SiteCache>,
     /// Page-view write-behind buffer.
     pub pageviews: PageViewQueue,
+    /// Identity signatures seen recently (replay protection).
+    pub identities: Arc<crate::services::identity::SeenSignatures>,
 }
 
 impl AppState {

@@ -7,6 +7,7 @@
 pub mod chats;
 pub mod layout;
 pub mod pages;
+pub mod settings;
 pub mod visitors;
 
 /// The console's stylesheet, served by the backend at [`CONSOLE_CSS_PATH`].

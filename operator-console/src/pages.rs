@@ -183,6 +183,10 @@ pub fn home(v: &HomeView<'_>) -> Markup {
                                     a href={ "/console/sites/" (s.id) "/visitors" } { "Live visitors" }
                                     " · "
                                     a href={ "/console/sites/" (s.id) "/embed" } { "Embed" }
+                                    @if s.role == "owner" || s.role == "admin" {
+                                        " · "
+                                        a href={ "/console/sites/" (s.id) "/settings" } { "Settings" }
+                                    }
                                 }
                                 }
                             }

@@ -416,7 +416,7 @@ async fn malformed_visitor_messages_close_with_4400() {
         .visitor_socket(SHOP, guest["token"].as_str().unwrap())
         .await;
     tab.next_event(5 * SECOND).await.expect("hello");
-    tab.send_text(&"x".repeat(10 * 1024)).await;
+    tab.send_text(&"x".repeat(64 * 1024)).await;
     assert_eq!(
         tab.close_code(5 * SECOND).await,
         Some(1009),
@@ -634,4 +634,92 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         201,
         "another /64"
     );
+}
+
+async fn identify(fx: &SiteFixture, token: &str, claim: &serde_json::Value) -> u16 {
+    let mut body = claim.clone();
+    body["site_key"] = fx.site.public_key.clone().into();
+    body["token"] = token.into();
+    fx.app
+        .client
+        .post(fx.app.url("/api/v1/identify"))
+        .header("Origin", SHOP)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn signed(secret: &str, id: &str, name: &str, ts: i64) -> serde_json::Value {
+    let claim = beckon::services::identity::IdentityClaim {
+        id: id.into(),
+        name: name.into(),
+        email: "ann@shop.example".into(),
+        ts,
+        signature: String::new(),
+    };
+    let signature = beckon::services::identity::sign(secret, &claim);
+    serde_json::json!({"id": id, "name": name, "email": "ann@shop.example", "ts": ts, "signature": signature})
+}
+
+#[tokio::test]
+async fn a_signed_identity_names_the_guest_and_a_bad_or_stale_one_is_refused() {
+    let (_db, fx) = fixture(&[]).await;
+    let (_, guest) = fx.obtain_guest(SHOP, None).await;
+    let token = guest["token"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let secret = fx.site.identity_secret.clone();
+
+    assert_eq!(
+        identify(
+            &fx,
+            token,
+            &signed("wrong secret", "u1", "Ann Shopper", now)
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        identify(
+            &fx,
+            token,
+            &signed(&secret, "u1", "Ann Shopper", now - 3600)
+        )
+        .await,
+        403,
+        "stale"
+    );
+    let mut tampered = signed(&secret, "u1", "Ann Shopper", now);
+    tampered["name"] = "Admin".into();
+    assert_eq!(
+        identify(&fx, token, &tampered).await,
+        403,
+        "fields are covered by the signature"
+    );
+
+    let good = signed(&secret, "u1", "Ann Shopper", now);
+    assert_eq!(identify(&fx, token, &good).await, 200);
+    let (_, other) = fx.obtain_guest(SHOP, None).await;
+    assert_eq!(
+        identify(&fx, other["token"].as_str().unwrap(), &good).await,
+        403,
+        "a replay by another guest"
+    );
+
+    let mut console = fx.console_socket().await;
+    fx.beacon(SHOP, token, "https://shop.example/", "Home")
+        .await;
+    console
+        .send(serde_json::json!({"type": "watch", "site_id": fx.site.id}))
+        .await;
+    let snapshot = console.next_of_type("snapshot", 5 * SECOND).await.unwrap();
+    let names: Vec<&str> = snapshot["visitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["display_name"].as_str())
+        .collect();
+    assert_eq!(names, ["Ann Shopper"]);
 }

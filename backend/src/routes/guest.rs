@@ -37,6 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(beacon))
             .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
     )
+    .service(
+        web::resource("/api/v1/identify")
+            .app_data(web::PayloadConfig::default().limit(GUEST_BODY_LIMIT))
+            .route(web::post().to(identify))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
     .route("/w/{file}", web::get().to(loader))
     .route("/m/{file}", web::get().to(pixel));
 }
@@ -80,9 +86,7 @@ async fn site_for(state: &AppState, req: &HttpRequest, key: &str) -> Result<Arc<
         .await?
         .ok_or(ApiError::NotFound)?;
     if !widget_origin_ok(state, &site, origin_of(req)) {
-        return Err(ApiError::Forbidden(
-            "this origin may not use the site's widget".into(),
-        ));
+        return Err(ApiError::OriginNotAllowed);
     }
     Ok(site)
 }
@@ -433,4 +437,52 @@ mod tests {
         assert_eq!(page_text("a\u{0}b\nc", 10), "abc");
         assert_eq!(page_text(&"x".repeat(400), 300).len(), 300);
     }
+}
+
+#[derive(Deserialize)]
+struct IdentifyRequest {
+    site_key: String,
+    token: String,
+    #[serde(flatten)]
+    claim: crate::services::identity::IdentityClaim,
+}
+
+/// `POST /api/v1/identify`: the host page vouches for its signed-in user (see `services::identity`).
+async fn identify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: IdentifyRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed identify request: {e}")))?;
+    let site = site_for(&state, &req, &request.site_key).await?;
+    let guest = state
+        .guests
+        .authenticate(&state.db, &site.id, &request.token)
+        .await?
+        .ok_or(ApiError::UnknownGuest)?;
+    let seen = state.identities.clone();
+    let visitor_id = guest.visitor_id.clone();
+    let now = chrono::Utc::now().timestamp();
+    let name = crate::services::run(&state.db, move |conn| {
+        crate::services::identity::verify_and_apply(
+            conn,
+            &site,
+            &visitor_id,
+            &request.claim,
+            &seen,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| match e {
+        crate::services::ServiceError::Unauthorized => {
+            ApiError::Forbidden("the identity signature is not valid or not fresh".into())
+        }
+        other => other.into(),
+    })?;
+    // Later lookups must see the new name.
+    state.guests.clear();
+    Ok(with_cors(HttpResponse::Ok(), origin_of(&req))
+        .json(serde_json::json!({"verified": true, "name": name})))
 }

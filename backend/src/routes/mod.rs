@@ -3,6 +3,7 @@
 
 pub mod badges;
 pub mod chat_events;
+pub mod chat_pages;
 pub mod client;
 pub mod console;
 pub mod guest;
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     guest::configure(cfg);
     badges::configure(cfg);
+    chat_pages::configure(cfg);
     ws_visitor::configure(cfg);
     ws_console::configure(cfg);
     console::configure(cfg);

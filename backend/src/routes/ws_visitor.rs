@@ -44,7 +44,7 @@ async fn visitor_socket(
         .map_err(ApiError::from)?
         .ok_or(ApiError::NotFound)?;
     if !widget_origin_ok(&state, &site, origin) {
-        return Err(ApiError::Forbidden("this origin may not use the site's widget".into()).into());
+        return Err(ApiError::OriginNotAllowed.into());
     }
     let guest = state
         .guests

@@ -230,7 +230,7 @@ pub struct Posted {
 /// Why the posting transaction ended without storing: a duplicate found under the row lock rolls
 /// the transaction back, returning the seq it took, so seqs stay gapless.
 enum PostAbort {
-    Duplicate(Message),
+    Duplicate(Box<Message>),
     Db(diesel::result::Error),
 }
 
@@ -269,7 +269,7 @@ pub fn post(
         // and then finds the first copy.
         let seq = Conversation::next_seq(conn, &conversation.id, now)?;
         if let Some(existing) = Message::by_client_id(conn, &conversation.id, &client_msg_id.0)? {
-            return Err(PostAbort::Duplicate(existing));
+            return Err(PostAbort::Duplicate(Box::new(existing)));
         }
         let message = Message {
             id: domain::new_id(),
@@ -291,7 +291,7 @@ pub fn post(
             duplicate: false,
         }),
         Err(PostAbort::Duplicate(message)) => Ok(Posted {
-            message,
+            message: *message,
             duplicate: true,
         }),
         Err(PostAbort::Db(diesel::result::Error::DatabaseError(
@@ -377,7 +377,7 @@ pub fn mark_read(
         matches!(party, Party::Guest { .. }),
         seq,
     )?;
-    Ok(Conversation::find(conn, &conversation.id)?.ok_or(ServiceError::NotFound)?)
+    Conversation::find(conn, &conversation.id)?.ok_or(ServiceError::NotFound)
 }
 
 /// Appends a system line (accepted, transferred, closed).

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod chat;
+pub mod identity;
 pub mod invitations;
 pub mod pageviews;
 pub mod setup;

@@ -53,6 +53,109 @@ impl SiteCache {
     }
 }
 
+impl SiteCache {
+    /// Drops a cached site (after its settings changed here).
+    pub fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+/// A site's editable settings, parsed.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    origins: crate::domain::AllowedOrigins,
+    custom_domain: Option<String>,
+    settings_json: String,
+}
+
+impl SiteSettings {
+    /// Parses the settings form's values.
+    pub fn parse(
+        origins: &str,
+        custom_domain: &str,
+        colour: &str,
+        position: &str,
+        greeting: &str,
+        offline: &str,
+        auto_assign: bool,
+    ) -> Result<SiteSettings, crate::domain::InvalidInput> {
+        use crate::domain::InvalidInput;
+        let origins = crate::domain::AllowedOrigins::parse(origins)?;
+        let domain = custom_domain.trim().trim_end_matches('.').to_lowercase();
+        let custom_domain = if domain.is_empty() {
+            None
+        } else if domain.len() <= 253
+            && domain.contains('.')
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+        {
+            Some(domain)
+        } else {
+            return Err(InvalidInput::new(
+                "custom_domain",
+                "must be a domain name like help.example.com",
+            ));
+        };
+        let colour = colour.trim();
+        let colour_ok = colour.len() == 7
+            && colour.starts_with('#')
+            && colour[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !colour.is_empty() && !colour_ok {
+            return Err(InvalidInput::new("colour", "must look like #2456d6"));
+        }
+        let text = |field: &'static str, raw: &str| -> Result<Option<String>, InvalidInput> {
+            let t = raw.trim();
+            if t.chars().count() > 300 || t.chars().any(char::is_control) {
+                return Err(InvalidInput::new(
+                    field,
+                    "must be one line of at most 300 characters",
+                ));
+            }
+            Ok((!t.is_empty()).then(|| t.to_owned()))
+        };
+        let settings = serde_json::json!({
+            "colour": (!colour.is_empty()).then_some(colour),
+            "position": if position == "left" { "left" } else { "right" },
+            "greeting": text("greeting", greeting)?,
+            "offline": text("offline", offline)?,
+            "auto_assign": auto_assign,
+        });
+        Ok(SiteSettings {
+            origins,
+            custom_domain,
+            settings_json: settings.to_string(),
+        })
+    }
+}
+
+/// Saves a site's settings; a domain another site uses is a conflict.
+pub fn save_settings(
+    conn: &mut DbConnection,
+    site_id: &str,
+    s: &SiteSettings,
+) -> Result<(), super::ServiceError> {
+    use crate::db::schema::sites as t;
+    let result = diesel::update(t::table.find(site_id))
+        .set((
+            t::allowed_origins.eq(s.origins.to_json()),
+            t::custom_domain.eq(s.custom_domain.as_deref()),
+            t::settings.eq(&s.settings_json),
+        ))
+        .execute(conn);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => match DbError::Query(e) {
+            e if e.is_unique_violation() => Err(super::ServiceError::Conflict(
+                "another site already uses that domain".into(),
+            )),
+            e => Err(e.into()),
+        },
+    }
+}
+
 /// Whether an `Origin` header value may use a site's widget routes: exact match against the allowed
 /// origins; an empty list allows any origin. A request without `Origin` (not a browser's
 /// cross-origin request) is allowed.

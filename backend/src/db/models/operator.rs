@@ -56,6 +56,15 @@ impl Operator {
             .optional()
     }
 
+    /// The operator with this phone number (E.164).
+    pub fn find_by_phone(conn: &mut DbConnection, phone: &str) -> QueryResult<Option<Operator>> {
+        operators::table
+            .filter(operators::phone.eq(phone))
+            .select(Operator::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// The operator with this id.
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Operator>> {
         operators::table

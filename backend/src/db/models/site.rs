@@ -47,6 +47,15 @@ impl Site {
             .optional()
     }
 
+    /// The site served on this domain of its own.
+    pub fn find_by_custom_domain(conn: &mut DbConnection, host: &str) -> QueryResult<Option<Site>> {
+        sites::table
+            .filter(sites::custom_domain.eq(host))
+            .select(Site::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// The site with this public key.
     pub fn find_by_public_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<Site>> {
         sites::table

@@ -133,8 +133,10 @@ async fn add_canned(
     match result {
         Ok(()) => page::see_other(&back),
         Err(ServiceError::NotFound) => page::not_found(&nonce),
-        Err(ServiceError::Invalid(e)) => page::bad_form(&nonce, &e.to_string()),
-        Err(ServiceError::Conflict(m)) => page::bad_form(&nonce, &m),
+        Err(ServiceError::Invalid(e)) => {
+            page::bad_form(StatusCode::UNPROCESSABLE_ENTITY, &nonce, &e.to_string())
+        }
+        Err(ServiceError::Conflict(m)) => page::bad_form(StatusCode::CONFLICT, &nonce, &m),
         Err(e) => page::internal_error(&nonce, &e),
     }
 }

@@ -3,12 +3,13 @@
 mod auth;
 mod chats;
 mod home;
-mod page;
+pub mod page;
 mod session;
+mod settings;
 mod setup;
 mod sites;
 
-pub use session::CurrentOperator;
+pub use session::{CurrentOperator, SESSION_COOKIE};
 
 use actix_web::{web, HttpResponse};
 
@@ -22,9 +23,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     sites::configure(cfg);
     chats::configure(cfg);
+    settings::configure(cfg);
 }
 
-async fn root() -> HttpResponse {
+/// `/`: a site's own chat domain shows its chat; Beckon's own host goes to the console.
+async fn root(
+    req: actix_web::HttpRequest,
+    state: web::Data<crate::state::AppState>,
+) -> HttpResponse {
+    // The Host header itself: forwarded-host headers are not trusted for routing.
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let ours = state
+        .settings
+        .base_url
+        .host_str()
+        .unwrap_or("")
+        .to_lowercase();
+    if !host.is_empty() && host != ours {
+        let lookup = host.clone();
+        let found = crate::services::run(&state.db, move |conn| {
+            Ok(crate::db::models::Site::find_by_custom_domain(
+                conn, &lookup,
+            )?)
+        })
+        .await;
+        if let Ok(Some(site)) = found {
+            return crate::routes::chat_pages::site_chat(&req, &state, &site).await;
+        }
+    }
     page::see_other("/console")
 }
 

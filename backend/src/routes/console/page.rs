@@ -128,10 +128,10 @@ pub fn not_found(nonce: &str) -> HttpResponse {
     )
 }
 
-/// The 422 page for a console form with a bad value, linking back to the form.
-pub fn bad_form(nonce: &str, problem: &str) -> HttpResponse {
+/// The page for a console form that could not be saved (422 bad value, 409 conflict).
+pub fn bad_form(status: StatusCode, nonce: &str, problem: &str) -> HttpResponse {
     html(
-        StatusCode::UNPROCESSABLE_ENTITY,
+        status,
         nonce,
         beckon_console::pages::message(&beckon_console::pages::MessageView {
             nonce,

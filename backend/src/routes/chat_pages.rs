@@ -1,0 +1,212 @@
+//! The chat pages: the panel inside the widget's iframe (`/chat/SITE_KEY?embed=1`) and the full-page
+//! chats anyone can open from a link: `/s/SLUG` (a site's help desk), `/u/HANDLE` and `/p/PHONE` (one
+//! operator), and a site's own domain (`Host:` routing). Operators who are logged in are taken to
+//! the console instead.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use beckon_widget::{PanelConfig, PanelMode, PanelTexts};
+
+use super::console::page;
+use crate::db::models::{Operator, Site};
+use crate::db::schema::{memberships, sites};
+use crate::error::ApiError;
+use crate::services::{self, auth, ServiceError};
+use crate::state::AppState;
+use diesel::prelude::*;
+
+/// Chat page routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/chat/{key}", web::get().to(embedded_panel))
+        .route("/s/{slug}", web::get().to(site_page))
+        .route("/u/{handle}", web::get().to(operator_page))
+        .route("/p/{phone}", web::get().to(phone_page));
+}
+
+/// Site settings that shape the panel (`sites.settings` JSON).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct WidgetSettings {
+    /// Accent colour.
+    pub colour: Option<String>,
+    /// `left` or `right`.
+    pub position: Option<String>,
+    /// Greeting template.
+    pub greeting: Option<String>,
+    /// Offline text template.
+    pub offline: Option<String>,
+    /// Give new chats to the least busy available operator.
+    pub auto_assign: bool,
+}
+
+impl WidgetSettings {
+    /// The settings of a site (defaults when unreadable).
+    pub fn of(site: &Site) -> WidgetSettings {
+        serde_json::from_str(&site.settings).unwrap_or_default()
+    }
+}
+
+fn panel_config(
+    state: &AppState,
+    site: &Site,
+    mode: PanelMode,
+    operator: Option<&Operator>,
+) -> PanelConfig {
+    let settings = WidgetSettings::of(site);
+    PanelConfig {
+        site_key: site.public_key.clone(),
+        base_url: state.settings.base().to_owned(),
+        mode,
+        handle: operator.map(|o| o.handle.clone()),
+        site_name: site.name.clone(),
+        operator_name: operator.map(|o| o.display_name.clone()),
+        colour: settings.colour.unwrap_or_default(),
+        position: settings.position.unwrap_or_default(),
+        texts: PanelTexts {
+            greeting: settings.greeting,
+            offline: settings.offline,
+        },
+    }
+}
+
+/// The panel document with its CSP. `frame_ancestors` is who may frame it.
+fn panel_response(cfg: &PanelConfig, frame_ancestors: &str) -> HttpResponse {
+    let nonce = page::nonce();
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; \
+                 img-src 'self' data: blob:; media-src 'self' data: blob:; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors {frame_ancestors}"
+            ),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(beckon_widget::panel_page(cfg, &nonce))
+}
+
+/// Whether this browser is logged in to the console (a live session).
+async fn logged_in(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(token) = req
+        .cookie(super::console::SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+    else {
+        return false;
+    };
+    let policy = state.session_policy();
+    matches!(
+        services::run(&state.db, move |conn| auth::resolve(conn, &token, policy)).await,
+        Ok(Some(_))
+    )
+}
+
+async fn embedded_panel(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let site = state
+        .sites
+        .by_key(&state.db, &key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let origins = site.allowed_origins();
+    let ancestors = if origins.is_empty() {
+        "*".to_owned()
+    } else {
+        origins.join(" ")
+    };
+    Ok(panel_response(
+        &panel_config(&state, &site, PanelMode::Embed, None),
+        &ancestors,
+    ))
+}
+
+/// The full-page chat of a site, or the console for a logged-in operator.
+pub async fn site_chat(req: &HttpRequest, state: &AppState, site: &Site) -> HttpResponse {
+    if logged_in(req, state).await {
+        return page::see_other("/console/chats");
+    }
+    panel_response(&panel_config(state, site, PanelMode::Page, None), "'none'")
+}
+
+async fn site_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = slug.into_inner().to_lowercase();
+    let site = services::run(&state.db, move |conn| Ok(Site::find_by_slug(conn, &slug)?))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(site_chat(&req, &state, &site).await)
+}
+
+/// An operator and the first site they belong to.
+fn operator_and_site(
+    conn: &mut crate::db::DbConnection,
+    operator: Option<Operator>,
+) -> Result<Option<(Operator, Site)>, ServiceError> {
+    let Some(operator) = operator.filter(|o| o.disabled_at.is_none()) else {
+        return Ok(None);
+    };
+    let site: Option<Site> = sites::table
+        .inner_join(memberships::table)
+        .filter(memberships::operator_id.eq(&operator.id))
+        .order(memberships::created_at.asc())
+        .select(Site::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(site.map(|s| (operator, s)))
+}
+
+async fn operator_chat(
+    req: &HttpRequest,
+    state: &AppState,
+    found: Option<(Operator, Site)>,
+) -> Result<HttpResponse, ApiError> {
+    let (operator, site) = found.ok_or(ApiError::NotFound)?;
+    if logged_in(req, state).await {
+        return Ok(page::see_other("/console/chats"));
+    }
+    Ok(panel_response(
+        &panel_config(state, &site, PanelMode::Page, Some(&operator)),
+        "'none'",
+    ))
+}
+
+async fn operator_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    handle: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let handle = handle.into_inner().to_lowercase();
+    let found = services::run(&state.db, move |conn| {
+        let op = Operator::find_by_handle(conn, &handle)?;
+        operator_and_site(conn, op)
+    })
+    .await?;
+    operator_chat(&req, &state, found).await
+}
+
+async fn phone_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    phone: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = phone.into_inner();
+    let valid = phone.starts_with('+')
+        && (8..=16).contains(&phone.len())
+        && phone[1..].bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return Err(ApiError::NotFound);
+    }
+    let found = services::run(&state.db, move |conn| {
+        let op = Operator::find_by_phone(conn, &phone)?;
+        operator_and_site(conn, op)
+    })
+    .await?;
+    operator_chat(&req, &state, found).await
+}

@@ -1,0 +1,169 @@
+//! `/console/sites/{id}/settings`: allowed origins, own domain and chat appearance (owners and
+//! admins only).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::page;
+use super::session::CurrentOperator;
+use crate::db::models::{Membership, Role, Site};
+use crate::routes::chat_pages::WidgetSettings;
+use crate::services::{self, sites::SiteSettings, ServiceError};
+use crate::state::AppState;
+use beckon_console::settings::{site_settings, SiteSettingsView};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console/sites/{site_id}/settings", web::get().to(show))
+        .route("/console/sites/{site_id}/settings", web::post().to(save));
+}
+
+/// The site, if the operator may manage it (owner or admin).
+async fn managed_site(
+    state: &AppState,
+    op: &CurrentOperator,
+    site_id: String,
+) -> Result<Option<Site>, ServiceError> {
+    let operator_id = op.operator.id.clone();
+    services::run(&state.db, move |conn| {
+        match Membership::role_of(conn, &site_id, &operator_id)? {
+            Some(Role::Owner | Role::Admin) => {}
+            _ => return Ok(None),
+        }
+        use diesel::prelude::*;
+        Ok(crate::db::schema::sites::table
+            .find(&site_id)
+            .select(Site::as_select())
+            .first(conn)
+            .optional()?)
+    })
+    .await
+}
+
+fn render(
+    op: &CurrentOperator,
+    site: &Site,
+    nonce: &str,
+    status: StatusCode,
+    error: Option<&str>,
+    saved: bool,
+) -> HttpResponse {
+    let settings = WidgetSettings::of(site);
+    let origins = site.allowed_origins().join("\n");
+    page::html(
+        status,
+        nonce,
+        site_settings(&SiteSettingsView {
+            nonce,
+            csrf: &op.session.csrf_token,
+            operator_name: &op.operator.display_name,
+            site_id: &site.id,
+            site_name: &site.name,
+            allowed_origins: &origins,
+            custom_domain: site.custom_domain.as_deref().unwrap_or(""),
+            colour: settings.colour.as_deref().unwrap_or("#2456d6"),
+            position: settings.position.as_deref().unwrap_or("right"),
+            greeting: settings.greeting.as_deref().unwrap_or(""),
+            offline: settings.offline.as_deref().unwrap_or(""),
+            auto_assign: settings.auto_assign,
+            identity_secret: &site.identity_secret,
+            error,
+            saved,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+    site_id: web::Path<String>,
+    q: web::Query<SavedQuery>,
+) -> HttpResponse {
+    let nonce = page::nonce();
+    match managed_site(&state, &op, site_id.into_inner()).await {
+        Ok(Some(site)) => render(&op, &site, &nonce, StatusCode::OK, None, q.saved.is_some()),
+        Ok(None) => page::not_found(&nonce),
+        Err(e) => page::internal_error(&nonce, &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    csrf: String,
+    #[serde(default)]
+    allowed_origins: String,
+    #[serde(default)]
+    custom_domain: String,
+    #[serde(default)]
+    colour: String,
+    #[serde(default)]
+    position: String,
+    #[serde(default)]
+    greeting: String,
+    #[serde(default)]
+    offline: String,
+    #[serde(default)]
+    auto_assign: Option<String>,
+}
+
+async fn save(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+    site_id: web::Path<String>,
+    form: web::Form<SettingsForm>,
+) -> HttpResponse {
+    let nonce = page::nonce();
+    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
+        return page::csrf_rejected(&nonce);
+    }
+    let site = match managed_site(&state, &op, site_id.into_inner()).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return page::not_found(&nonce),
+        Err(e) => return page::internal_error(&nonce, &e),
+    };
+    let form = form.into_inner();
+    let parsed = SiteSettings::parse(
+        &form.allowed_origins,
+        &form.custom_domain,
+        &form.colour,
+        &form.position,
+        &form.greeting,
+        &form.offline,
+        form.auto_assign.is_some(),
+    );
+    let settings = match parsed {
+        Ok(s) => s,
+        Err(e) => {
+            return render(
+                &op,
+                &site,
+                &nonce,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&e.to_string()),
+                false,
+            )
+        }
+    };
+    let id = site.id.clone();
+    match services::run(&state.db, move |conn| {
+        services::sites::save_settings(conn, &id, &settings)
+    })
+    .await
+    {
+        Ok(()) => {
+            state.sites.forget(&site.public_key);
+            page::see_other(&format!("/console/sites/{}/settings?saved=1", site.id))
+        }
+        Err(ServiceError::Conflict(m)) => {
+            render(&op, &site, &nonce, StatusCode::CONFLICT, Some(&m), false)
+        }
+        Err(e) => page::internal_error(&nonce, &e),
+    }
+}

@@ -1,0 +1,119 @@
+//! A site's settings page: where the widget may run, its own chat domain, and how the chat looks.
+
+use maud::{html, Markup};
+
+use crate::layout::{page, Frame, SignedIn};
+
+/// The values of the settings form.
+pub struct SiteSettingsView<'a> {
+    /// CSP nonce.
+    pub nonce: &'a str,
+    /// Session CSRF token.
+    pub csrf: &'a str,
+    /// Operator's display name.
+    pub operator_name: &'a str,
+    /// Site id.
+    pub site_id: &'a str,
+    /// Site name.
+    pub site_name: &'a str,
+    /// Allowed origins, one per line.
+    pub allowed_origins: &'a str,
+    /// The site's own chat domain, if any.
+    pub custom_domain: &'a str,
+    /// Accent colour (`#rrggbb`).
+    pub colour: &'a str,
+    /// `right` or `left`.
+    pub position: &'a str,
+    /// Greeting template.
+    pub greeting: &'a str,
+    /// Offline text template.
+    pub offline: &'a str,
+    /// Auto-assign new chats.
+    pub auto_assign: bool,
+    /// The HMAC key for `Beckon.identify` (a secret: owners and admins only).
+    pub identity_secret: &'a str,
+    /// A problem with the last submission.
+    pub error: Option<&'a str>,
+    /// Whether the last submission was saved.
+    pub saved: bool,
+}
+
+/// The settings page.
+pub fn site_settings(v: &SiteSettingsView<'_>) -> Markup {
+    let frame = Frame {
+        title: "Site settings",
+        nonce: v.nonce,
+        signed_in: Some(SignedIn {
+            name: v.operator_name,
+            csrf: v.csrf,
+        }),
+    };
+    page(
+        &frame,
+        html! {
+            section.card {
+                h1 { "Settings · " (v.site_name) }
+                @if let Some(error) = v.error { p.error role="alert" { (error) } }
+                @if v.saved { p.saved role="status" { "Saved." } }
+                form method="post" action={ "/console/sites/" (v.site_id) "/settings" } {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    label { "Allowed origins " small { "(one per line, e.g. https://shop.example.com; empty allows any)" }
+                        textarea name="allowed_origins" rows="3" { (v.allowed_origins) } }
+                    label { "Own chat domain " small { "(e.g. help.example.com, pointed at this server; empty for none)" }
+                        input name="custom_domain" value=(v.custom_domain); }
+                    label { "Accent colour" input type="color" name="colour" value=(v.colour); }
+                    label { "Launcher position"
+                        select name="position" {
+                            option value="right" selected[v.position != "left"] { "Bottom right" }
+                            option value="left" selected[v.position == "left"] { "Bottom left" }
+                        }
+                    }
+                    label { "Greeting " small { "(may use {{site_name}} and {{operator_name}}; empty for the default in the visitor's language)" }
+                        input name="greeting" value=(v.greeting) maxlength="300"; }
+                    label { "Offline text " small { "(shown when nobody is available)" }
+                        input name="offline" value=(v.offline) maxlength="300"; }
+                    label.check { input type="checkbox" name="auto_assign" value="1" checked[v.auto_assign];
+                        " Give new chats to the least busy available operator (otherwise they wait in the queue)" }
+                    button type="submit" { "Save settings" }
+                }
+            }
+            section.card {
+                h2 { "Identity secret" }
+                p { "Your server signs " code { "Beckon.identify" } " calls with this key (HMAC-SHA256 over id, name, email and "
+                    "timestamp, joined by new lines). Keep it on your server; never put it in a page." }
+                input.code readonly value=(v.identity_secret) id="identity-secret";
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_choices_kept() {
+        let html = site_settings(&SiteSettingsView {
+            nonce: "n",
+            csrf: "c",
+            operator_name: "Ann",
+            site_id: "s1",
+            site_name: "Shop",
+            allowed_origins: "https://a.example",
+            custom_domain: "",
+            colour: "#112233",
+            position: "left",
+            greeting: "\"><script>alert(1)</script>",
+            offline: "",
+            auto_assign: true,
+            identity_secret: "k",
+            error: None,
+            saved: true,
+        })
+        .into_string();
+        assert!(!html.contains("<script>alert(1)"));
+        assert!(html.contains(r#"<option value="left" selected>"#));
+        assert!(html.contains("checked"));
+        assert!(html.contains("Saved."));
+    }
+}
