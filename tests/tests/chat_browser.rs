@@ -1,0 +1,294 @@
+//! Chat end to end in real headless Chromium: the guest in the widget's panel on a shop of another
+//! origin, the operator in the console's chat workspace. Send, receive, typing, read receipts,
+//! transfer, and the chat carrying on across page navigation (a reconnect).
+
+use std::time::Duration;
+
+use beckon::db::Db;
+use beckon_tests::{Browser, HostSite, SiteFixture, TestDatabase};
+use diesel::RunQueryDsl as _;
+
+const WAIT: Duration = Duration::from_secs(8);
+
+async fn allow_origin(fx: &SiteFixture, origin: &str) {
+    let url = fx.app.database_url().to_owned();
+    let value = serde_json::json!([origin]).to_string();
+    let id = fx.site.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let db = Db::connect(&url, 1).unwrap();
+        let mut conn = db.conn().unwrap();
+        diesel::sql_query(format!(
+            "UPDATE sites SET allowed_origins = '{value}' WHERE id = '{id}'"
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+        let agent = beckon::services::accounts::NewOperator {
+            email: beckon::domain::Email::parse("agent@example.com").unwrap(),
+            handle: beckon::domain::Handle::parse("agnes").unwrap(),
+            display_name: beckon::domain::DisplayName::parse("Agnes Agent").unwrap(),
+            password: beckon::domain::Password::parse("agent password 1").unwrap(),
+            phone: None,
+        };
+        let site = beckon::db::models::Site::find_by_slug(&mut conn, "demo-shop")
+            .unwrap()
+            .unwrap();
+        beckon::services::accounts::create_operator(
+            &mut conn,
+            &agent,
+            Some((&site, beckon::db::models::Role::Agent)),
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+async fn open_chats(operator: &Browser, fx: &SiteFixture) {
+    operator.goto(&fx.app.url("/login")).await;
+    operator
+        .eval(
+            r#"document.querySelector('input[name=email]').value = 'owner@example.com';
+               document.querySelector('input[name=password]').value = 'correct horse battery';
+               document.querySelector('form[action="/login"]').submit(); return true;"#,
+        )
+        .await;
+    assert!(
+        operator
+            .wait_for("return location.pathname === '/console'", WAIT)
+            .await,
+        "logged in"
+    );
+    operator.goto(&fx.app.url("/console/chats")).await;
+    assert!(
+        operator
+            .wait_for(
+                "return document.getElementById('chat-status').textContent === 'Live'",
+                WAIT
+            )
+            .await
+    );
+}
+
+/// Switches the visitor browser into the chat panel's iframe (inside the launcher's shadow root).
+async fn enter_panel(visitor: &Browser) {
+    visitor.enter_top_frame().await;
+    assert!(
+        visitor
+            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('iframe'))", WAIT)
+            .await,
+        "panel iframe created"
+    );
+    // An iframe inside a shadow root is not in `window.frames`: switch by element reference.
+    for _ in 0..80 {
+        let found = visitor
+            .client
+            .execute(
+                "return document.getElementById('beckon-root').shadowRoot.querySelector('iframe')",
+                vec![],
+            )
+            .await;
+        if let Ok(value) = found {
+            if let Some(id) = value
+                .get("element-6066-11e4-a52e-4f735466cecf")
+                .and_then(|v| v.as_str())
+            {
+                let frame = fantoccini::elements::Element::from_element_id(
+                    visitor.client.clone(),
+                    id.to_owned().into(),
+                );
+                if frame.enter_frame().await.is_ok()
+                    && visitor.try_eval("return !!window.__beckonPanel").await.ok()
+                        == Some(serde_json::Value::Bool(true))
+                {
+                    return;
+                }
+            }
+        }
+        visitor.enter_top_frame().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let value = visitor
+        .client
+        .execute(
+            "return document.getElementById('beckon-root').shadowRoot.querySelector('iframe')",
+            vec![],
+        )
+        .await;
+    let mut detail = format!("{value:?}");
+    if let Some(id) = value
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("element-6066-11e4-a52e-4f735466cecf"))
+        .and_then(|v| v.as_str())
+    {
+        let frame = fantoccini::elements::Element::from_element_id(
+            visitor.client.clone(),
+            id.to_owned().into(),
+        );
+        detail += &format!(" enter: {:?}", frame.enter_frame().await);
+        detail += &format!(
+            " inside: {:?}",
+            visitor
+                .try_eval(
+                    "return [location.href, document.documentElement.outerHTML.slice(0, 300)]"
+                )
+                .await
+        );
+    }
+    panic!(
+        "could not enter the chat panel: {detail} log {:?}",
+        visitor.console_log().await
+    );
+}
+
+fn panel_has(condition: &str) -> String {
+    format!("const s = window.__beckonPanel.state(); return {condition};")
+}
+
+#[tokio::test]
+async fn a_guest_and_an_operator_chat_in_real_browsers() {
+    let Some((visitor, operator)) =
+        Browser::launch_pair("chat_browser::a_guest_and_an_operator_chat").await
+    else {
+        return;
+    };
+    let db = TestDatabase::sqlite();
+    let fx = SiteFixture::start(&db, &[], "").await;
+    let shop = HostSite::start(&fx.app.address, &fx.site.public_key).await;
+    allow_origin(&fx, &shop.origin).await;
+    open_chats(&operator, &fx).await;
+
+    // The guest opens the panel from the launcher and writes.
+    visitor.goto(&shop.url("/products/tent")).await;
+    assert!(
+        visitor
+            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button.launcher'))", WAIT)
+            .await
+    );
+    visitor.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
+    enter_panel(&visitor).await;
+    let hostile = "Hello <b>there</b> {{7*7}} <img src=x onerror=alert(1)>";
+    visitor
+        .eval(&format!(
+            "document.querySelector('input.name').value = 'Gina'; document.querySelector('textarea.input').value = {hostile:?}; \
+             document.querySelector('form.composer').requestSubmit(); return true;"
+        ))
+        .await;
+    assert!(
+        visitor.wait_for(&panel_has("s.messages.length === 1 && s.messages[0].status !== 'pending' && !!s.conversationId"), WAIT).await,
+        "sent and acknowledged"
+    );
+
+    // The operator sees it waiting, accepts, and reads it as text.
+    assert!(
+        operator
+            .wait_for(
+                "return document.querySelectorAll('#queue .conv-item').length === 1",
+                WAIT
+            )
+            .await,
+        "queued"
+    );
+    operator
+        .eval("document.querySelector('#queue .conv-item button.accept').click(); return true;")
+        .await;
+    let shown = "return Array.from(document.querySelectorAll('#messages .msg-body')).map(e => e.textContent)";
+    assert!(
+        operator
+            .wait_for(
+                &format!(
+                    "return ({}).includes({hostile:?});",
+                    shown.trim_start_matches("return ")
+                ),
+                WAIT
+            )
+            .await,
+        "the guest's message reached the console"
+    );
+    assert_eq!(
+        operator
+            .eval("return document.querySelectorAll('#messages img, #messages b').length")
+            .await,
+        0
+    );
+
+    // Typing shows on the guest's side.
+    operator
+        .eval("const t = document.querySelector('#composer textarea'); t.value = 'Hi Gina'; t.dispatchEvent(new Event('input', {bubbles: true})); return true;")
+        .await;
+    assert!(
+        visitor.wait_for("const t = document.querySelector('.typing'); return !!t && t.textContent.length > 0 && t.offsetParent !== null", WAIT).await,
+        "operator typing shown to the guest"
+    );
+    operator
+        .eval("document.getElementById('composer').requestSubmit(); return true;")
+        .await;
+    assert!(
+        visitor
+            .wait_for(
+                &panel_has("s.messages.some(m => m.sender === 'operator' && m.body === 'Hi Gina')"),
+                WAIT
+            )
+            .await,
+        "the reply reached the guest"
+    );
+
+    // Read receipts both ways.
+    assert!(
+        visitor
+            .wait_for(
+                &panel_has("s.messages.some(m => m.sender === 'guest' && m.status === 'read')"),
+                WAIT
+            )
+            .await,
+        "the guest sees the operator read the message"
+    );
+    assert!(
+        operator.wait_for("return Array.from(document.querySelectorAll('#messages li.from-operator')).some(li => li.dataset.status === 'read')", WAIT).await,
+        "the operator sees the guest read the reply"
+    );
+
+    // Navigation reconnects: the chat is still there on the next page, with its history.
+    visitor.enter_top_frame().await;
+    visitor.goto(&shop.url("/products/stove")).await;
+    enter_panel(&visitor).await;
+    assert!(
+        visitor.wait_for(&panel_has("s.messages.some(m => m.body === 'Hi Gina') && s.messages.some(m => m.sender === 'guest')"), WAIT).await,
+        "history restored after navigation"
+    );
+    operator
+        .eval("const t = document.querySelector('#composer textarea'); t.value = 'Still here'; document.getElementById('composer').requestSubmit(); return true;")
+        .await;
+    assert!(
+        visitor
+            .wait_for(
+                &panel_has("s.messages.some(m => m.body === 'Still here')"),
+                WAIT
+            )
+            .await,
+        "live after the reconnect"
+    );
+
+    // Transfer to a colleague: the guest is told.
+    operator
+        .eval("document.getElementById('transfer-chat').click(); return true;")
+        .await;
+    operator
+        .eval("document.querySelector('#transfer-form input[name=operator_handle]').value = 'agnes'; document.querySelector('#transfer-form button[value=transfer]').click(); return true;")
+        .await;
+    assert!(
+        visitor
+            .wait_for(
+                &panel_has(
+                    "s.messages.some(m => m.sender === 'system' && m.body.includes('Agnes Agent'))"
+                ),
+                WAIT
+            )
+            .await,
+        "transfer announced"
+    );
+
+    visitor.enter_top_frame().await;
+    visitor.assert_no_dialogs("shop with the chat panel").await;
+    operator.assert_no_dialogs("console chat workspace").await;
+}
