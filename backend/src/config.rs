@@ -136,6 +136,15 @@ pub struct SettingsArgs {
     )]
     pub pageview_flush_ms: Option<u64>,
 
+    /// Largest attachment accepted, in bytes. Default: 10485760 (10 MiB).
+    #[arg(
+        long,
+        env = "BECKON_ATTACHMENT_MAX_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub attachment_max_bytes: Option<usize>,
+
     /// Log filter, in tracing's EnvFilter syntax. Default: info.
     #[arg(long, env = "BECKON_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
@@ -161,6 +170,7 @@ struct FileSettings {
     guest_idle_minutes: Option<i64>,
     pageview_buffer: Option<usize>,
     pageview_flush_ms: Option<u64>,
+    attachment_max_bytes: Option<usize>,
     log: Option<String>,
 }
 
@@ -218,6 +228,8 @@ pub struct Settings {
     pub pageview_buffer: usize,
     /// Page-view flush interval.
     pub pageview_flush: std::time::Duration,
+    /// Largest attachment in bytes.
+    pub attachment_max_bytes: usize,
     /// Log filter.
     pub log: String,
 }
@@ -371,6 +383,16 @@ impl Settings {
         if !(1..=60_000).contains(&pageview_flush_ms) {
             return Err(invalid("pageview-flush-ms", "must be between 1 and 60000"));
         }
+        let attachment_max_bytes = args
+            .attachment_max_bytes
+            .or(file.attachment_max_bytes)
+            .unwrap_or(10 * 1024 * 1024);
+        if !(1..=1024 * 1024 * 1024).contains(&attachment_max_bytes) {
+            return Err(invalid(
+                "attachment-max-bytes",
+                "must be between 1 and 1073741824",
+            ));
+        }
         let log = args
             .log
             .clone()
@@ -404,6 +426,7 @@ impl Settings {
             guest_idle: chrono::Duration::minutes(guest_idle),
             pageview_buffer,
             pageview_flush: std::time::Duration::from_millis(pageview_flush_ms),
+            attachment_max_bytes,
             log,
         })
     }

@@ -30,6 +30,12 @@ pub enum ApiError {
     /// No longer available (410).
     #[error("{0}")]
     Gone(String),
+    /// The body is larger than the limit in bytes (413).
+    #[error("the upload is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The uploaded type is not accepted (415).
+    #[error("this type of file is not accepted")]
+    UnsupportedType,
     /// The guest token is not live for this site (401).
     #[error("unknown or expired guest token")]
     UnknownGuest,
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::Gone(_) => "gone",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::UnknownGuest => "unknown_guest",
+            ApiError::PayloadTooLarge(_) => "too_large",
+            ApiError::UnsupportedType => "unsupported_type",
             ApiError::Unavailable(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
@@ -83,6 +91,8 @@ impl ResponseError for ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnknownGuest => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,6 +1,7 @@
 //! The HTTP and WebSocket edge: one module per area, each with `configure`. Handlers parse input,
 //! call a service and shape the answer; nothing else.
 
+pub mod attachments;
 pub mod badges;
 pub mod chat_events;
 pub mod chat_pages;
@@ -16,6 +17,7 @@ use actix_web::web;
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    attachments::configure(cfg);
     guest::configure(cfg);
     badges::configure(cfg);
     chat_pages::configure(cfg);

@@ -273,7 +273,18 @@ impl ConsoleHandler {
         };
         let party = self.party();
         let posted = services::run(&self.state.db, move |conn| {
-            chat::post(conn, &conversation_id, &party, &id, &body, note)
+            chat::post(
+                conn,
+                &conversation_id,
+                &party,
+                &id,
+                &body,
+                if note {
+                    chat::MessageKind::Note
+                } else {
+                    chat::MessageKind::Text
+                },
+            )
         })
         .await;
         match posted {

@@ -207,7 +207,14 @@ impl VisitorHandler {
         };
         let party = self.party();
         let posted = services::run(&self.state.db, move |conn| {
-            let posted = chat::post(conn, &conversation_id, &party, &id, &body, false)?;
+            let posted = chat::post(
+                conn,
+                &conversation_id,
+                &party,
+                &id,
+                &body,
+                chat::MessageKind::Text,
+            )?;
             let conversation =
                 Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
             let name = chat_events::sender_name(conn, &conversation, &posted.message)?;

@@ -67,9 +67,37 @@ impl MessageBody {
     }
 }
 
+impl MessageBody {
+    /// A body built by the server (an attachment's description), trusted to be within limits.
+    pub fn generated(body: String) -> MessageBody {
+        MessageBody(body)
+    }
+}
+
 impl AsRef<str> for MessageBody {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+/// What kind of message is posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Text both sides see.
+    Text,
+    /// An internal note (operators only).
+    Note,
+    /// A file; the body is the attachment's JSON description.
+    Attachment,
+}
+
+impl MessageKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Note => "note",
+            MessageKind::Attachment => "attachment",
+        }
     }
 }
 
@@ -248,10 +276,10 @@ pub fn post(
     party: &Party,
     client_msg_id: &ClientMsgId,
     body: &MessageBody,
-    note: bool,
+    kind: MessageKind,
 ) -> Result<Posted, ServiceError> {
     let conversation = authorised(conn, conversation_id, party)?;
-    if note && matches!(party, Party::Guest { .. }) {
+    if kind == MessageKind::Note && matches!(party, Party::Guest { .. }) {
         return Err(InvalidInput::new("note", "guests cannot write internal notes").into());
     }
     if let Some(existing) = Message::by_client_id(conn, &conversation.id, &client_msg_id.0)? {
@@ -278,7 +306,7 @@ pub fn post(
             sender_kind: party.kind().to_owned(),
             sender_id: Some(party.id().to_owned()),
             client_msg_id: client_msg_id.0.clone(),
-            kind: if note { "note" } else { "text" }.to_owned(),
+            kind: kind.as_str().to_owned(),
             body: body.0.clone(),
             created_at: now,
         };

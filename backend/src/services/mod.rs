@@ -2,6 +2,7 @@
 //! Services take parsed domain values, own their transactions and know nothing about actix.
 
 pub mod accounts;
+pub mod attachments;
 pub mod auth;
 pub mod chat;
 pub mod identity;

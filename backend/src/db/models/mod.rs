@@ -1,5 +1,6 @@
 //! One model per table, with the queries that read and write it. Services own transactions.
 
+pub mod attachment;
 pub mod canned;
 pub mod conversation;
 pub mod invitation;
@@ -12,6 +13,7 @@ pub mod setup_token;
 pub mod site;
 pub mod visitor;
 
+pub use attachment::Attachment;
 pub use canned::CannedResponse;
 pub use conversation::Conversation;
 pub use invitation::Invitation;
