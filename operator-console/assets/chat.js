@@ -4,6 +4,59 @@
 
 const TYPING_SHOWN_MS = 6000; // a lost "typing: false" must not leave the line up forever
 
+/** The server's default `--attachment-max-bytes`: larger files are refused before uploading. */
+export const ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The body of a `kind: "attachment"` message, `{"attachment_id", "name", "size", "content_type"}`, or null
+ * when it is not such JSON. attachment_id is null for an upload still in flight.
+ */
+export function parseAttachment(body) {
+  let v;
+  try { v = JSON.parse(body); } catch (e) { return null; }
+  if (!v || typeof v !== "object" || Array.isArray(v) || typeof v.name !== "string") return null;
+  return {
+    attachment_id: typeof v.attachment_id === "string" && v.attachment_id !== "" ? v.attachment_id : null,
+    name: v.name,
+    size: typeof v.size === "number" && Number.isFinite(v.size) && v.size >= 0 ? v.size : null,
+    content_type: typeof v.content_type === "string" ? v.content_type : "",
+  };
+}
+
+/** Where the console downloads an attachment (the session cookie authenticates). */
+export function attachmentUrl(id) {
+  return "/api/v1/attachments/" + encodeURIComponent(id);
+}
+
+/** "512 B", "1.5 KB", "12 KB", "3.2 MB". */
+export function humanSize(bytes) {
+  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) return "";
+  if (bytes < 1024) return bytes + " B";
+  const units = ["KB", "MB", "GB"];
+  let n = bytes / 1024;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) { n /= 1024; u += 1; }
+  return (n < 10 ? n.toFixed(1).replace(/\.0$/, "") : String(Math.round(n))) + " " + units[u];
+}
+
+/** Why a file cannot be uploaded before trying (null when it may be). */
+export function uploadProblem(file) {
+  if (!file || typeof file.size !== "number") return "Not a file";
+  if (file.size === 0) return "The file is empty";
+  if (file.size > ATTACHMENT_MAX_BYTES) return "File too large (the limit is " + humanSize(ATTACHMENT_MAX_BYTES) + ")";
+  return null;
+}
+
+/** The text for a failed upload's HTTP answer; json is its parsed body (or null). */
+export function uploadErrorText(status, json) {
+  if (status === 413) return "File too large";
+  if (status === 415) return "This type of file is not accepted";
+  if (json && typeof json.message === "string" && json.message !== "") return json.message;
+  if (status === 410) return "This conversation is closed";
+  if (status === 401 || status === 403) return "Your session has expired: reload the page";
+  return "Upload failed (HTTP " + status + ")";
+}
+
 /** A UUID v4 for client_msg_id. randomUUID exists only in secure contexts; getRandomValues everywhere. */
 export function newClientMsgId() {
   const c = globalThis.crypto;
@@ -18,7 +71,9 @@ export function newClientMsgId() {
 /**
  * The chat state of one console tab. options: me (the operator's display name), sites ([{id, name}]),
  * send(message) -> true when written to an open socket, visible() -> is the tab visible, changed(),
- * alert(kind "waiting"|"message", conversation, message), problem(text), newId().
+ * alert(kind "waiting"|"message", conversation, message), problem(text), newId(),
+ * upload(pending) -> starts the HTTP upload of pending.file (to pending.conversation_id with
+ * pending.client_msg_id) and later calls uploaded() or uploadFailed() with that client_msg_id.
  */
 export function createChatCore(options) {
   const me = options.me;
@@ -29,9 +84,10 @@ export function createChatCore(options) {
   const alert = options.alert || function () {};
   const problem = options.problem || function () {};
   const newId = options.newId || newClientMsgId;
+  const upload = options.upload || function () {};
   const conversations = new Map(); // conversation_id -> latest `conversation` event
   const threads = new Map(); // conversation_id -> messages by seq, read and typing state
-  const pending = new Map(); // client_msg_id -> a send not acknowledged yet, in send order
+  const pending = new Map(); // client_msg_id -> a send or upload not acknowledged yet, in send order
   const ownIds = new Set(); // client_msg_ids sent from this tab
   const listedSites = new Set(); // sites whose first list arrived: what it held is not news
   let current = null;
@@ -120,7 +176,7 @@ export function createChatCore(options) {
         if (!t.messages.has(m.seq)) {
           addMessage(t, {
             type: "message", conversation_id: p.conversation_id, seq: m.seq, client_msg_id: p.client_msg_id,
-            kind: p.note ? "note" : "text", sender: "operator", sender_name: me, body: p.body, created_ms: p.created_ms,
+            kind: p.kind, sender: "operator", sender_name: me, body: p.body, created_ms: p.created_ms,
           });
         }
         pending.delete(m.client_msg_id);
@@ -156,10 +212,12 @@ export function createChatCore(options) {
     threads.forEach(function (t) { t.joined = false; t.loading = false; });
     sites.forEach(function (s) { send({ type: "conversations", site_id: s.id }); });
     if (current !== null) join(current);
-    pending.forEach(function (p) { if (p.status === "pending") transmit(p); });
+    // An upload in flight is HTTP and does not care about the socket.
+    pending.forEach(function (p) { if (p.status === "pending" && p.kind !== "attachment") transmit(p); });
   }
 
   function transmit(p) {
+    if (p.kind === "attachment") { upload(p); return; }
     send({ type: "send", conversation_id: p.conversation_id, client_msg_id: p.client_msg_id, body: p.body, note: p.note });
   }
 
@@ -171,12 +229,69 @@ export function createChatCore(options) {
 
   function post(body, note) {
     if (current === null) return null;
-    const p = { conversation_id: current, client_msg_id: newId(), body: body, note: !!note, status: "pending", error: null, created_ms: Date.now() };
+    const p = { conversation_id: current, client_msg_id: newId(), kind: note ? "note" : "text", body: body, note: !!note,
+      status: "pending", error: null, created_ms: Date.now() };
     pending.set(p.client_msg_id, p);
     ownIds.add(p.client_msg_id);
     transmit(p);
     changed();
     return p.client_msg_id;
+  }
+
+  /**
+   * Uploads a file ({name, size, type}, e.g. a File) into the open conversation: it shows as a pending
+   * attachment message until uploaded() (or the broadcast) replaces it. Null when there is no open
+   * conversation or the file is refused up front (problem() says why).
+   */
+  function attach(file) {
+    if (current === null) return null;
+    const why = uploadProblem(file);
+    if (why) { problem(why + ": " + String(file && file.name)); return null; }
+    const p = {
+      conversation_id: current, client_msg_id: newId(), kind: "attachment", note: false, status: "pending", error: null,
+      created_ms: Date.now(), file: file,
+      body: JSON.stringify({ attachment_id: null, name: String(file.name || "file"), size: file.size, content_type: file.type || "application/octet-stream" }),
+    };
+    pending.set(p.client_msg_id, p);
+    ownIds.add(p.client_msg_id);
+    transmit(p);
+    changed();
+    return p.client_msg_id;
+  }
+
+  /** The upload answered 201 `{"attachment_id", "seq", "client_msg_id"}`: the message is stored. */
+  function uploaded(clientMsgId, result) {
+    const p = pending.get(clientMsgId);
+    if (!p) return; // the broadcast came first
+    pending.delete(clientMsgId);
+    const t = thread(p.conversation_id);
+    const r = result || {};
+    if (Number.isInteger(r.seq) && !t.messages.has(r.seq)) {
+      const a = parseAttachment(p.body) || { name: "file", size: null, content_type: "" };
+      addMessage(t, {
+        type: "message", conversation_id: p.conversation_id, seq: r.seq, client_msg_id: clientMsgId, kind: "attachment",
+        sender: "operator", sender_name: me, created_ms: p.created_ms,
+        body: JSON.stringify({ attachment_id: typeof r.attachment_id === "string" ? r.attachment_id : null, name: a.name, size: a.size, content_type: a.content_type }),
+      });
+    }
+    changed();
+  }
+
+  function uploadFailed(clientMsgId, text) {
+    const p = pending.get(clientMsgId);
+    if (!p) return;
+    p.status = "failed";
+    p.error = text;
+    problem(text);
+    changed();
+  }
+
+  /** Forgets a failed send or upload. */
+  function discard(clientMsgId) {
+    const p = pending.get(clientMsgId);
+    if (!p || p.status !== "failed") return;
+    pending.delete(clientMsgId);
+    changed();
   }
 
   function retry(clientMsgId) {
@@ -219,7 +334,7 @@ export function createChatCore(options) {
     });
     pending.forEach(function (p) {
       if (p.conversation_id !== id) return;
-      list.push({ seq: null, client_msg_id: p.client_msg_id, body: p.body, kind: p.note ? "note" : "text", sender: "operator",
+      list.push({ seq: null, client_msg_id: p.client_msg_id, body: p.body, kind: p.kind, sender: "operator",
         sender_name: me, created_ms: p.created_ms, mine: true, status: p.status, error: p.error });
     });
     return list;
@@ -248,6 +363,7 @@ export function createChatCore(options) {
 
   return {
     handle: handle, connected: connected, select: select, post: post, retry: retry, markRead: markRead,
+    attach: attach, uploaded: uploaded, uploadFailed: uploadFailed, discard: discard,
     messagesOf: messagesOf, list: list, typingOf: typingOf, state: state,
     get current() { return current; },
     conversation: function (id) { return conversations.get(id) || null; },
@@ -285,6 +401,11 @@ function chatWorkspace(root) {
   const sound = el("enable-sound");
   const transferDialog = el("transfer-dialog");
   const transferForm = el("transfer-form");
+  const attachButton = el("attach-file");
+  const fileInput = el("attach-input");
+  const logoutCsrf = document.querySelector("form.logout input[name=csrf]");
+  const csrf = root.dataset.csrf || (logoutCsrf ? logoutCsrf.value : "");
+  const thumbs = new Map(); // attachment_id -> its thumbnail link, reused across renders
   const baseTitle = document.title;
   let ws = null;
   let backoff = 1000;
@@ -308,8 +429,39 @@ function chatWorkspace(root) {
     changed: scheduleRender,
     alert: ring,
     problem: function (text) { setStatus(text, true); },
+    upload: upload,
   });
   window.__beckonChats = { state: core.state };
+
+  /** Sends a pending attachment's file over HTTP; the answer goes back to the core. */
+  function upload(p) {
+    const file = p.file;
+    fetch("/api/v1/conversations/" + encodeURIComponent(p.conversation_id) + "/attachments", {
+      method: "POST",
+      body: file,
+      headers: {
+        "Content-Type": file.type || "application/octet-stream",
+        "X-Filename": encodeURIComponent(file.name),
+        "X-Client-Msg-Id": p.client_msg_id,
+        "X-CSRF-Token": csrf,
+      },
+      credentials: "same-origin",
+    }).then(function (res) {
+      return res.text().then(function (text) {
+        let json = null;
+        try { json = JSON.parse(text); } catch (e) { json = null; }
+        if (res.ok) core.uploaded(p.client_msg_id, json);
+        else core.uploadFailed(p.client_msg_id, uploadErrorText(res.status, json));
+      });
+    }).catch(function () {
+      core.uploadFailed(p.client_msg_id, "Upload failed: the connection was lost");
+    });
+  }
+
+  function attachFiles(files) {
+    if (core.current === null || attachButton.disabled) return;
+    Array.from(files || []).forEach(function (file) { core.attach(file); });
+  }
 
   function setStatus(text, isProblem) {
     status.textContent = text;
@@ -435,6 +587,7 @@ function chatWorkspace(root) {
     el("close-chat").disabled = closed;
     el("transfer-chat").disabled = closed;
     body.disabled = closed;
+    attachButton.disabled = closed;
     composer.querySelector("button[type=submit]").disabled = closed;
     renderMessages(id, c);
     const typing = core.typingOf(id);
@@ -461,20 +614,67 @@ function chatWorkspace(root) {
       meta.textContent = (m.kind === "note" ? "Internal note · " : "") + who + (m.created_ms ? " · " + clock(m.created_ms) : "");
       const text = document.createElement("div");
       text.className = "msg-body";
-      text.textContent = m.body;
+      if (m.kind === "attachment") {
+        li.classList.add("attachment");
+        renderAttachment(text, m.body);
+      } else {
+        text.textContent = m.body;
+      }
       li.append(meta, text);
       const label = document.createElement("small");
       label.className = "msg-status";
-      if (m.status === "pending") label.textContent = "Sending…";
+      if (m.status === "pending") label.textContent = m.kind === "attachment" ? "Uploading…" : "Sending…";
       else if (m.status === "failed") {
         label.textContent = "Not sent: " + (m.error || "error") + " ";
-        label.append(button("Retry", "retry", "retry:" + m.client_msg_id, function () { core.retry(m.client_msg_id); }));
+        label.append(button("Retry", "retry", "retry:" + m.client_msg_id, function () { core.retry(m.client_msg_id); }), " ",
+          button("Dismiss", "retry", "dismiss:" + m.client_msg_id, function () { core.discard(m.client_msg_id); }));
       } else if (i === lastMine) label.textContent = m.status === "read" ? "Read" : "Sent";
       if (label.childNodes.length > 0) li.append(label);
       return li;
     }));
     if (stick) log.scrollTop = log.scrollHeight;
     shownId = id;
+  }
+
+  /** An attachment message's body: a download link (and a thumbnail for images), or the raw text. */
+  function renderAttachment(into, raw) {
+    const a = parseAttachment(raw);
+    if (!a) { into.textContent = raw; return; }
+    const size = humanSize(a.size);
+    if (a.attachment_id === null) {
+      into.textContent = "📎 " + a.name + (size ? " (" + size + ")" : "");
+      return;
+    }
+    const url = attachmentUrl(a.attachment_id);
+    if (/^image\//i.test(a.content_type)) {
+      // The log is rebuilt on every change: reuse the thumbnail so it is not fetched and laid out again.
+      let thumbLink = thumbs.get(a.attachment_id);
+      if (!thumbLink) {
+        thumbLink = document.createElement("a");
+        thumbLink.className = "attachment-thumb";
+        thumbLink.href = url;
+        thumbLink.setAttribute("download", "");
+        const img = document.createElement("img");
+        img.loading = "lazy";
+        img.alt = a.name;
+        img.src = url;
+        thumbLink.append(img);
+        thumbs.set(a.attachment_id, thumbLink);
+      }
+      into.append(thumbLink);
+    }
+    const link = document.createElement("a");
+    link.className = "attachment-link";
+    link.href = url;
+    link.setAttribute("download", "");
+    link.textContent = "📎 " + a.name;
+    into.append(link);
+    if (size) {
+      const small = document.createElement("small");
+      small.className = "attachment-size";
+      small.textContent = " " + size;
+      into.append(small);
+    }
   }
 
   function choose(id) {
@@ -534,6 +734,30 @@ function chatWorkspace(root) {
     body.value = "";
   });
 
+  attachButton.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    attachFiles(fileInput.files);
+    fileInput.value = ""; // the same file may be picked again
+  });
+  // Files dropped on the conversation or pasted into the composer upload the same way.
+  const pane = el("conversation");
+  pane.addEventListener("dragover", function (event) {
+    if (core.current === null || !event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  });
+  pane.addEventListener("drop", function (event) {
+    if (!event.dataTransfer || event.dataTransfer.files.length === 0) return;
+    event.preventDefault();
+    attachFiles(event.dataTransfer.files);
+  });
+  body.addEventListener("paste", function (event) {
+    const files = event.clipboardData ? event.clipboardData.files : null;
+    if (!files || files.length === 0) return;
+    event.preventDefault();
+    attachFiles(files);
+  });
+
   el("accept-chat").addEventListener("click", function () { if (core.current !== null) core.accept(core.current); });
   el("close-chat").addEventListener("click", function () { if (core.current !== null) core.close(core.current); });
   el("transfer-chat").addEventListener("click", function () {
@@ -581,7 +805,9 @@ function chatWorkspace(root) {
     const id = c ? c.conversation_id : message.conversation_id;
     const site = c && sites.length > 1 ? siteNames.get(c.site_id) : "";
     const title = kind === "waiting" ? "New chat waiting" : "Message from " + guestName(c);
-    const text = kind === "waiting" ? guestName(c) + (site ? " on " + site : "") : message.body.slice(0, 140);
+    const file = kind === "message" && message.kind === "attachment" ? parseAttachment(message.body) : null;
+    const text = kind === "waiting" ? guestName(c) + (site ? " on " + site : "")
+      : file ? "Sent a file: " + file.name.slice(0, 120) : message.body.slice(0, 140);
     try {
       const n = new Notification(title, { body: text, tag: "beckon-" + kind + "-" + id });
       n.onclick = function () { window.focus(); choose(id); n.close(); };

@@ -21,7 +21,7 @@ pub struct ChatSite<'a> {
 pub struct ChatsView<'a> {
     /// CSP nonce.
     pub nonce: &'a str,
-    /// Session CSRF token (for the logout form).
+    /// Session CSRF token (for the logout form, and `data-csrf` for attachment uploads).
     pub csrf: &'a str,
     /// Operator's display name; conversations whose `operator` equals it are "mine".
     pub operator_name: &'a str,
@@ -52,6 +52,7 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                 data-canned=(canned_json(&v.canned))
                 data-operator-name=(v.operator_name)
                 data-operator-handle=(v.operator_handle)
+                data-csrf=(v.csrf)
             {
                 aside.chat-lists aria-label="Conversations" {
                     div.chat-tools {
@@ -91,6 +92,10 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                         textarea name="body" rows="3" maxlength="4000" required
                             placeholder="Type a reply. Enter sends, Shift+Enter starts a new line." {}
                         div.composer-row {
+                            button.attach type="button" id="attach-file"
+                                title="Send a file (images, PDF, text, ZIP, Office documents; at most 10 MiB)" { "Attach" }
+                            input type="file" id="attach-input" hidden multiple tabindex="-1"
+                                accept=(ATTACH_ACCEPT);
                             label.note-toggle {
                                 input type="checkbox" name="note";
                                 " Internal note " small { "(never shown to the guest)" }
@@ -119,6 +124,11 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
         },
     )
 }
+
+/// The file picker's filter: the types the server accepts (docs/protocol.md, "Attachments"). Only a
+/// hint for the picker; the server decides.
+const ATTACH_ACCEPT: &str = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,\
+application/zip,.zip,.docx,.xlsx,.pptx";
 
 /// `[{"id": …, "name": …}, …]` for the `data-sites` attribute.
 fn sites_json(sites: &[ChatSite<'_>]) -> String {
@@ -248,6 +258,9 @@ mod tests {
         }
         assert!(html.contains(r#"name="body""#));
         assert!(html.contains(r#"type="checkbox" name="note""#));
+        assert!(html.contains(r#"data-csrf="csrf-tok""#));
+        assert!(html.contains(r#"<button class="attach" type="button" id="attach-file""#));
+        assert!(html.contains(r#"<input type="file" id="attach-input" hidden multiple"#));
         assert!(html.contains(r#"data-operator-name="Ann""#));
         assert_eq!(
             attribute(&html, "data-sites"),

@@ -41,6 +41,7 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                         nav.topnav aria-label="Console" {
                             a href="/console" { "Sites" }
                             a href="/console/chats" { "Chats" }
+                            a href="/console/history" { "History" }
                         }
                         span.who { "Signed in as " strong { (user.name) } }
                         form.logout method="post" action="/logout" {

@@ -5,6 +5,7 @@
 //! so visitor- and operator-supplied text can never become markup.
 
 pub mod chats;
+pub mod history;
 pub mod layout;
 pub mod pages;
 pub mod settings;

@@ -2,12 +2,14 @@
 // Usage: node chat_core.mjs ./chat.mjs
 import assert from "node:assert/strict";
 
-const { createChatCore, newClientMsgId } = await import(process.argv[2]);
+const { createChatCore, newClientMsgId, parseAttachment, humanSize, uploadProblem, uploadErrorText, attachmentUrl, ATTACHMENT_MAX_BYTES } =
+  await import(process.argv[2]);
 
 function harness(options) {
   const sent = [];
   const alerts = [];
   const problems = [];
+  const uploads = [];
   let open = true;
   let visible = true;
   let ids = 0;
@@ -19,9 +21,10 @@ function harness(options) {
     alert: function (kind, c, m) { alerts.push({ kind: kind, id: c ? c.conversation_id : m.conversation_id }); },
     problem: function (text) { problems.push(text); },
     newId: function () { ids += 1; return "cmid-" + ids; },
+    upload: function (p) { uploads.push(p); },
   }, options || {}));
   return {
-    core: core, sent: sent, alerts: alerts, problems: problems,
+    core: core, sent: sent, alerts: alerts, problems: problems, uploads: uploads,
     setOpen: function (v) { open = v; }, setVisible: function (v) { visible = v; },
     take: function () { return sent.splice(0, sent.length); },
   };
@@ -218,6 +221,100 @@ const tests = {
       { type: "transfer", conversation_id: "c9", operator_handle: "bob" },
       { type: "typing", conversation_id: "c9", state: true },
     ]);
+  },
+
+  "an upload is a pending attachment, becomes sent on 201, and the broadcast makes no second copy"() {
+    const h = harness();
+    h.core.select("c1");
+    h.core.handle({ type: "history", conversation_id: "c1", messages: [msg("c1", 1, "guest", "hi")], more: false });
+    h.take();
+    const file = { name: "<img src=x>.png", size: 2048, type: "image/png" };
+    const id = h.core.attach(file);
+    assert.deepEqual(h.take(), [], "an upload goes over HTTP, not the socket");
+    assert.equal(h.uploads.length, 1);
+    assert.equal(h.uploads[0].file, file);
+    assert.equal(h.uploads[0].client_msg_id, id);
+    assert.equal(h.uploads[0].conversation_id, "c1");
+    let m = h.core.state().messages[1];
+    assert.deepEqual([m.seq, m.kind, m.status, m.client_msg_id], [null, "attachment", "pending", id]);
+    assert.deepEqual(parseAttachment(m.body), { attachment_id: null, name: "<img src=x>.png", size: 2048, content_type: "image/png" });
+    h.core.connected();
+    assert.equal(h.take().filter(function (x) { return x.type === "send"; }).length, 0, "a reconnect does not resend an upload");
+    assert.equal(h.uploads.length, 1);
+    h.core.uploaded(id, { attachment_id: "a-9", seq: 2, client_msg_id: id });
+    m = h.core.state().messages[1];
+    assert.deepEqual([m.seq, m.kind, m.status], [2, "attachment", "sent"]);
+    assert.equal(parseAttachment(m.body).attachment_id, "a-9");
+    const body = JSON.stringify({ attachment_id: "a-9", name: "<img src=x>.png", size: 2048, content_type: "image/png" });
+    h.core.handle(msg("c1", 2, "operator", body, { kind: "attachment", client_msg_id: id, sender_name: "Ann" }));
+    assert.equal(h.core.state().messages.length, 2);
+    assert.equal(h.core.state().messages[1].body, body, "the server's copy wins");
+    assert.equal(h.core.messagesOf("c1")[1].mine, true);
+  },
+
+  "when the broadcast beats the upload's answer there is still one copy"() {
+    const h = harness();
+    h.core.select("c1");
+    const id = h.core.attach({ name: "a.pdf", size: 10, type: "application/pdf" });
+    const body = JSON.stringify({ attachment_id: "a-1", name: "a.pdf", size: 10, content_type: "application/pdf" });
+    h.core.handle(msg("c1", 1, "operator", body, { kind: "attachment", client_msg_id: id, sender_name: "Ann" }));
+    assert.deepEqual(h.core.state().messages.map(function (m) { return [m.seq, m.status]; }), [[1, "sent"]]);
+    h.core.uploaded(id, { attachment_id: "a-1", seq: 1, client_msg_id: id });
+    assert.equal(h.core.state().messages.length, 1);
+  },
+
+  "a refused upload is failed with a clear text; retry uploads again with the same id; dismiss drops it"() {
+    const h = harness();
+    h.core.select("c1");
+    const id = h.core.attach({ name: "big.zip", size: 100, type: "application/zip" });
+    h.take();
+    h.core.uploadFailed(id, uploadErrorText(413, { error: "too_large", message: "payload too large" }));
+    const m = h.core.state().messages[0];
+    assert.equal(m.status, "failed");
+    assert.equal(h.core.messagesOf("c1")[0].error, "File too large");
+    assert.deepEqual(h.problems, ["File too large"]);
+    h.core.retry(id);
+    assert.equal(h.uploads.length, 2);
+    assert.equal(h.uploads[1].client_msg_id, id);
+    assert.deepEqual(h.take(), []);
+    assert.equal(h.core.state().messages[0].status, "pending");
+    h.core.discard(id);
+    assert.equal(h.core.state().messages.length, 1, "only a failed message can be dismissed");
+    h.core.uploadFailed(id, "Upload failed: the connection was lost");
+    h.core.discard(id);
+    assert.deepEqual(h.core.state().messages, []);
+  },
+
+  "files over 10 MiB, empty files and uploads without a conversation are refused up front"() {
+    const h = harness();
+    assert.equal(h.core.attach({ name: "a.png", size: 1, type: "image/png" }), null, "no conversation selected");
+    h.core.select("c1");
+    assert.equal(h.core.attach({ name: "huge.pdf", size: ATTACHMENT_MAX_BYTES + 1, type: "application/pdf" }), null);
+    assert.equal(h.core.attach({ name: "empty.txt", size: 0, type: "text/plain" }), null);
+    assert.equal(h.uploads.length, 0);
+    assert.deepEqual(h.core.state().messages, []);
+    assert.match(h.problems[0], /^File too large .*: huge\.pdf$/);
+    assert.notEqual(h.core.attach({ name: "edge.pdf", size: ATTACHMENT_MAX_BYTES, type: "application/pdf" }), null);
+    assert.equal(uploadProblem({ name: "x", size: ATTACHMENT_MAX_BYTES }), null);
+  },
+
+  "attachment helpers"() {
+    assert.equal(ATTACHMENT_MAX_BYTES, 10485760);
+    assert.equal(parseAttachment("not json"), null);
+    assert.equal(parseAttachment("[1]"), null);
+    assert.equal(parseAttachment("null"), null);
+    assert.equal(parseAttachment(JSON.stringify({ attachment_id: "a" })), null);
+    assert.deepEqual(parseAttachment(JSON.stringify({ attachment_id: 5, name: "n", size: "big" })),
+      { attachment_id: null, name: "n", size: null, content_type: "" });
+    assert.equal(humanSize(0), "0 B");
+    assert.equal(humanSize(1536), "1.5 KB");
+    assert.equal(humanSize(20 * 1024), "20 KB");
+    assert.equal(humanSize(10 * 1024 * 1024), "10 MB");
+    assert.equal(humanSize(null), "");
+    assert.equal(uploadErrorText(415, null), "This type of file is not accepted");
+    assert.equal(uploadErrorText(410, { error: "gone", message: "conversation closed" }), "conversation closed");
+    assert.equal(uploadErrorText(500, null), "Upload failed (HTTP 500)");
+    assert.equal(attachmentUrl("a/../b?c"), "/api/v1/attachments/a%2F..%2Fb%3Fc");
   },
 
   "client message ids are UUIDs"() {
