@@ -104,7 +104,7 @@ pub fn history(v: &HistoryView<'_>) -> Markup {
                                         td.when { (hit.when) }
                                         td { (hit.sender) }
                                         td.snippet {
-                                            a href={ "/console/history?c=" (query_component(hit.conversation_id)) } { (hit.snippet) }
+                                            a href={ "/console/history?q=" (query_component(v.query)) "&c=" (query_component(hit.conversation_id)) } { (hit.snippet) }
                                         }
                                     }
                                 }
@@ -457,8 +457,10 @@ mod tests {
             html.contains(r#"<form class="history-search" method="get" action="/console/history""#)
         );
         assert!(html.contains(r#"name="q" value="refund""#));
-        assert!(html.contains(r#"<a href="/console/history?c=c1">I want a refund</a>"#));
-        assert!(html.contains(r#"<a href="/console/history?c=c2">refund please</a>"#));
+        assert!(
+            html.contains(r#"<a href="/console/history?q=refund&amp;c=c1">I want a refund</a>"#)
+        );
+        assert!(html.contains(r#"<a href="/console/history?q=refund&amp;c=c2">refund please</a>"#));
         assert!(html.contains("<td>Shop</td>"));
         assert!(html.contains("<td>Guest 7</td>"));
         assert!(html.contains("2024-05-01 10:02"));
@@ -497,7 +499,7 @@ mod tests {
         .into_string();
         assert_no_markup_injected(&html);
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(html.contains(r#"href="/console/history?c=c1%26x%3D%22%3E%3Cscript%3E""#));
+        assert!(html.contains("&amp;c=c1%26x%3D%22%3E%3Cscript%3E\""));
     }
 
     #[test]

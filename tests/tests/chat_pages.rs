@@ -274,3 +274,112 @@ async fn canned_responses_are_per_site_and_reach_the_chat_workspace() {
         .unwrap();
     assert_eq!(anon.status(), 303);
 }
+
+async fn history_search(db: TestDatabase) {
+    use serde_json::json;
+    let fx = SiteFixture::start(&db, &[], SHOP).await;
+    let (_, guest) = fx.obtain_guest(SHOP, None).await;
+    let mut tab = fx
+        .visitor_socket(SHOP, guest["token"].as_str().unwrap())
+        .await;
+    let wait = std::time::Duration::from_secs(5);
+    tab.next_event(wait).await.unwrap();
+    tab.send(json!({"type": "start_chat", "name": "Rita"}))
+        .await;
+    let id = tab.next_of_type("conversation", wait).await.unwrap()["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tab.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "r1", "body": "I want a REFUND, 50%_off was promised <b>"})).await;
+    tab.next_of_type("ack", wait).await.unwrap();
+    let mut op = fx.console_socket().await;
+    op.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "n1", "body": "refund approved internally", "note": true})).await;
+    op.next_of_type("ack", wait).await.unwrap();
+
+    let page = fx.app.get("/console/history?q=refund").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("I want a REFUND") && html.contains("refund approved internally"),
+        "case-insensitive, notes included"
+    );
+    assert!(!html.contains("<b>"), "escaped");
+    let html = fx
+        .app
+        .get("/console/history?q=50%25_off")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("I want a REFUND"),
+        "wildcards match literally"
+    );
+    let html = fx
+        .app
+        .get("/console/history?q=5__off")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("I want a REFUND"), "_ is not a wildcard");
+    let html = fx
+        .app
+        .get(&format!("/console/history?c={id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Rita")
+            && html.contains("refund approved internally")
+            && html.contains("internal note")
+    );
+
+    // An operator of another site finds nothing and cannot open the transcript.
+    let url = fx.app.database_url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let db = beckon::db::Db::connect(&url, 1).unwrap();
+        let mut conn = db.conn().unwrap();
+        let new = beckon::services::accounts::NewOperator {
+            email: beckon::domain::Email::parse("other@example.com").unwrap(),
+            handle: beckon::domain::Handle::parse("other").unwrap(),
+            display_name: beckon::domain::DisplayName::parse("Other").unwrap(),
+            password: beckon::domain::Password::parse("other password 1").unwrap(),
+            phone: None,
+        };
+        beckon::services::accounts::create_operator(&mut conn, &new, None).unwrap();
+    })
+    .await
+    .unwrap();
+    let other = beckon_tests::TestApp::spawn(&db).await;
+    assert_eq!(
+        other
+            .login("other@example.com", "other password 1")
+            .await
+            .status(),
+        303
+    );
+    let html = other
+        .get(&format!("/console/history?q=refund&c={id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("REFUND") && !html.contains("Rita"),
+        "nothing of another site"
+    );
+}
+
+#[tokio::test]
+async fn history_search_on_sqlite() {
+    history_search(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn history_search_on_postgres() {
+    if let Some(db) = TestDatabase::postgres("chat_pages::history_search_on_postgres") {
+        history_search(db).await;
+    }
+}

@@ -286,18 +286,27 @@ async fn loader(
         .by_key(&state.db, key)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let settings = crate::routes::chat_pages::WidgetSettings::of(&site);
+    let script = beckon_widget::loader_script_with(&beckon_widget::LoaderOptions {
+        site_key: &site.public_key,
+        base_url: state.settings.base(),
+        colour: settings.colour.as_deref(),
+        position: settings.position.as_deref(),
+    });
+    // The script is the loader plus the site's config (colour, side): a change of either is a new ETag.
+    let config_hash = {
+        use sha2::{Digest, Sha256};
+        hex::encode(&Sha256::digest(script.as_bytes())[..6])
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((
             header::ETAG,
-            format!("\"{}\"", beckon_widget::LOADER_VERSION),
+            format!("\"{}-{config_hash}\"", beckon_widget::LOADER_VERSION),
         ))
-        .body(beckon_widget::loader_script(
-            &site.public_key,
-            state.settings.base(),
-        )))
+        .body(script))
 }
 
 /// A transparent 1×1 GIF.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod attachments;
 pub mod auth;
 pub mod chat;
+pub mod history;
 pub mod identity;
 pub mod invitations;
 pub mod pageviews;

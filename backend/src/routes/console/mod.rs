@@ -2,6 +2,7 @@
 
 mod auth;
 mod chats;
+mod history;
 mod home;
 pub mod page;
 mod session;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sites::configure(cfg);
     chats::configure(cfg);
     settings::configure(cfg);
+    history::configure(cfg);
 }
 
 /// `/`: a site's own chat domain shows its chat; Beckon's own host goes to the console.
