@@ -188,7 +188,7 @@ export function createChatCore(options) {
       join(id);
     } else if (m.type === "typing") {
       if (m.who === "operator" && m.name === me) return; // my own other tab
-      thread(id).typing = m.state ? { who: m.who, name: m.name, at: Date.now() } : null;
+      thread(id).typing = m.state ? { who: m.who, name: m.name, preview: typeof m.preview === "string" ? m.preview : "", at: Date.now() } : null;
     } else if (m.type === "read") {
       const t = thread(id);
       if (m.who === "guest") {
@@ -591,7 +591,9 @@ function chatWorkspace(root) {
     composer.querySelector("button[type=submit]").disabled = closed;
     renderMessages(id, c);
     const typing = core.typingOf(id);
-    el("typing").textContent = !typing ? "" : typing.who === "guest" ? "Guest is typing…" : (typing.name || "An operator") + " is typing…";
+    el("typing").textContent = !typing ? ""
+      : typing.who === "guest" ? (typing.preview ? "Guest is typing: “" + typing.preview + "”" : "Guest is typing…")
+      : (typing.name || "An operator") + " is typing…";
   }
 
   function clock(ms) {

@@ -30,6 +30,8 @@ pub struct SiteSettingsView<'a> {
     pub offline: &'a str,
     /// Auto-assign new chats.
     pub auto_assign: bool,
+    /// Operators see what guests type before they send it.
+    pub typing_preview: bool,
     /// The HMAC key for `Beckon.identify` (a secret: owners and admins only).
     pub identity_secret: &'a str,
     /// A problem with the last submission.
@@ -74,7 +76,9 @@ pub fn site_settings(v: &SiteSettingsView<'_>) -> Markup {
                         input name="offline" value=(v.offline) maxlength="300"; }
                     label.check { input type="checkbox" name="auto_assign" value="1" checked[v.auto_assign];
                         " Give new chats to the least busy available operator (otherwise they wait in the queue)" }
-                    button type="submit" { "Save settings" }
+                    label.check { input type="checkbox" name="typing_preview" value="1" checked[v.typing_preview];
+                    " Live typing preview: operators see what the guest types before sending (the guest is told in the chat)" }
+                button type="submit" { "Save settings" }
                 }
             }
             section.card {
@@ -106,6 +110,7 @@ mod tests {
             greeting: "\"><script>alert(1)</script>",
             offline: "",
             auto_assign: true,
+            typing_preview: false,
             identity_secret: "k",
             error: None,
             saved: true,

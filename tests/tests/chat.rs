@@ -472,3 +472,31 @@ async fn sigterm_tells_open_sockets_to_reconnect_and_exits_promptly() {
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn typing_previews_reach_operators_only_where_the_site_enabled_them() {
+    let db = TestDatabase::sqlite();
+    let fx = SiteFixture::start(&db, &[], SHOP).await;
+    let (mut tab, _) = guest(&fx).await;
+    let id = start_chat(&mut tab, "").await;
+    let mut op = operator_in(&fx, &id).await;
+    tab.send(json!({"type": "typing", "conversation_id": id, "state": true, "preview": "my card number is"})).await;
+    let typing = op.next_of_type("typing", WAIT).await.unwrap();
+    assert!(typing["preview"].is_null(), "off by default: {typing}");
+
+    let csrf = fx
+        .app
+        .csrf_of(&format!("/console/sites/{}/settings", fx.site.id))
+        .await;
+    let saved = fx
+        .app
+        .post_form(
+            &format!("/console/sites/{}/settings", fx.site.id),
+            &[("csrf", &csrf), ("typing_preview", "1")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    tab.send(json!({"type": "typing", "conversation_id": id, "state": true, "preview": "Where is my order"})).await;
+    let typing = op.next_of_type("typing", WAIT).await.unwrap();
+    assert_eq!(typing["preview"], "Where is my order");
+}

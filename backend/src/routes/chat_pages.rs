@@ -37,6 +37,8 @@ pub struct WidgetSettings {
     pub offline: Option<String>,
     /// Give new chats to the least busy available operator.
     pub auto_assign: bool,
+    /// Operators see what the guest types before it is sent (the guest is told in the panel).
+    pub typing_preview: bool,
 }
 
 impl WidgetSettings {

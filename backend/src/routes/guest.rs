@@ -294,7 +294,7 @@ async fn loader(
         position: settings.position.as_deref(),
     });
     // The script is the loader plus the site's config (colour, side): a change of either is a new ETag.
-    let config_hash = {
+    let script_hash = {
         use sha2::{Digest, Sha256};
         hex::encode(&Sha256::digest(script.as_bytes())[..6])
     };
@@ -304,7 +304,7 @@ async fn loader(
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((
             header::ETAG,
-            format!("\"{}-{config_hash}\"", beckon_widget::LOADER_VERSION),
+            format!("\"{}-{script_hash}\"", beckon_widget::LOADER_VERSION),
         ))
         .body(script))
 }

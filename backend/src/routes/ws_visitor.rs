@@ -132,6 +132,9 @@ enum VisitorMessage {
     Typing {
         conversation_id: String,
         state: bool,
+        /// What the guest has typed so far; relayed only where the site enabled previews.
+        #[serde(default)]
+        preview: Option<String>,
     },
     Read {
         conversation_id: String,
@@ -261,16 +264,38 @@ impl VisitorHandler {
         }
     }
 
-    async fn typing(&mut self, conversation_id: String, typing: bool) -> Reply {
+    async fn typing(
+        &mut self,
+        conversation_id: String,
+        typing: bool,
+        preview: Option<String>,
+    ) -> Reply {
         let party = self.party();
         let found = services::run(&self.state.db, move |conn| {
-            chat::authorised(conn, &conversation_id, &party)
+            let c = chat::authorised(conn, &conversation_id, &party)?;
+            use diesel::prelude::*;
+            let site: crate::db::models::Site = crate::db::schema::sites::table
+                .find(&c.site_id)
+                .select(crate::db::models::Site::as_select())
+                .first(conn)?;
+            Ok((
+                c,
+                crate::routes::chat_pages::WidgetSettings::of(&site).typing_preview,
+            ))
         })
         .await;
         match found {
-            Ok(c) => {
+            Ok((c, previews_on)) => {
                 let name = c.guest_name.clone().unwrap_or_else(|| "Guest".to_owned());
-                let event = serde_json::json!({"type": "typing", "conversation_id": c.id, "who": "guest", "name": name, "state": typing});
+                // The guest is told in the panel when previews are on; otherwise nothing typed leaves
+                // the guest's browser before it is sent, and nothing is relayed even if sent.
+                let preview = preview.filter(|_| previews_on && typing).map(|p| {
+                    p.chars()
+                        .filter(|c| !c.is_control() || *c == '\n')
+                        .take(200)
+                        .collect::<String>()
+                });
+                let event = serde_json::json!({"type": "typing", "conversation_id": c.id, "who": "guest", "name": name, "state": typing, "preview": preview});
                 self.state
                     .hub
                     .publish(&chat_events::ops_topic(&c.id), event.to_string().into());
@@ -324,7 +349,8 @@ impl SocketHandler for VisitorHandler {
             VisitorMessage::Typing {
                 conversation_id,
                 state,
-            } => self.typing(conversation_id, state).await,
+                preview,
+            } => self.typing(conversation_id, state, preview).await,
             VisitorMessage::Read {
                 conversation_id,
                 seq,

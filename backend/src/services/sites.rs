@@ -78,6 +78,7 @@ impl SiteSettings {
         greeting: &str,
         offline: &str,
         auto_assign: bool,
+        typing_preview: bool,
     ) -> Result<SiteSettings, crate::domain::InvalidInput> {
         use crate::domain::InvalidInput;
         let origins = crate::domain::AllowedOrigins::parse(origins)?;
@@ -122,6 +123,7 @@ impl SiteSettings {
             "greeting": text("greeting", greeting)?,
             "offline": text("offline", offline)?,
             "auto_assign": auto_assign,
+            "typing_preview": typing_preview,
         });
         Ok(SiteSettings {
             origins,

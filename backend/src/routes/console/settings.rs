@@ -66,6 +66,7 @@ fn render(
             greeting: settings.greeting.as_deref().unwrap_or(""),
             offline: settings.offline.as_deref().unwrap_or(""),
             auto_assign: settings.auto_assign,
+            typing_preview: settings.typing_preview,
             identity_secret: &site.identity_secret,
             error,
             saved,
@@ -110,6 +111,8 @@ struct SettingsForm {
     offline: String,
     #[serde(default)]
     auto_assign: Option<String>,
+    #[serde(default)]
+    typing_preview: Option<String>,
 }
 
 async fn save(
@@ -137,6 +140,7 @@ async fn save(
         &form.greeting,
         &form.offline,
         form.auto_assign.is_some(),
+        form.typing_preview.is_some(),
     );
     let settings = match parsed {
         Ok(s) => s,
