@@ -64,6 +64,7 @@ fn panel_config(
         operator_name: operator.map(|o| o.display_name.clone()),
         colour: settings.colour.unwrap_or_default(),
         position: settings.position.unwrap_or_default(),
+        typing_preview: settings.typing_preview,
         texts: PanelTexts {
             greeting: settings.greeting,
             offline: settings.offline,

@@ -49,7 +49,11 @@ pub struct MessageBody(String);
 impl MessageBody {
     /// Parses a body typed by a person (surrounding white space is kept inside, trimmed outside).
     pub fn parse(raw: &str) -> Result<MessageBody, InvalidInput> {
-        let body = raw.trim();
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect();
+        let body = cleaned.trim();
         if body.is_empty() {
             return Err(InvalidInput::new("body", "is empty"));
         }
@@ -59,11 +63,7 @@ impl MessageBody {
                 format!("is longer than {MAX_BODY_CHARS} characters"),
             ));
         }
-        Ok(MessageBody(
-            body.chars()
-                .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-                .collect(),
-        ))
+        Ok(MessageBody(body.to_owned()))
     }
 }
 
