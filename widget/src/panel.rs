@@ -1,6 +1,7 @@
 //! The chat panel document: one self-contained HTML page (style, script and config inline, nothing
 //! loaded from elsewhere) that the backend serves under a strict CSP with a per-response nonce:
-//! `default-src 'none'; script-src 'nonce-N'; style-src 'nonce-N'; connect-src 'self'; img-src 'self' data:`.
+//! `default-src 'none'; script-src 'nonce-N'; style-src 'nonce-N'; connect-src 'self'; img-src 'self' data:
+//! blob:` (attachments are fetched on the panel's own origin and shown through `blob:` URLs).
 
 use crate::script_safe_json;
 use serde::Serialize;
@@ -37,6 +38,10 @@ pub struct PanelConfig {
     pub colour: String,
     /// Side of the launcher and panel in embed mode: `"left"`, or else `"right"`.
     pub position: String,
+    /// Live typing preview (off unless the site turned it on): the panel tells the guest that the team
+    /// sees what they type, and its `typing` notices carry the first 200 characters typed so far. When
+    /// false, nothing typed leaves the browser before it is sent.
+    pub typing_preview: bool,
     /// Texts the site owner may change.
     pub texts: PanelTexts,
 }
@@ -113,14 +118,18 @@ pub fn panel_min_css() -> &'static str {
 
 /// `colour` when it is `#rgb` or `#rrggbb` (safe to put into CSS as it is), else [`DEFAULT_COLOUR`].
 fn accent_colour(colour: &str) -> &str {
-    let valid = colour.strip_prefix('#').is_some_and(|hex| {
-        matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    });
-    if valid {
+    if is_hex_colour(colour) {
         colour
     } else {
         DEFAULT_COLOUR
     }
+}
+
+/// Whether `colour` is `#rgb` or `#rrggbb`, the only colours that go into a style sheet as they are.
+pub(crate) fn is_hex_colour(colour: &str) -> bool {
+    colour
+        .strip_prefix('#')
+        .is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// White or near-black, whichever contrasts more with `colour` (a valid `#rgb`/`#rrggbb`), so an owner's

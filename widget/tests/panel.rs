@@ -33,6 +33,7 @@ fn config(mode: PanelMode) -> PanelConfig {
         operator_name: None,
         colour: "#2456d6".into(),
         position: "right".into(),
+        typing_preview: false,
         texts: PanelTexts::default(),
     }
 }
@@ -117,7 +118,7 @@ fn panel_page_is_a_complete_document_with_nonced_style_and_script() {
         serde_json::json!({
             "site_key": "site_KEY", "base_url": "https://chat.example", "mode": "page", "handle": null,
             "site_name": "Shop", "operator_name": null, "colour": "#2456d6", "position": "right",
-            "texts": { "greeting": null, "offline": null }
+            "typing_preview": false, "texts": { "greeting": null, "offline": null }
         })
     );
     assert!(panel_page(&config(PanelMode::Embed), "n").contains("class=\"embed\""));
@@ -134,6 +135,7 @@ fn hostile_config_values_stay_data() {
         operator_name: Some(HOSTILE.into()),
         colour: "#fff;}</style><script>alert(1)</script>".into(),
         position: HOSTILE.into(),
+        typing_preview: true,
         texts: PanelTexts {
             greeting: Some(format!("{HOSTILE} {{{{site_name}}}}")),
             offline: Some(HOSTILE.into()),
@@ -169,6 +171,7 @@ fn hostile_config_values_stay_data() {
         format!("{HOSTILE} {{{{site_name}}}}")
     );
     assert_eq!(config["texts"]["offline"], HOSTILE);
+    assert_eq!(config["typing_preview"], true);
 }
 
 #[test]
@@ -307,4 +310,16 @@ fn german_visitors_get_german_texts_and_owner_templates_as_plain_text() {
 #[test]
 fn server_errors_fail_retry_or_end_messages() {
     scenario("failures", &config(PanelMode::Page));
+}
+
+#[test]
+fn attachments_upload_with_the_guest_headers_dedupe_fail_and_download_as_text_safe_controls() {
+    scenario("attachments", &config(PanelMode::Page));
+}
+
+#[test]
+fn typing_preview_is_sent_only_when_the_site_enabled_it_and_the_guest_is_told() {
+    let mut cfg = config(PanelMode::Page);
+    cfg.typing_preview = true;
+    scenario("preview", &cfg);
 }

@@ -1,9 +1,13 @@
-// The composer: the optional name (before the first message), the message box, sending, and the guest's
-// typing notices (true at most every 2 s while typing, false after 3 s idle or on send).
-var MAX_BODY = 4000, typingSentAt = 0, typingOn = false;
+// The composer: the optional name (before the first message), the message box, sending, attaching files,
+// and the guest's typing notices (true at most every 2 s while typing, false after 3 s idle or on send;
+// with previews on, each true carries the first 200 characters typed, and the last text typed within
+// the 2 s follows when they are up).
+var MAX_BODY = 4000, MAX_FILE = 10 * 1024 * 1024, MAX_PREVIEW = 200, typingSentAt = 0, typingOn = false;
 
 function buildComposer(panel) {
   var form = (view.form = el("form", "composer", panel));
+  // Previews are the site's choice; the guest must know before typing.
+  if (PREVIEW) el("p", "notice", form, T.preview);
   var name = (view.name = el("input", "name", form));
   name.type = "text";
   name.maxLength = 80;
@@ -11,6 +15,20 @@ function buildComposer(panel) {
   name.placeholder = T.name;
   name.setAttribute("aria-label", T.name);
   var row = el("div", "row", form);
+  var file = (view.file = el("input", "", form));
+  file.type = "file";
+  file.multiple = true;
+  file.hidden = true;
+  file.tabIndex = -1;
+  file.addEventListener("change", guard(function () {
+    Array.prototype.slice.call(file.files || []).forEach(attach);
+    file.value = "";
+  }));
+  var clip = button("attach", row, "📎", function () {
+    file.click();
+  });
+  clip.setAttribute("aria-label", T.attach);
+  clip.title = T.attach;
   var input = (view.input = el("textarea", "input", row));
   input.rows = 1;
   input.maxLength = MAX_BODY;
@@ -57,9 +75,128 @@ function deliver(m) {
 function retryMessage(m) {
   if (conv.status == "closed") return;
   m.status = "pending";
+  m.error = null;
   render(m);
   persist();
+  showStatus();
   deliver(m);
+}
+
+// Takes a failed message off the screen for good.
+function dismiss(m) {
+  drop(function (other) {
+    return other == m;
+  });
+  persist();
+  showStatus();
+}
+
+// A file the guest picked: shown at once as a pending attachment, uploaded like a message is sent (after
+// the conversation opens, when there is none yet). Too large a file fails here, without uploading.
+function attach(file) {
+  if (!file || conv.status == "closed") return;
+  if (!conv.id && !messages.length) conv.name = view.name.value.trim().slice(0, 80);
+  var big = file.size > MAX_FILE;
+  var m = message(
+    {
+      client_msg_id: uuid(),
+      kind: "attachment",
+      body: JSON.stringify({
+        attachment_id: null,
+        name: String(file.name || "file"),
+        size: +file.size || 0,
+        content_type: file.type || "application/octet-stream"
+      }),
+      sender: "guest",
+      sender_name: conv.name,
+      created_ms: Date.now()
+    },
+    big ? "failed" : "pending"
+  );
+  m.file = file;
+  m.error = big ? T.tooLarge : null;
+  m.final = big;
+  insert(m);
+  persist();
+  showStatus();
+  if (!big) deliver(m);
+}
+
+// The guest's credentials for the HTTP API (docs/protocol.md, "Attachments").
+function guestHeaders(headers) {
+  headers = headers || {};
+  headers["X-Beckon-Site"] = KEY;
+  headers["X-Beckon-Guest"] = guest.t;
+  return headers;
+}
+
+// Uploads an attachment message's file into the current conversation, on this page's own origin (the
+// CSP allows no other). Sending again is safe: the server stores each X-Client-Msg-Id once.
+function upload(m) {
+  if (m.uploading || !m.file || !guest || !conv.id) return;
+  var file = m.file, id = conv.id;
+  m.uploading = true;
+  W.fetch("/api/v1/conversations/" + encodeURIComponent(id) + "/attachments", {
+    method: "POST",
+    body: file,
+    headers: guestHeaders({
+      "Content-Type": file.type || "application/octet-stream",
+      "X-Filename": encodeURIComponent(file.name),
+      "X-Client-Msg-Id": m.client_msg_id
+    })
+  })
+    .then(function (res) {
+      if (!res.ok) return [res.status];
+      return res.json().then(
+        function (body) {
+          return [res.status, body];
+        },
+        function () {
+          return [res.status];
+        }
+      );
+    })
+    .then(
+      guard(function (answer) {
+        m.uploading = false;
+        uploaded(m, id, answer[0], answer[1]);
+      }),
+      guard(function () {
+        m.uploading = false;
+        uploaded(m, id, 0);
+      })
+    );
+}
+
+// The upload's answer: 201 {attachment_id, seq, client_msg_id} (its `message` broadcast may come before
+// or after, and is merged with this), or a status that says why not (0: no answer at all).
+function uploaded(m, id, status, body) {
+  if (messages.indexOf(m) < 0) return;
+  if (status >= 200 && status < 300) {
+    if (id != conv.id) {
+      // Stored in a conversation that has ended since: not part of this one.
+      dismiss(m);
+      return;
+    }
+    body = body || {};
+    var a = attachmentOf(m.body);
+    if (typeof body.attachment_id == "string" && a && !a.id) {
+      m.body = JSON.stringify({ attachment_id: body.attachment_id, name: a.name, size: a.size, content_type: a.type });
+    }
+    if (!m.seq && body.seq > 0) {
+      m.seq = +body.seq;
+      place(m);
+    }
+    if (m.status == "pending" || m.status == "failed") m.status = "sent";
+    m.file = m.error = null;
+    render(m);
+    settle();
+  } else {
+    m.error = status == 413 ? T.tooLarge : status == 415 ? T.badType : T.uploadFailed;
+    m.final = status == 413 || status == 415;
+    fail(m);
+  }
+  showStatus();
 }
 
 // Fits the message box to its text (scrollHeight leaves out the borders), up to the CSS max-height.
@@ -72,16 +209,26 @@ function grow() {
 function typed() {
   grow();
   if (!conv.id || conv.status == "closed") return;
-  var now = Date.now();
-  if (now - typingSentAt >= 2000 && send({ type: "typing", conversation_id: conv.id, state: true })) {
-    typingSentAt = now;
+  var wait = typingSentAt + 2000 - Date.now();
+  if (wait <= 0) typingNotice();
+  else if (PREVIEW) later("typingPreview", typingNotice, wait);
+  later("typingIdle", stopTyping, 3000);
+}
+
+// "Typing": with previews on, what is in the box so far (never anything without).
+function typingNotice() {
+  if (!conv.id || conv.status == "closed") return;
+  var notice = { type: "typing", conversation_id: conv.id, state: true };
+  if (PREVIEW) notice.preview = Array.from(view.input.value).slice(0, MAX_PREVIEW).join("");
+  if (send(notice)) {
+    typingSentAt = Date.now();
     typingOn = true;
   }
-  later("typingIdle", stopTyping, 3000);
 }
 
 function stopTyping() {
   cancel("typingIdle");
+  cancel("typingPreview");
   if (typingOn && conv.id) send({ type: "typing", conversation_id: conv.id, state: false });
   typingOn = false;
   typingSentAt = 0;

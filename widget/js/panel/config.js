@@ -2,14 +2,17 @@
 //
 // The server embeds the config as JSON in <script type="application/json" id="beckon-config"> (see
 // `panel_page` in src/panel.rs): {site_key, base_url, mode: "embed"|"page", handle, site_name,
-// operator_name, colour, position, texts: {greeting, offline}}. Every file of the panel shares this one
-// function scope (build.rs wraps them in a single function), so these names are visible to all of them.
+// operator_name, colour, position, typing_preview, texts: {greeting, offline}}. With typing_preview true
+// (the site's choice) the guest is told so, and `typing` notices carry what the guest has typed so far.
+// Every file of the panel shares this one function scope (build.rs wraps them in a single function), so
+// these names are visible to all of them.
 var W = window, D = document;
 var CFG = JSON.parse(D.getElementById("beckon-config").textContent);
 var KEY = CFG.site_key;
 // In the loader's iframe, and with a parent page to talk to.
 var EMBED = CFG.mode == "embed" && W.parent != W;
 var GUEST_KEY = "beckon:" + KEY, CONV_KEY = "beckon:conv:" + KEY;
+var PREVIEW = CFG.typing_preview === true;
 
 // Copies of what was stored, for when localStorage is blocked (third-party frames in some browsers).
 var memory = {};

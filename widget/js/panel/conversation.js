@@ -5,9 +5,13 @@
 // the server). `messages` is kept in display order: by seq, then the unsent ones (seq 0) as written.
 // Message = {seq, client_msg_id, body, sender: "guest"|"operator"|"system", sender_name, kind,
 // created_ms, status}, status being "pending" | "sent" | "read" | "failed" for the guest's own messages
-// and "received" for the others.
+// and "received" for the others. `kind: "attachment"` messages have a JSON body {attachment_id, name,
+// size, content_type} (attachment_id null while uploading); the guest's own uploads also hold, in this
+// tab only, `file` (the File), `uploading`, `error` (the text for a failed upload) and `final` (retrying
+// cannot help).
 //
 // Stored under CONV_KEY: {id, seq, status, operator, name, read, log: [last messages], out: [unsent]}.
+// Unsent uploads are not stored: their file does not survive the page.
 var conv = {}, messages = [], operatorRead = 0;
 
 // How many of the latest messages are kept in storage; resume fetches anything newer.
@@ -31,7 +35,7 @@ function restore() {
   var log = kept.id ? kept.log || [] : [];
   log.concat(kept.out || []).forEach(function (m) {
     if (m && m.client_msg_id && typeof m.body == "string" && !find(m.seq, m.client_msg_id)) {
-      if (!m.seq && m.status != "pending") return;
+      if (!m.seq && (m.status != "pending" || m.kind == "attachment")) return;
       insert(message(m, m.status));
       if (m.status == "read" && m.seq > operatorRead) operatorRead = m.seq;
     }
@@ -42,7 +46,7 @@ function persist() {
   var log = [], out = [];
   messages.forEach(function (m) {
     if (m.seq) log.push(strip(m));
-    else if (m.status == "pending") out.push(strip(m));
+    else if (m.status == "pending" && m.kind != "attachment") out.push(strip(m));
   });
   save(
     CONV_KEY,
@@ -123,6 +127,11 @@ function merge(event) {
       place(m);
     }
     if (m.status == "pending" || m.status == "failed") m.status = "sent";
+    // Our upload, stored: the server's body has the attachment's id.
+    if (event.kind == "attachment") {
+      m.kind = event.kind;
+      m.body = event.body;
+    }
     m.created_ms = +event.created_ms || m.created_ms;
     render(m);
     return null;

@@ -18,7 +18,16 @@ var STRINGS = {
     pending: "Sending…",
     sent: "Sent",
     read: "Read",
-    failed: "Not sent. Tap to try again."
+    failed: "Not sent. Tap to try again.",
+    attach: "Attach a file",
+    uploading: "Uploading…",
+    tooLarge: "File too large",
+    badType: "This type of file is not accepted",
+    uploadFailed: "Upload failed",
+    retry: "Try again",
+    dismiss: "Dismiss",
+    download: "Download",
+    preview: "The team can see what you type before you send it."
   },
   de: {
     greeting: "Hallo! Wie können wir Ihnen helfen?",
@@ -37,7 +46,16 @@ var STRINGS = {
     pending: "Wird gesendet…",
     sent: "Gesendet",
     read: "Gelesen",
-    failed: "Nicht gesendet. Zum Wiederholen tippen."
+    failed: "Nicht gesendet. Zum Wiederholen tippen.",
+    attach: "Datei anhängen",
+    uploading: "Wird hochgeladen…",
+    tooLarge: "Datei zu groß",
+    badType: "Dieser Dateityp wird nicht angenommen",
+    uploadFailed: "Hochladen fehlgeschlagen",
+    retry: "Erneut versuchen",
+    dismiss: "Verwerfen",
+    download: "Herunterladen",
+    preview: "Das Team sieht, was Sie schreiben, bevor Sie es senden."
   }
 };
 
@@ -58,4 +76,17 @@ function fill(template, operator) {
 function greetingText() {
   var texts = CFG.texts || {}, offline = CFG.online === false;
   return fill((offline ? texts.offline || T.offline : texts.greeting || T.greeting), null);
+}
+
+// "512 B", "1.5 KB", "12 KB", "3.2 MB" (with a decimal comma in German), or "" for no size.
+function humanSize(bytes) {
+  if (typeof bytes != "number" || !(bytes >= 0) || bytes == Infinity) return "";
+  if (bytes < 1024) return bytes + " B";
+  var units = ["KB", "MB", "GB"], n = bytes / 1024, u = 0;
+  while (n >= 1024 && u < 2) {
+    n /= 1024;
+    u++;
+  }
+  var text = n < 10 ? n.toFixed(1).replace(/\.0$/, "") : String(Math.round(n));
+  return (LANG == "de" ? text.replace(".", ",") : text) + " " + units[u];
 }

@@ -17,6 +17,7 @@ function start() {
           return {
             seq: m.seq || null,
             client_msg_id: m.client_msg_id,
+            kind: m.kind,
             body: m.body,
             status: m.status,
             sender: m.sender

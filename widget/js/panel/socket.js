@@ -77,6 +77,7 @@ function useGuest(value, handedByParent) {
   guest = value;
   fromParent = handedByParent;
   save(GUEST_KEY, value);
+  loadThumbs();
 }
 
 function connect() {
@@ -187,8 +188,10 @@ function flush() {
   });
 }
 
+// Sends a message, or uploads an attachment (over HTTP, never twice at once, whatever the socket does).
 function transmit(m) {
-  send({ type: "send", conversation_id: conv.id, client_msg_id: m.client_msg_id, body: m.body });
+  if (m.kind == "attachment") upload(m);
+  else send({ type: "send", conversation_id: conv.id, client_msg_id: m.client_msg_id, body: m.body });
 }
 
 function startChat() {

@@ -1,6 +1,7 @@
 // The panel's DOM, built with DOM APIs only: every text, the server's and the visitor's alike, goes in as
-// textContent (newlines kept by `white-space: pre-wrap`).
-var view = {}, rows = new Map();
+// textContent (newlines kept by `white-space: pre-wrap`). Attachments are fetched with the guest's
+// headers and shown through blob: URLs (the CSP's img-src allows them), each fetched once.
+var view = {}, rows = new Map(), files = new Map(), thumbs = [];
 
 // Whether the log is scrolled to (near) its end, so new messages should keep it there.
 var pinned = true;
@@ -59,24 +60,139 @@ function mountMessage(m, next) {
   if (pinned || m.sender == "guest") scrollToEnd();
 }
 
-// Creates or updates a message's row: sender, body, time and (for the guest's own) delivery status.
+// Creates or updates a message's row: sender, body, time and (for the guest's own) delivery status; a
+// failed upload gets "try again" (unless that cannot help) and "dismiss".
 function render(m) {
-  var row = rows.get(m);
+  var row = rows.get(m), file = m.kind == "attachment";
   if (!row) {
     var node = el("div", "");
     row = { node: node };
     if (m.sender == "operator") el("p", "who", node, m.sender_name || fill("{{operator_name}}", conv.operator));
-    el("p", "body", node, m.body);
+    row.body = el(file ? "div" : "p", "body", node);
     row.meta = el("p", "meta", node);
     row.meta.addEventListener("click", guard(function () {
-      if (m.status == "failed") retryMessage(m);
+      if (m.status == "failed" && m.kind != "attachment") retryMessage(m);
     }));
+    if (file && m.sender == "guest") {
+      row.actions = el("p", "actions", node);
+      row.retry = button("", row.actions, T.retry, function () {
+        retryMessage(m);
+      });
+      button("", row.actions, T.dismiss, function () {
+        dismiss(m);
+      });
+    }
     rows.set(m, row);
   }
-  row.node.className = "msg msg-" + m.sender + " " + m.status;
-  var time = clock(m.created_ms), state = m.sender == "guest" ? T[m.status] || "" : "";
+  if (row.shown !== m.body) {
+    row.shown = m.body;
+    if (file) showAttachment(row.body, m.body);
+    else row.body.textContent = m.body;
+  }
+  row.node.className = "msg msg-" + m.sender + " " + m.status + (file ? " attachment" : "");
+  var time = clock(m.created_ms), state = "";
+  if (m.sender == "guest") {
+    state = T[m.status] || "";
+    if (file && m.status == "pending") state = T.uploading;
+    if (file && m.status == "failed") state = m.error || T.uploadFailed;
+  }
   row.meta.textContent = time && state ? time + " · " + state : time || state;
+  if (row.actions) {
+    row.actions.hidden = m.status != "failed";
+    row.retry.hidden = !m.file || !!m.final;
+  }
   return row;
+}
+
+// An attachment message's body {attachment_id, name, size, content_type}, or null when it is not such
+// JSON. Missing or odd fields become null/"" (id null: still uploading).
+function attachmentOf(body) {
+  var v;
+  try {
+    v = JSON.parse(body);
+  } catch (e) {
+    return null;
+  }
+  if (!v || typeof v != "object" || typeof v.name != "string") return null;
+  return {
+    id: typeof v.attachment_id == "string" && v.attachment_id ? v.attachment_id : null,
+    name: v.name,
+    size: typeof v.size == "number" ? v.size : null,
+    type: typeof v.content_type == "string" ? v.content_type.toLowerCase() : ""
+  };
+}
+
+// Fills an attachment's body: a download control with its name and size, and for an image a thumbnail;
+// a body that is not an attachment's shows as the text it is.
+function showAttachment(box, body) {
+  var a = attachmentOf(body);
+  box.textContent = a ? "" : body;
+  if (!a) return;
+  if (a.id && a.type.indexOf("image/") == 0) {
+    var img = el("img", "thumb", box);
+    img.alt = a.name;
+    img.addEventListener("load", guard(function () {
+      if (pinned) scrollToEnd();
+    }));
+    img.addEventListener("click", guard(function () {
+      download(a);
+    }));
+    thumbs.push([img, a.id]);
+    loadThumbs();
+  }
+  var control = a.id
+    ? button("file", box, null, function () {
+        download(a);
+      })
+    : el("span", "file", box);
+  if (a.id) control.title = T.download;
+  el("span", "name", control, a.name);
+  var size = humanSize(a.size);
+  if (size) el("span", "size", control, " (" + size + ")");
+}
+
+// Fetches the thumbnails waiting for a guest (restored messages show before there is one).
+function loadThumbs() {
+  if (!guest) return;
+  thumbs.splice(0).forEach(function (thumb) {
+    fetchFile(thumb[1]).then(guard(function (url) {
+      thumb[0].src = url;
+    }), noop);
+  });
+}
+
+// A blob: URL for an attachment, fetched once per page with the guest's headers (a failed fetch is
+// tried again next time).
+function fetchFile(id) {
+  var url = files.get(id);
+  if (!url) {
+    url = guest
+      ? W.fetch("/api/v1/attachments/" + encodeURIComponent(id), { headers: guestHeaders() })
+          .then(function (res) {
+            if (!res.ok) throw res.status;
+            return res.blob();
+          })
+          .then(function (blob) {
+            return URL.createObjectURL(blob);
+          })
+      : Promise.reject(0);
+    url.catch(function () {
+      files.delete(id);
+    });
+    files.set(id, url);
+  }
+  return url;
+}
+
+// Saves an attachment under its own name (the browser cleans the name up for the file system).
+function download(a) {
+  fetchFile(a.id).then(guard(function (url) {
+    var link = el("a", "", D.body);
+    link.href = url;
+    link.download = a.name || "file";
+    link.click();
+    link.remove();
+  }), noop);
 }
 
 function hideMessage(m) {

@@ -137,7 +137,13 @@ globalThis.fetch = (url, init) =>
       url,
       init,
       answer(status, body) {
-        resolve({ ok: status >= 200 && status < 300, status, json: async () => body });
+        resolve({
+          ok: status >= 200 && status < 300,
+          status,
+          json: async () => body,
+          // The body as a Blob stand-in (the chat panel's attachment downloads).
+          blob: async () => body,
+        });
       },
       fail() {
         reject(new TypeError("network error"));

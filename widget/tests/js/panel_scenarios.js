@@ -70,6 +70,25 @@ function type(text) {
   input.dispatchEvent({ type: "input" });
 }
 
+// The visitor picks files in the attach dialog.
+function pick(...files) {
+  const input = panel().descendants().find((node) => node.tagName === "INPUT" && node.type === "file");
+  assert.ok(input && input.hidden, "a hidden file input");
+  input.files = files;
+  input.value = "C:\\fakepath\\" + files[0].name;
+  input.dispatchEvent({ type: "change" });
+  assert.equal(input.value, "", "the same file can be picked again");
+}
+
+const lastRow = () => rows()[rows().length - 1];
+
+// The latest request, which must be an upload into c1 (answered or not).
+function uploadRequest() {
+  const request = requests[requests.length - 1];
+  assert.equal(request.url, "/api/v1/conversations/c1/attachments");
+  return request;
+}
+
 // Puts text into the message box (as a paste would, without typing notices) and sends the form.
 function submit(text) {
   q("textarea.input").value = text;
@@ -201,7 +220,9 @@ async function page() {
   assert.equal(state().messages[0].status, "read");
   assert.match(rows()[0].querySelector("p.meta").textContent, /Read$/);
 
-  // Typing notices: true at most every 2 s, false after 3 s idle.
+  // Typing notices: true at most every 2 s, false after 3 s idle; previews are off, so nothing typed
+  // goes out (and the guest is not told about previews).
+  assert.equal(q("p.notice"), null);
   type("H");
   type("He");
   advance(1000);
@@ -264,7 +285,7 @@ async function page() {
 
   // The test hook's shape.
   assert.deepEqual(Object.keys(state()).sort(), ["conversationId", "errors", "messages", "status"]);
-  assert.deepEqual(Object.keys(state().messages[0]).sort(), ["body", "client_msg_id", "sender", "seq", "status"]);
+  assert.deepEqual(Object.keys(state().messages[0]).sort(), ["body", "client_msg_id", "kind", "sender", "seq", "status"]);
   assertNoErrors();
 }
 
@@ -522,6 +543,18 @@ async function german() {
   assert.equal(q("p.status").textContent, "Warten auf einen Mitarbeiter…");
   socket().receive(conversation("open", { operator: "Jörg" }));
   assert.equal(q("p.status").textContent, "Sie chatten mit Jörg");
+  // Upload problems in German.
+  assert.equal(q("button.attach").getAttribute("aria-label"), "Datei anhängen");
+  pick({ name: "a.exe", size: 10, type: "application/x-msdownload" });
+  uploadRequest().answer(415, { code: "unsupported_type" });
+  await settle();
+  assert.match(lastRow().querySelector("p.meta").textContent, /Dieser Dateityp wird nicht angenommen$/);
+  pick({ name: "b.zip", size: 2048, type: "application/zip" });
+  assert.equal(lastRow().querySelector("span.size").textContent, " (2 KB)");
+  uploadRequest().answer(413, { code: "too_large" });
+  await settle();
+  assert.match(lastRow().querySelector("p.meta").textContent, /Datei zu groß$/);
+  assert.equal(lastRow().querySelector("p.actions").children[1].textContent, "Verwerfen");
   assertNoErrors();
 }
 
@@ -556,7 +589,264 @@ async function failures() {
   assert.equal(state().messages.length, 1);
 }
 
-const scenarios = { page, resume, embed, alone, german, failures };
+
+// Attachments: picking files before the conversation exists, the upload's headers, pending -> sent
+// (answer and broadcast in either order), errors with retry/dismiss, the size check, downloads and
+// thumbnails through blob: URLs, and attachment bodies (hostile ones included) shown as text.
+async function attachments() {
+  let blobs = 0;
+  URL.createObjectURL = (blob) => "blob:https://chat.example/" + ++blobs + "#" + blob;
+  const clicked = [];
+  const click = FakeNode.prototype.click;
+  FakeNode.prototype.click = function () {
+    clicked.push(this);
+    return click.call(this);
+  };
+  load();
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  const guestHeaders = { "X-Beckon-Site": config.site_key, "X-Beckon-Guest": "t1" };
+
+  // The paperclip opens the (hidden) file dialog.
+  const attach = q("button.attach");
+  assert.equal(attach.getAttribute("aria-label"), "Attach a file");
+  const input = panel().descendants().find((node) => node.tagName === "INPUT" && node.type === "file");
+  let opened = 0;
+  input.addEventListener("click", () => opened++);
+  attach.click();
+  assert.equal(opened, 1);
+
+  // No conversation yet: it is started first, the file shows as pending, and uploads once it exists.
+  const pdf = { name: "report <b>Q1</b> ü.pdf", size: 1536, type: "application/pdf" };
+  const before = requests.length;
+  pick(pdf);
+  assert.deepEqual(sent(), [{ type: "start_chat" }]);
+  assert.equal(requests.length, before, "no upload before the conversation exists");
+  let [mine] = state().messages;
+  assert.equal(mine.kind, "attachment");
+  assert.equal(mine.status, "pending");
+  assert.match(mine.client_msg_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(rows()[0].querySelector("span.name").textContent, pdf.name);
+  assert.equal(rows()[0].querySelector("span.size").textContent, " (1.5 KB)");
+  assert.equal(rows()[0].querySelector("button.file"), null, "nothing to download yet");
+  assert.match(rows()[0].querySelector("p.meta").textContent, /Uploading…$/);
+  assert.equal(rows()[0].querySelector("p.actions").hidden, true);
+  assert.equal(q("p.status").textContent, "", "connected, waiting for the conversation");
+  assert.equal(storage.has(CONV) ? JSON.parse(storage.get(CONV)).out.length : 0, 0, "a file does not survive the page");
+
+  socket().receive(conversation("waiting"));
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 0 }], "uploads do not go over the socket");
+  let request = uploadRequest();
+  assert.equal(request.init.method, "POST");
+  assert.equal(request.init.body, pdf, "the file itself is the body");
+  assert.deepEqual(request.init.headers, {
+    "Content-Type": "application/pdf",
+    "X-Filename": encodeURIComponent(pdf.name),
+    "X-Client-Msg-Id": mine.client_msg_id,
+    ...guestHeaders,
+  });
+  // A reconnect while uploading does not upload again.
+  socket().receive({ type: "hello", guest_id: "g1" });
+  sent();
+  assert.equal(requests.length, before + 1);
+
+  // 201, then the broadcast of the same message: one message, sent, with its attachment id.
+  request.answer(201, { attachment_id: "a1", seq: 1, client_msg_id: mine.client_msg_id });
+  await settle();
+  [mine] = state().messages;
+  assert.equal(mine.status, "sent");
+  assert.equal(mine.seq, 1);
+  assert.equal(JSON.parse(mine.body).attachment_id, "a1");
+  assert.match(rows()[0].querySelector("p.meta").textContent, /Sent$/);
+  const pdfBody = JSON.stringify({ attachment_id: "a1", name: pdf.name, size: 1536, content_type: "application/pdf" });
+  socket().receive(message(1, "guest", pdfBody, { kind: "attachment", client_msg_id: mine.client_msg_id }));
+  assert.equal(state().messages.length, 1);
+  assert.equal(rows().length, 1);
+  assert.equal(state().messages[0].status, "sent");
+  assert.equal(JSON.parse(storage.get(CONV)).log[0].kind, "attachment", "stored with its kind");
+  sent();
+
+  // Download: fetched with the guest's headers, saved from a blob: URL under its own name.
+  rows()[0].querySelector("button.file").click();
+  request = requests[requests.length - 1];
+  assert.equal(request.url, "/api/v1/attachments/a1");
+  assert.deepEqual(request.init.headers, guestHeaders);
+  request.answer(200, "PDF");
+  await settle();
+  let link = clicked.find((node) => node.tagName === "A");
+  assert.equal(link.download, pdf.name);
+  assert.equal(link.href, "blob:https://chat.example/1#PDF");
+  assert.equal(link.parentNode, null, "the link is gone again");
+  // A second download uses the same blob.
+  clicked.length = 0;
+  rows()[0].querySelector("button.file").click();
+  await settle();
+  assert.equal(requests.length, before + 2);
+  assert.equal(clicked.find((node) => node.tagName === "A").href, "blob:https://chat.example/1#PDF");
+
+  // An image: the broadcast comes before the upload's answer. A thumbnail, fetched once.
+  const png = { name: "cat.png", size: 5000, type: "image/png" };
+  pick(png);
+  request = uploadRequest();
+  const pngId = request.init.headers["X-Client-Msg-Id"];
+  const pngBody = JSON.stringify({ attachment_id: "a2", name: "cat.png", size: 5000, content_type: "image/png" });
+  socket().receive(message(2, "guest", pngBody, { kind: "attachment", client_msg_id: pngId }));
+  assert.equal(state().messages.length, 2);
+  assert.equal(state().messages[1].status, "sent");
+  const thumb = rows()[1].querySelector("img.thumb");
+  assert.equal(thumb.alt, "cat.png");
+  const thumbRequest = requests[requests.length - 1];
+  assert.equal(thumbRequest.url, "/api/v1/attachments/a2");
+  assert.deepEqual(thumbRequest.init.headers, guestHeaders);
+  request.answer(201, { attachment_id: "a2", seq: 2, client_msg_id: pngId });
+  await settle();
+  assert.equal(state().messages.length, 2);
+  assert.deepEqual(state().messages.map((m) => [m.seq, m.status]), [[1, "sent"], [2, "sent"]]);
+  thumbRequest.answer(200, "PNG");
+  await settle();
+  assert.equal(rows()[1].querySelector("img.thumb").src, "blob:https://chat.example/2#PNG");
+  const count = requests.length;
+  rows()[1].querySelector("button.file").click();
+  await settle();
+  assert.equal(requests.length, count, "the thumbnail's blob serves the download");
+  assert.equal(clicked.filter((node) => node.tagName === "A").pop().download, "cat.png");
+
+  // Refused: too large (413) and not accepted (415) can only be dismissed; anything else can be retried.
+  sent();
+  pick({ name: "huge.pdf", size: 5 * 1024 * 1024, type: "application/pdf" });
+  uploadRequest().answer(413, { code: "too_large" });
+  await settle();
+  let row = lastRow();
+  assert.equal(state().messages[2].status, "failed");
+  assert.match(row.querySelector("p.meta").textContent, /File too large$/);
+  const [retry, dismiss] = row.querySelector("p.actions").children;
+  assert.equal(row.querySelector("p.actions").hidden, false);
+  assert.equal(retry.hidden, true);
+  assert.equal(dismiss.textContent, "Dismiss");
+  dismiss.click();
+  assert.equal(state().messages.length, 2);
+  assert.equal(rows().length, 2);
+
+  pick({ name: "page.html", size: 10, type: "text/html" });
+  uploadRequest().answer(415, { code: "unsupported_type" });
+  await settle();
+  assert.match(lastRow().querySelector("p.meta").textContent, /This type of file is not accepted$/);
+  lastRow().querySelector("p.actions").children[1].click();
+
+  // Checked before uploading: over 10 MiB never leaves the browser.
+  const uploads = requests.length;
+  pick({ name: "big.zip", size: 10 * 1024 * 1024 + 1, type: "application/zip" });
+  assert.equal(requests.length, uploads);
+  assert.equal(state().messages[2].status, "failed");
+  assert.match(lastRow().querySelector("p.meta").textContent, /File too large$/);
+  lastRow().querySelector("p.actions").children[1].click();
+  assert.equal(state().messages.length, 2);
+
+  // A server error and a lost connection: the generic text, and "try again" uploads with the same id.
+  const txt = { name: "notes.txt", size: 3, type: "" };
+  pick(txt);
+  request = uploadRequest();
+  assert.equal(request.init.headers["Content-Type"], "application/octet-stream");
+  const txtId = request.init.headers["X-Client-Msg-Id"];
+  request.answer(500, { code: "internal" });
+  await settle();
+  assert.match(lastRow().querySelector("p.meta").textContent, /Upload failed$/);
+  const again = lastRow().querySelector("p.actions").children[0];
+  assert.equal(again.hidden, false);
+  assert.equal(again.textContent, "Try again");
+  again.click();
+  assert.equal(state().messages[2].status, "pending");
+  request = uploadRequest();
+  assert.equal(request.init.headers["X-Client-Msg-Id"], txtId);
+  request.fail();
+  await settle();
+  assert.equal(state().messages[2].status, "failed");
+  assert.match(lastRow().querySelector("p.meta").textContent, /Upload failed$/);
+  lastRow().querySelector("p.actions").children[0].click();
+  uploadRequest().answer(201, { attachment_id: "a3", seq: 3, client_msg_id: txtId });
+  await settle();
+  assert.deepEqual(state().messages.map((m) => [m.seq, m.status]), [[1, "sent"], [2, "sent"], [3, "sent"]]);
+  assert.equal(lastRow().querySelector("p.actions").hidden, true);
+
+  // Attachments from the team: hostile names are text, ids are encoded; malformed bodies show as text.
+  const hostile = "<img src=x onerror=alert(1)>\u202Egpj.exe";
+  socket().receive(
+    message(4, "operator", JSON.stringify({ attachment_id: "../x?y", name: hostile, size: 2 * 1024 * 1024, content_type: "text/html" }), {
+      kind: "attachment",
+    })
+  );
+  row = lastRow();
+  assert.equal(row.querySelector("span.name").textContent, hostile);
+  assert.equal(row.querySelector("span.name").children.length, 0);
+  assert.equal(row.querySelector("span.size").textContent, " (2 MB)");
+  assert.equal(row.querySelector("img"), null, "no thumbnail for what is not an image");
+  assert.deepEqual(
+    [...new Set(row.descendants().map((node) => node.tagName))].sort(),
+    ["BUTTON", "DIV", "P", "SPAN"]
+  );
+  assert.equal(row.querySelector("p.actions"), null, "nothing to retry on the team's messages");
+  clicked.length = 0;
+  row.querySelector("button.file").click();
+  request = requests[requests.length - 1];
+  assert.equal(request.url, "/api/v1/attachments/..%2Fx%3Fy");
+  request.answer(200, "X");
+  await settle();
+  assert.equal(clicked.find((node) => node.tagName === "A").download, hostile);
+  for (const [seq, body] of [[5, "not json"], [6, JSON.stringify({ attachment_id: 7, name: 42 })], [7, "null"]]) {
+    socket().receive(message(seq, "operator", body, { kind: "attachment" }));
+    assert.equal(lastRow().querySelector("div.body").textContent, body);
+    assert.equal(lastRow().querySelector("button"), null);
+  }
+  socket().receive(message(8, "operator", JSON.stringify({ name: "odd.png", content_type: "image/png", size: "big" }), { kind: "attachment" }));
+  assert.equal(lastRow().querySelector("span.name").textContent, "odd.png");
+  assert.equal(lastRow().querySelector("span.size"), null);
+  assert.equal(lastRow().querySelector("img"), null, "no id, nothing to fetch");
+  assert.equal(lastRow().querySelector("button"), null);
+  assertNoErrors();
+}
+
+// Typing preview on: the guest is told, typing notices carry the text (first 200 characters, at most one
+// every 2 s, the latest text following when the 2 s are up), and the final false carries none.
+async function preview() {
+  load();
+  assert.equal(q("p.notice").textContent, "The team can see what you type before you send it.");
+  assert.equal(q("form.composer").children[0], q("p.notice"), "above the composer's fields");
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  type("no conversation yet");
+  assert.deepEqual(sent(), [], "nothing to tell before there is a conversation");
+  submit("Hi");
+  socket().receive(conversation("open"));
+  sent();
+
+  type("H");
+  assert.deepEqual(sent(), [{ type: "typing", conversation_id: "c1", state: true, preview: "H" }]);
+  type("He");
+  advance(1000);
+  type("Hel");
+  assert.deepEqual(sent(), [], "at most one every 2 s");
+  advance(1000);
+  assert.deepEqual(sent(), [{ type: "typing", conversation_id: "c1", state: true, preview: "Hel" }], "the latest text follows");
+  advance(500);
+  const long = "😀".repeat(150) + "x".repeat(100);
+  type(long);
+  advance(1500);
+  const [notice] = sent();
+  assert.equal(notice.preview, "😀".repeat(150) + "x".repeat(50), "the first 200 characters");
+  advance(3000);
+  assert.deepEqual(sent(), [{ type: "typing", conversation_id: "c1", state: false }]);
+  type("Bye");
+  sent();
+  submit("Bye");
+  const [off, send] = sent();
+  assert.deepEqual(off, { type: "typing", conversation_id: "c1", state: false });
+  assert.equal(send.type, "send");
+  advance(5000);
+  assert.deepEqual(sent(), [], "no preview after sending");
+  assertNoErrors();
+}
+
+const scenarios = { page, resume, embed, alone, german, failures, attachments, preview };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error("unknown scenario " + name);
