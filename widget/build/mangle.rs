@@ -2,16 +2,23 @@
 //! `catch` bindings), a step `minifier` does not take. The loader must fit 3 KB gzipped, and its long,
 //! explanatory names are a large part of that.
 //!
-//! The renaming is by name, not by scope: every declared name gets one short name everywhere it is used as
-//! a variable, so shadowing keeps its meaning. That is sound for code that keeps these rules, which the
-//! widget's sources do and the build checks where it can:
+//! Every declared name gets one short name everywhere it is used as a variable, so shadowing keeps its
+//! meaning. That is sound for code that keeps these rules, which the widget's sources do and the build
+//! checks where it can:
 //! - a name declared anywhere is never also used to reach a global of the same name (globals that are
 //!   easy to shadow by accident, like `parent`, `name` or `history`, are in [`KEEP`] and never renamed);
 //! - object keys are written `key: value` (no shorthand `{key}`, no methods `{key() {}}`), and there is
-//!   no destructuring, no spread, no labels, and no template literal with `${…}` (the build fails on one).
+//!   no destructuring, no spread, no labels, no arrow functions, no classes, and no template literal with
+//!   `${…}` (the build fails on one).
 //!
 //! A token after `.` is a property and keeps its name; so does one between `{` or `,` and `:` (an object
-//! key). The short names avoid every identifier that occurs anywhere in the source.
+//! key). The short names avoid every identifier the source uses as a variable (its globals and the names
+//! it keeps); property names and object keys do not count, as they never meet a variable.
+//!
+//! Two names may share a short name when no code can see both: each name belongs to the smallest
+//! `function` (parameters and body) that holds all its uses, and two names can share when those functions
+//! are apart, or when one lies inside the other and the outer name is not used in the inner function.
+//! So the parameters and locals of different functions reuse the same few letters, which gzip likes too.
 
 use minifier::js::{Keyword, ReservedChar, Token, Tokens};
 use std::collections::{HashMap, HashSet};
@@ -47,10 +54,21 @@ pub const KEEP: &[&str] = &[
 /// Words a short name must not be: keywords of two letters (longer names are never generated).
 const RESERVED_SHORT: &[&str] = &["as", "do", "if", "in", "of"];
 
+/// Token positions `start..=end`: a function's parameter list and body, or the whole program.
+type Extent = (usize, usize);
+
+/// A declared name on its way to a short one: where it is used, and the function that holds those uses.
+struct Local<'a> {
+    name: &'a str,
+    uses: Vec<usize>,
+    home: Extent,
+}
+
 /// Renames the declared names in `tokens` (a `minifier` token list without comments or white space).
 ///
 /// # Panics
-/// On a template literal with a substitution, which would hide names from the renaming.
+/// On a template literal with a substitution, which would hide names from the renaming, and on a
+/// `function` whose parameter list or body is not closed.
 pub fn mangle(tokens: Tokens<'_>) -> Tokens<'_> {
     let mut tokens = tokens.0;
     for token in &tokens {
@@ -62,43 +80,145 @@ pub fn mangle(tokens: Tokens<'_>) -> Tokens<'_> {
         }
     }
     let declared = declared_names(&tokens);
-    let mut uses: HashMap<&str, usize> = HashMap::new();
-    let mut taken: HashSet<String> = HashSet::new();
+    let mut functions = function_extents(&tokens);
+    functions.push((0, tokens.len()));
+    let mut uses: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut taken: HashSet<&str> = HashSet::new();
     for (index, token) in tokens.iter().enumerate() {
         if let Token::Other(name) = token {
-            taken.insert((*name).to_owned());
-            if declared.contains(name) && is_variable(&tokens, index) {
-                *uses.entry(name).or_default() += 1;
+            // Properties and object keys live apart from variables: `x.t` does not stop a variable `t`.
+            if is_variable(&tokens, index) {
+                taken.insert(name);
+                if declared.contains(name) {
+                    uses.entry(name).or_default().push(index);
+                }
             }
         }
     }
     // The most used names get the shortest replacements; ties in a fixed order, so builds are repeatable.
-    let mut order: Vec<(&str, usize)> = uses
+    let mut order: Vec<Local<'_>> = uses
         .into_iter()
         .filter(|(name, _)| name.len() > 2 && !KEEP.contains(name))
-        .collect();
-    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut fresh = short_names().filter(|short| !taken.contains(short));
-    let renames: HashMap<String, &'static str> = order
-        .into_iter()
-        .map(|(name, _)| {
-            let short = fresh.next().expect("enough short names");
-            (name.to_owned(), &*Box::leak(short.into_boxed_str()))
+        .map(|(name, uses)| {
+            let home = home_of(&functions, &uses);
+            Local { name, uses, home }
         })
         .collect();
+    order.sort_by(|a, b| b.uses.len().cmp(&a.uses.len()).then(a.name.cmp(b.name)));
+    let candidates: Vec<String> = short_names()
+        .filter(|short| !taken.contains(short.as_str()))
+        .collect();
+    let mut given: HashMap<usize, Vec<&Local<'_>>> = HashMap::new();
+    let mut renames: HashMap<&str, &'static str> = HashMap::new();
+    for local in &order {
+        let slot = (0..candidates.len())
+            .find(|slot| {
+                given
+                    .get(slot)
+                    .is_none_or(|others| others.iter().all(|other| apart(local, other)))
+            })
+            .expect("enough short names");
+        given.entry(slot).or_default().push(local);
+        let short: &'static str = Box::leak(candidates[slot].clone().into_boxed_str());
+        renames.insert(local.name, short);
+    }
 
-    let targets: Vec<usize> = (0..tokens.len())
-        .filter(|&index| match &tokens[index] {
-            Token::Other(name) => renames.contains_key(*name) && is_variable(&tokens, index),
-            _ => false,
-        })
-        .collect();
-    for index in targets {
-        if let Token::Other(name) = tokens[index] {
-            tokens[index] = Token::Other(renames[name]);
+    for local in &order {
+        for &index in &local.uses {
+            tokens[index] = Token::Other(renames[local.name]);
         }
     }
     Tokens(tokens)
+}
+
+/// Whether `a` and `b` may share a short name: no code where one is used can see the other.
+fn apart(a: &Local<'_>, b: &Local<'_>) -> bool {
+    let within = |inner: Extent, outer: Extent| outer.0 <= inner.0 && inner.1 <= outer.1;
+    let used_in = |local: &Local<'_>, extent: Extent| {
+        local
+            .uses
+            .iter()
+            .any(|&index| extent.0 <= index && index <= extent.1)
+    };
+    if a.home == b.home {
+        false
+    } else if a.home.1 < b.home.0 || b.home.1 < a.home.0 {
+        true
+    } else if within(a.home, b.home) {
+        !used_in(b, a.home)
+    } else if within(b.home, a.home) {
+        !used_in(a, b.home)
+    } else {
+        false
+    }
+}
+
+/// The smallest of `functions` that holds every one of `uses`.
+fn home_of(functions: &[Extent], uses: &[usize]) -> Extent {
+    let first = uses.iter().copied().min().unwrap_or(0);
+    let last = uses.iter().copied().max().unwrap_or(0);
+    functions
+        .iter()
+        .copied()
+        .filter(|&(start, end)| start <= first && last <= end)
+        .min_by_key(|&(start, end)| end - start)
+        .expect("the whole program holds every use")
+}
+
+/// Every `function`'s extent: from its parameter list's `(` to its body's closing `}`. A declaration's
+/// own name stays outside, in the enclosing scope where it is declared.
+fn function_extents(tokens: &[Token<'_>]) -> Vec<Extent> {
+    let mut extents = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        if !matches!(token, Token::Keyword(Keyword::Function)) {
+            continue;
+        }
+        let mut start = index + 1;
+        if matches!(tokens.get(start), Some(Token::Other(_))) {
+            start += 1;
+        }
+        let body = closing(
+            tokens,
+            start,
+            ReservedChar::OpenParenthese,
+            ReservedChar::CloseParenthese,
+        )
+        .map(|close| close + 1)
+        .expect("a function's parameter list is closed");
+        let end = closing(
+            tokens,
+            body,
+            ReservedChar::OpenCurlyBrace,
+            ReservedChar::CloseCurlyBrace,
+        )
+        .expect("a function's body is closed");
+        extents.push((start, end));
+    }
+    extents
+}
+
+/// The index of the `close` that matches the `open` at `start` (None when `start` holds no `open`).
+fn closing(
+    tokens: &[Token<'_>],
+    start: usize,
+    open: ReservedChar,
+    close: ReservedChar,
+) -> Option<usize> {
+    if !is_char(tokens.get(start), open) {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (index, token) in tokens.iter().enumerate().skip(start) {
+        if is_char(Some(token), open) {
+            depth += 1;
+        } else if is_char(Some(token), close) {
+            depth -= 1;
+            if depth == 0 {
+                return Some(index);
+            }
+        }
+    }
+    None
 }
 
 /// `a`…`z`, `A`…`Z`, then two letters, skipping reserved words.

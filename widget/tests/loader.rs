@@ -1,7 +1,9 @@
 //! Checks on the built loader: size budget, safe config embedding, no markup sinks, and — when Node is
 //! installed — that the minified script parses and behaves as docs/protocol.md says in a fake browser.
 
-use beckon_widget::{loader_min_js, loader_script, LOADER_VERSION};
+use beckon_widget::{
+    loader_min_js, loader_script, loader_script_with, LoaderOptions, LOADER_VERSION,
+};
 use flate2::{write::GzEncoder, Compression};
 use std::{
     io::Write,
@@ -96,6 +98,81 @@ fn hostile_config_values_cannot_break_out_of_a_script_element() {
     assert_eq!(
         embedded_config(&script),
         serde_json::json!({ "k": hostile, "h": format!("https://x.example/{hostile}") })
+    );
+}
+
+fn options<'a>(colour: Option<&'a str>, position: Option<&'a str>) -> LoaderOptions<'a> {
+    LoaderOptions {
+        site_key: "site_abc",
+        base_url: "https://chat.example.com/",
+        colour,
+        position,
+    }
+}
+
+#[test]
+fn loader_script_with_passes_a_hex_colour_and_the_left_side() {
+    for colour in ["#0a0", "#A1b2C3"] {
+        assert_eq!(
+            embedded_config(&loader_script_with(&options(Some(colour), Some("left")))),
+            serde_json::json!({
+                "k": "site_abc",
+                "h": "https://chat.example.com",
+                "c": colour,
+                "p": "left",
+            })
+        );
+    }
+}
+
+#[test]
+fn loader_script_with_leaves_out_invalid_colours_and_other_sides() {
+    let plain = serde_json::json!({ "k": "site_abc", "h": "https://chat.example.com" });
+    for colour in [
+        "",
+        "#",
+        "#ab",
+        "#abcd",
+        "#abcdefg",
+        "red",
+        "abc",
+        "#12345g",
+        "#fff;}*{display:none",
+        "#fff</script>",
+        "url(https://evil.example/x)",
+        " #fff",
+    ] {
+        let script = loader_script_with(&options(Some(colour), None));
+        assert_eq!(embedded_config(&script), plain, "colour {colour:?}");
+    }
+    for position in ["right", "Left", "left ", "top", "", "left;x"] {
+        let script = loader_script_with(&options(None, Some(position)));
+        assert_eq!(embedded_config(&script), plain, "position {position:?}");
+    }
+    // Without options: what `loader_script` serves.
+    assert_eq!(
+        loader_script_with(&options(None, None)),
+        loader_script("site_abc", "https://chat.example.com/")
+    );
+}
+
+#[test]
+fn loader_script_with_escapes_hostile_values() {
+    let hostile = "</script><script>alert(1)</script><!--\u{2028}\u{2029}\"'\\";
+    let base_url = format!("https://x.example/{hostile}");
+    let script = loader_script_with(&LoaderOptions {
+        site_key: hostile,
+        base_url: &base_url,
+        colour: Some("#abc"),
+        position: Some("left"),
+    });
+    let lower = script.to_lowercase();
+    assert!(!lower.contains("</script"), "{script}");
+    assert!(!lower.contains("<!--"));
+    assert!(!script.contains('\u{2028}') && !script.contains('\u{2029}'));
+    assert_eq!(
+        embedded_config(&script),
+        serde_json::json!({ "k": hostile, "h": base_url, "c": "#abc", "p": "left" })
     );
 }
 
@@ -225,6 +302,29 @@ fn a_panel_left_open_is_open_again_on_the_next_page() {
         &["loader_scenarios.js", "reopened"],
         &loader_script("KEY", BASE_URL),
     ) {
+        assert_node_succeeded(output);
+    }
+}
+
+#[test]
+fn loader_identifies_the_visitor_once_it_has_a_guest() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "identify"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}
+
+#[test]
+fn loader_takes_the_sites_colour_and_side() {
+    let script = loader_script_with(&LoaderOptions {
+        site_key: "KEY",
+        base_url: BASE_URL,
+        colour: Some("#0a0"),
+        position: Some("left"),
+    });
+    if let Some(output) = node(&["loader_scenarios.js", "look"], &script) {
         assert_node_succeeded(output);
     }
 }

@@ -1,8 +1,10 @@
 // Configuration and guest storage.
 //
 // `c` is the config object the server appends when it serves /w/SITE_KEY.js: {k: site key, h: base URL
-// without a trailing slash}. Every file of the loader shares this one function scope (build.rs wraps them
-// in a single IIFE), so these names are visible to all of them.
+// without a trailing slash, and optionally c: accent colour (`#rgb`/`#rrggbb`) and p: "left" for the
+// bottom-left corner}; the server validates `c` and `p` (`loader_script_with` in src/lib.rs). Every file of
+// the loader shares this one function scope (build.rs wraps them in a single IIFE), so these names are
+// visible to all of them.
 var W = window, D = document, C = c || {}, K = C.k, H = C.h, STORE = "beckon:" + K;
 
 // The guest this page has confirmed with the server ({g: guest id, t: token}); null until then.

@@ -4,9 +4,9 @@
 var frame = null, opened = false, ready = false, OPEN = "beckon:open:" + K, CHAT = "beckon:chat:" + K;
 
 // Opens or closes (hides) the panel, creating the iframe the first time; remembered for this tab's next page.
-function showPanel(open) {
-  opened = open;
-  store("sessionStorage", OPEN, open ? 1 : null);
+function showPanel(visible) {
+  opened = visible;
+  store("sessionStorage", OPEN, visible ? 1 : null);
   // Not mounted yet (no <body>): `mount` shows the panel.
   if (!shadow) return;
   if (!frame) {
@@ -15,8 +15,8 @@ function showPanel(open) {
     frame.allow = "clipboard-write";
     frame.src = H + "/chat/" + encodeURIComponent(K) + "?embed=1";
   }
-  frame.style.display = open ? "" : "none";
-  tell({ type: "beckon:visible", open: open });
+  frame.style.display = visible ? "" : "none";
+  tell({ type: "beckon:visible", open: visible });
 }
 
 // Posts to the panel once it is ready (before, the frame holds about:blank and the browser would log an

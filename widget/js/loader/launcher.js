@@ -3,43 +3,42 @@
 // nothing on the page moves (no web fonts either).
 var root = null, shadow = null, bubble = null, invitation = null, badge = null;
 
-var HOST_STYLE = "all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000";
+// The corner: bottom-right, or bottom-left with `p: "left"` (the only value the server sends).
+var SIDE = C.p || "right";
 
 // Compact on purpose: this sheet is a large part of the loader's 3 KB. `#0003` is black at 20 % opacity.
+// The bubble and the panel sit above the launcher on its side of the host element; on a phone the panel
+// takes the whole screen (it has its own close button).
 var STYLE =
   "*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}" +
   "button{cursor:pointer;border:0;border-radius:6px}" +
   "button:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}" +
   ".launcher{position:relative;display:grid;place-items:center;width:56px;height:56px;border-radius:50%}" +
-  ".launcher,.bubble-accept{background:#2563eb;color:#fff}" +
+  ".launcher,.bubble-accept{background:" + (C.c || "#2563eb") + ";color:#fff}" +
   ".launcher svg{width:28px;fill:#fff}" +
   ".badge{position:absolute;top:-4px;right:-4px;padding:0 6px;border-radius:9px;background:#dc2626}" +
   ".badge:empty{display:none}" +
-  ".bubble,.panel{position:absolute;right:0;bottom:68px;border-radius:12px;background:#fff;box-shadow:0 4px 24px #0003}" +
+  ".bubble,.panel{position:absolute;" + SIDE + ":0;bottom:68px;border-radius:12px;background:#fff;box-shadow:0 4px 24px #0003}" +
   ".bubble{width:260px;max-width:calc(100vw - 40px);padding:14px;color:#111}" +
   ".bubble p{margin:0 0 10px;overflow-wrap:anywhere}" +
   ".bubble-operator{font-weight:600}" +
   ".bubble button{margin-right:8px;padding:6px 12px}" +
   ".bubble-decline{background:#e5e7eb}" +
-  // Above the launcher; on a phone, the whole screen (the panel has its own close button).
-  ".panel{position:fixed;right:20px;bottom:88px;width:370px;height:560px;max-height:calc(100vh - 100px);border:0}" +
-  "@media(max-width:480px){.panel{inset:0;width:100vw;height:100vh;max-height:none;border-radius:0}}";
-
-// The chat icon's outline (a speech bubble), drawn with DOM APIs rather than parsed from markup.
-var ICON = "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z";
+  ".panel{width:370px;height:560px;max-height:calc(100vh - 100px);border:0}" +
+  "@media(max-width:480px){.panel{position:fixed;inset:0;width:100vw;height:100vh;max-height:none;border-radius:0}}";
 
 // Creates an element with a class and, optionally, text (always as text, never as markup).
-function element(tag, className, parent, text) {
+function element(tag, className, into, text) {
   var node = D.createElement(tag);
   node.className = className;
   if (text != null) node.textContent = text;
-  parent.appendChild(node);
+  into.appendChild(node);
   return node;
 }
 
-function button(className, parent, text, onClick) {
-  var node = element("button", className, parent, text);
-  node.type = "button";
+// A button in the shadow root (which no form reaches, so its type does not matter).
+function button(className, into, text, onClick) {
+  var node = element("button", className, into, text);
   node.addEventListener("click", guard(onClick));
   return node;
 }
@@ -48,40 +47,36 @@ function mount() {
   var svgNs = "http://www.w3.org/2000/svg";
   root = D.createElement("div");
   root.id = "beckon-root";
-  root.style.cssText = HOST_STYLE;
+  root.style.cssText = "all:initial;position:fixed;bottom:20px;z-index:2147483000;" + SIDE + ":20px";
   shadow = root.attachShadow({ mode: "open" });
-  addStyle(STYLE);
+  // A constructed style sheet passes a strict style-src CSP; a <style> element is the fallback.
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+    shadow.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    element("style", "", shadow, STYLE);
+  }
   var launcher = button("launcher", shadow, null, function () {
-    if (opened) showPanel(false);
-    else api.open();
+    showPanel(!opened);
   });
   launcher.setAttribute("aria-label", "Live help");
   badge = element("span", "badge", launcher, "");
+  // The chat icon (a speech bubble), drawn with DOM APIs rather than parsed from markup; the button's
+  // label names it.
   var svg = launcher.appendChild(D.createElementNS(svgNs, "svg"));
   svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.appendChild(D.createElementNS(svgNs, "path")).setAttribute("d", ICON);
+  svg.appendChild(D.createElementNS(svgNs, "path")).setAttribute("d", "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z");
   D.body.appendChild(root);
   // The chat was open on the previous page, or a conversation is running: bring the panel back at once
   // (hidden when it was closed) so the chat carries on and unread messages are counted.
-  var open = opened || !!store("sessionStorage", OPEN);
-  if (open || store("localStorage", CHAT)) showPanel(open);
+  var show = opened || !!store("sessionStorage", OPEN);
+  if (show || store("localStorage", CHAT)) showPanel(show);
 }
 
 // Some single-page apps swap the whole <body> (Turbo, for one); put the launcher back after they do.
 function remount() {
   if (root && !root.isConnected && D.body) D.body.appendChild(root);
-}
-
-// A constructed style sheet passes a strict style-src CSP; a <style> element is the fallback.
-function addStyle(css) {
-  try {
-    var sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    shadow.adoptedStyleSheets = [sheet];
-  } catch (e) {
-    element("style", "", shadow, css);
-  }
 }
 
 // Shows an operator's invitation; the operator's name and message are network data, so they go in as text.
@@ -107,9 +102,13 @@ function hideBubble() {
   bubble = invitation = null;
 }
 
+// Answers the invitation over the presence socket (when it is open) and, when accepted, opens the chat.
 function answer(accepted) {
   if (!invitation) return;
-  send({ type: "invite_response", invitation_id: invitation.invitation_id, accepted: accepted });
+  try {
+    if (socket.readyState == 1)
+      socket.send(JSON.stringify({ type: "invite_response", invitation_id: invitation.invitation_id, accepted: accepted }));
+  } catch (e) {}
   hideBubble();
-  if (accepted) api.open();
+  if (accepted) showPanel(true);
 }

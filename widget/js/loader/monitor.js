@@ -15,17 +15,17 @@ function pageView(again) {
 
 // Single-page apps change the address with the History API; wrap it so those page views count too. The
 // check runs a moment later so that a title the app sets right after navigating is the one reported.
+// (Every browser with shadow DOM has both methods.)
 function watchNavigation() {
-  var history = W.history, later = guard(function () {
+  var hist = W.history, later = guard(function () {
     setTimeout(guard(function () {
       remount();
       pageView();
     }), 0);
   });
-  ["pushState", "replaceState"].forEach(function (name) {
-    var original = history[name];
-    if (typeof original != "function") return;
-    history[name] = function () {
+  ["pushState", "replaceState"].forEach(function (method) {
+    var original = hist[method];
+    hist[method] = function () {
       var result = original.apply(this, arguments);
       later();
       return result;

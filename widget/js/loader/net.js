@@ -1,4 +1,4 @@
-// Networking: the guest API and the page-view beacon.
+// Networking: the guest API, signed identification and the page-view beacon.
 //
 // Requests carry a text/plain body and no credentials, so the browser sends them cross-origin without a
 // CORS preflight (docs/protocol.md, "Guest API").
@@ -26,14 +26,35 @@ function obtainGuest() {
     });
 }
 
+// What the host page last passed to `Beckon.identify`: {id, name, email, ts, signature}, signed by the
+// site's server with the site's identity secret.
+var identity = null;
+
+// Vouches for the host page's signed-in user, once this page has a guest: called by `Beckon.identify` and
+// for every guest the server hands out (`run`). A refused signature (403) leaves the guest anonymous, and
+// any failure is ignored.
+var identify = guard(function () {
+  var who = identity;
+  if (guest && who)
+    post("/api/v1/identify", JSON.stringify({
+      site_key: K,
+      token: guest.t,
+      id: who.id,
+      name: who.name,
+      email: who.email,
+      ts: who.ts,
+      signature: who.signature
+    })).catch(noop);
+});
+
 // Reports a page view. The server takes at most 8 KiB, so long values are cut.
 function beacon(url, referrer) {
   var body = JSON.stringify({
     k: K,
     t: guest.t,
     u: url.slice(0, 2048),
-    ti: String(D.title).slice(0, 512),
-    r: String(referrer).slice(0, 2048)
+    ti: D.title.slice(0, 512),
+    r: referrer.slice(0, 2048)
   });
   try {
     // A string body goes out as text/plain; sendBeacon answers false when it could not queue it.

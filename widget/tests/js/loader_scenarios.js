@@ -19,6 +19,13 @@ const lastBeacon = () => JSON.parse(beacons[beacons.length - 1].body);
 const root = () => document.getElementById("beckon-root");
 const shadow = () => root().shadowRoot;
 const frame = () => shadow().querySelector("iframe.panel");
+// The launcher's style sheet (a <style> element: Node has no constructable style sheets).
+const sheet = () => shadow().querySelector("style").textContent;
+// The host element's inline style as {property: value}.
+const hostStyle = () =>
+  Object.fromEntries(root().style.cssText.split(";").filter(Boolean).map((d) => d.split(":")));
+// The requests to the identify endpoint so far.
+const identifies = () => requests.filter((r) => r.url === BASE + "/api/v1/identify");
 
 // A postMessage event arriving at the host page.
 function messageFrom(source, origin, data) {
@@ -84,6 +91,11 @@ async function visit() {
   // open() opened the panel, so the first click closes it and the second opens it again.
   assert.ok(root(), "#beckon-root exists");
   assert.match(root().style.cssText, /position:fixed/);
+  // Without a colour or side of the site's own: Beckon's blue, bottom-right.
+  assert.equal(hostStyle().right, "20px");
+  assert.equal(hostStyle().left, undefined);
+  assert.match(sheet(), /\.launcher,\.bubble-accept\{background:#2563eb;/);
+  assert.match(sheet(), /\.bubble,\.panel\{position:absolute;right:0;/);
   const launcher = shadow().querySelector("button.launcher");
   assert.equal(launcher.getAttribute("aria-label"), "Live help");
   assert.ok(launcher.querySelector("path"), "icon drawn");
@@ -343,7 +355,88 @@ async function reopened() {
   assert.equal(frame().style.display, "");
 }
 
-const scenarios = { visit, hostile, panel, continued, reopened };
+// `Beckon.identify`: posted once the guest is known, again whenever called and for every new guest.
+async function identify() {
+  const who = { id: "u1", name: "Ann <b>", email: "ann@example.com", ts: 1700000000, signature: "ab12" };
+  window.Beckon = [["identify", who]];
+  load();
+
+  // Queued before the loader ran: nothing is posted until the guest is known.
+  assert.equal(requests.length, 1);
+  assert.equal(identifies().length, 0);
+  await answerGuest(201, { guest_id: "g1", token: "tok1", returning: false });
+  assert.equal(identifies().length, 1);
+  const first = identifies()[0];
+  assert.equal(first.init.method, "POST");
+  assert.equal(first.init.headers["Content-Type"], "text/plain");
+  assert.equal(first.init.credentials, "omit");
+  assert.deepEqual(JSON.parse(first.init.body), { site_key: "KEY", token: "tok1", ...who });
+
+  // A refused signature (403) or a failed request is ignored: nothing escapes, nothing is retried.
+  first.answer(403, { error: "forbidden", message: "the identity signature is not valid or not fresh" });
+  await settle();
+  assert.equal(timers.length, 0);
+
+  // Called later: posted at once with the current token; only the identity's own fields go out.
+  const again = { id: "u1", name: "Ann B", email: "", ts: 1700000100, signature: "cd34", role: "admin" };
+  window.Beckon.identify(again);
+  assert.equal(identifies().length, 2);
+  const sent = { id: "u1", name: "Ann B", email: "", ts: 1700000100, signature: "cd34" };
+  assert.deepEqual(JSON.parse(identifies()[1].init.body), { site_key: "KEY", token: "tok1", ...sent });
+  identifies()[1].fail();
+  await settle();
+
+  // A reconnect with the same guest does not send it again.
+  sockets[0].serverClose(1006);
+  runTimers();
+  assert.equal(sockets.length, 2);
+  assert.equal(identifies().length, 2);
+
+  // 4401: the server dropped the guest; the new guest is identified too, with its own token.
+  sockets[1].serverClose(4401);
+  runTimers();
+  await answerGuest(201, { guest_id: "g2", token: "tok2", returning: false });
+  assert.equal(identifies().length, 3);
+  assert.deepEqual(JSON.parse(identifies()[2].init.body), { site_key: "KEY", token: "tok2", ...sent });
+
+  // So is the new guest after the panel's socket refused the token.
+  window.Beckon.open();
+  messageFrom(frame().contentWindow, BASE, { type: "beckon:ready" });
+  messageFrom(frame().contentWindow, BASE, { type: "beckon:expired" });
+  runTimers();
+  await answerGuest(201, { guest_id: "g3", token: "tok3", returning: false });
+  assert.equal(identifies().length, 4);
+  assert.equal(JSON.parse(identifies()[3].init.body).token, "tok3");
+
+  // Odd arguments never throw into the page.
+  window.Beckon.identify({
+    get id() {
+      throw new Error("boom");
+    },
+  });
+  window.Beckon.identify("nonsense");
+  window.Beckon.identify();
+  assert.equal(identifies().length, 5, "a string is posted as it is and refused by the server");
+  await settle();
+}
+
+// The site's colour and side (`loader_script_with`): here #0a0 and "left".
+async function look() {
+  load();
+  await answerGuest(201, { guest_id: "g1", token: "tok1", returning: false });
+  assert.equal(hostStyle().position, "fixed");
+  assert.equal(hostStyle().left, "20px");
+  assert.equal(hostStyle().right, undefined, "no right side: " + root().style.cssText);
+  assert.equal(hostStyle().bottom, "20px");
+  assert.match(sheet(), /\.launcher,\.bubble-accept\{background:#0a0;color:#fff\}/);
+  // The bubble and the panel open above the launcher on the left as well.
+  assert.match(sheet(), /\.bubble,\.panel\{position:absolute;left:0;/);
+  assert.doesNotMatch(sheet(), /[{;]right:0/);
+  window.Beckon.open();
+  assert.equal(frame().className, "panel");
+}
+
+const scenarios = { visit, hostile, panel, continued, reopened, identify, look };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error("unknown scenario " + name);
