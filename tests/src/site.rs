@@ -25,15 +25,7 @@ impl SiteFixture {
             .await;
         let res = app.complete_setup_with_origins(allowed_origin).await;
         assert_eq!(res.status(), 303, "setup");
-        let session_cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("beckon_session="))
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_owned();
+        let session_cookie = session_cookie_of(&res);
         let url = app.database_url().to_owned();
         let site = tokio::task::spawn_blocking(move || {
             let db = Db::connect(&url, 1).expect("connect");
@@ -71,6 +63,56 @@ impl SiteFixture {
             site,
             session_cookie,
         }
+    }
+
+    /// Lets the widget run on exactly `origin` (a host site's, known only once it listens).
+    pub async fn allow_widget_on(&self, origin: &str) {
+        let url = self.app.database_url().to_owned();
+        let value = serde_json::json!([origin]).to_string();
+        let id = self.site.id.clone();
+        tokio::task::spawn_blocking(move || {
+            use beckon::db::schema::sites;
+            use diesel::prelude::*;
+            let db = Db::connect(&url, 1).expect("connect");
+            let mut conn = db.conn().expect("conn");
+            diesel::update(sites::table.find(&id))
+                .set(sites::allowed_origins.eq(&value))
+                .execute(&mut *conn)
+                .expect("update");
+        })
+        .await
+        .expect("allow origin");
+    }
+
+    /// Logs the owner in with a real browser and opens `path` of the console, waiting for its socket.
+    pub async fn open_console_in(&self, browser: &crate::Browser, path: &str, live_marker: &str) {
+        let wait = std::time::Duration::from_secs(10);
+        browser.goto(&self.app.url("/login")).await;
+        browser
+            .eval(
+                r#"document.querySelector('input[name=email]').value = 'owner@example.com';
+                   document.querySelector('input[name=password]').value = 'correct horse battery';
+                   document.querySelector('form[action="/login"]').submit(); return true;"#,
+            )
+            .await;
+        assert!(
+            browser
+                .wait_for("return location.pathname === '/console'", wait)
+                .await,
+            "logged in"
+        );
+        browser.goto(&self.app.url(path)).await;
+        assert!(
+            browser
+                .wait_for(
+                    &format!(
+                        "return document.getElementById({live_marker:?}).textContent === 'Live'"
+                    ),
+                    wait
+                )
+                .await,
+            "console socket connected"
+        );
     }
 
     /// `ws://127.0.0.1:PORT` + path.
@@ -143,4 +185,16 @@ impl SiteFixture {
             .await
             .expect("visitor socket")
     }
+}
+
+/// The `beckon_session=…` pair a response set.
+fn session_cookie_of(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("beckon_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_owned()
 }

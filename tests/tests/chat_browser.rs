@@ -4,24 +4,16 @@
 
 use std::time::Duration;
 
-use beckon::db::Db;
 use beckon_tests::{Browser, HostSite, SiteFixture, TestDatabase};
-use diesel::RunQueryDsl as _;
 
 const WAIT: Duration = Duration::from_secs(8);
 
-async fn allow_origin(fx: &SiteFixture, origin: &str) {
+/// Adds a colleague, Agnes (handle `agnes`), to the site, for transfers.
+async fn add_colleague(fx: &SiteFixture) {
     let url = fx.app.database_url().to_owned();
-    let value = serde_json::json!([origin]).to_string();
-    let id = fx.site.id.clone();
     tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&url, 1).unwrap();
+        let db = beckon::db::Db::connect(&url, 1).unwrap();
         let mut conn = db.conn().unwrap();
-        diesel::sql_query(format!(
-            "UPDATE sites SET allowed_origins = '{value}' WHERE id = '{id}'"
-        ))
-        .execute(&mut *conn)
-        .unwrap();
         let agent = beckon::services::accounts::NewOperator {
             email: beckon::domain::Email::parse("agent@example.com").unwrap(),
             handle: beckon::domain::Handle::parse("agnes").unwrap(),
@@ -41,32 +33,6 @@ async fn allow_origin(fx: &SiteFixture, origin: &str) {
     })
     .await
     .unwrap();
-}
-
-async fn open_chats(operator: &Browser, fx: &SiteFixture) {
-    operator.goto(&fx.app.url("/login")).await;
-    operator
-        .eval(
-            r#"document.querySelector('input[name=email]').value = 'owner@example.com';
-               document.querySelector('input[name=password]').value = 'correct horse battery';
-               document.querySelector('form[action="/login"]').submit(); return true;"#,
-        )
-        .await;
-    assert!(
-        operator
-            .wait_for("return location.pathname === '/console'", WAIT)
-            .await,
-        "logged in"
-    );
-    operator.goto(&fx.app.url("/console/chats")).await;
-    assert!(
-        operator
-            .wait_for(
-                "return document.getElementById('chat-status').textContent === 'Live'",
-                WAIT
-            )
-            .await
-    );
 }
 
 /// Switches the visitor browser into the chat panel's iframe (inside the launcher's shadow root).
@@ -155,8 +121,10 @@ async fn a_guest_and_an_operator_chat_in_real_browsers() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], "").await;
     let shop = HostSite::start(&fx.app.address, &fx.site.public_key).await;
-    allow_origin(&fx, &shop.origin).await;
-    open_chats(&operator, &fx).await;
+    fx.allow_widget_on(&shop.origin).await;
+    add_colleague(&fx).await;
+    fx.open_console_in(&operator, "/console/chats", "chat-status")
+        .await;
 
     // The guest opens the panel from the launcher and writes.
     visitor.goto(&shop.url("/products/tent")).await;

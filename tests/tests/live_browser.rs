@@ -3,65 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use beckon::db::Db;
 use beckon_tests::{Browser, HostSite, SiteFixture, TestDatabase};
-use diesel::RunQueryDsl as _;
 
 const TWO_SECONDS: Duration = Duration::from_secs(2);
-
-/// Lets the widget run on exactly `origin` (the host site's, known only once it listens).
-async fn allow_origin(fx: &SiteFixture, origin: &str) {
-    let url = fx.app.database_url().to_owned();
-    let value = serde_json::json!([origin]).to_string();
-    let id = fx.site.id.clone();
-    tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&url, 1).unwrap();
-        let mut conn = db.conn().unwrap();
-        diesel::sql_query(format!(
-            "UPDATE sites SET allowed_origins = '{value}' WHERE id = '{id}'"
-        ))
-        .execute(&mut *conn)
-        .unwrap();
-    })
-    .await
-    .unwrap();
-}
-
-/// Logs the operator browser in and opens the site's live visitor list.
-async fn open_console(operator: &Browser, fx: &SiteFixture) {
-    operator.goto(&fx.app.url("/login")).await;
-    operator
-        .eval(
-            r#"document.querySelector('input[name=email]').value = 'owner@example.com';
-               document.querySelector('input[name=password]').value = 'correct horse battery';
-               document.querySelector('form[action="/login"]').submit(); return true;"#,
-        )
-        .await;
-    assert!(
-        operator
-            .wait_for(
-                "return location.pathname === '/console'",
-                Duration::from_secs(10)
-            )
-            .await,
-        "logged in"
-    );
-    operator
-        .goto(
-            &fx.app
-                .url(&format!("/console/sites/{}/visitors", fx.site.id)),
-        )
-        .await;
-    assert!(
-        operator
-            .wait_for(
-                "return document.getElementById('live-status').textContent === 'Live'",
-                Duration::from_secs(10)
-            )
-            .await,
-        "console socket connected"
-    );
-}
 
 fn rows_showing(path: &str) -> String {
     format!(
@@ -81,10 +25,15 @@ async fn the_console_follows_a_visitor_on_another_origin_live() {
     let fx = SiteFixture::start(&db, &[], "").await;
     let shop = HostSite::start(&fx.app.address, &fx.site.public_key).await;
     assert_ne!(shop.origin, fx.app.address, "the shop is another origin");
-    allow_origin(&fx, &shop.origin).await;
+    fx.allow_widget_on(&shop.origin).await;
     let hostile = "<img src=x onerror=alert(1)>";
     shop.add_page("/hostile", shop.page_html(hostile, "<p>Nothing to see</p>"));
-    open_console(&operator, &fx).await;
+    fx.open_console_in(
+        &operator,
+        &format!("/console/sites/{}/visitors", fx.site.id),
+        "live-status",
+    )
+    .await;
 
     // Arrival: listed with the current page within 2 s.
     visitor.goto(&shop.url("/products/tent")).await;

@@ -169,3 +169,63 @@ pub fn service_error_json(e: &ServiceError, client_msg_id: Option<&str>) -> Stri
     };
     error_json(code, &message, client_msg_id)
 }
+
+/// Answers a `resume` (guest) or `join` (operator): subscribes the connection to the conversation's
+/// `topic`, queues the conversation's state, and returns the `history`, `resync` or `error` to send.
+pub async fn catch_up(
+    state: &AppState,
+    conn_id: u64,
+    party: crate::services::chat::Party,
+    conversation_id: String,
+    after_seq: i64,
+    topic: fn(&str) -> String,
+) -> String {
+    let answer = crate::services::run(&state.db, move |conn| {
+        let history = crate::services::chat::history(conn, &conversation_id, &party, after_seq)?;
+        let c = Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
+        let current = conversation_json(conn, &c)?;
+        Ok((c.id.clone(), current, history_json(conn, &c, &history)?))
+    })
+    .await;
+    match answer {
+        Ok((id, current, history)) => {
+            state.hub.subscribe(conn_id, &topic(&id));
+            state
+                .hub
+                .send_to_conn(conn_id, Outgoing::text(current.to_string()));
+            history
+        }
+        Err(e) => service_error_json(&e, None),
+    }
+}
+
+/// Records a read mark and tells both sides; the `error` to send back, if it failed.
+pub async fn mark_read(
+    state: &AppState,
+    party: crate::services::chat::Party,
+    conversation_id: String,
+    seq: i64,
+) -> Option<String> {
+    let by_guest = matches!(party, crate::services::chat::Party::Guest { .. });
+    let marked = crate::services::run(&state.db, move |conn| {
+        crate::services::chat::mark_read(conn, &conversation_id, &party, seq)
+    })
+    .await;
+    match marked {
+        Ok(c) => {
+            let (who, seq) = if by_guest {
+                ("guest", c.guest_read_seq)
+            } else {
+                ("operator", c.operator_read_seq)
+            };
+            let event: Arc<str> =
+                json!({"type": "read", "conversation_id": c.id, "who": who, "seq": seq})
+                    .to_string()
+                    .into();
+            state.hub.publish(&guest_topic(&c.id), event.clone());
+            state.hub.publish(&ops_topic(&c.id), event);
+            None
+        }
+        Err(e) => Some(service_error_json(&e, None)),
+    }
+}

@@ -227,29 +227,17 @@ impl ConsoleHandler {
 
     async fn join(&mut self, conversation_id: String, after_seq: i64) -> Reply {
         let party = self.party();
-        let answer = services::run(&self.state.db, move |conn| {
-            let history = chat::history(conn, &conversation_id, &party, after_seq)?;
-            let c = Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
-            let state = chat_events::conversation_json(conn, &c)?;
-            Ok((
-                c.id.clone(),
-                state,
-                chat_events::history_json(conn, &c, &history)?,
-            ))
-        })
-        .await;
-        match answer {
-            Ok((id, state, history)) => {
-                self.state
-                    .hub
-                    .subscribe(self.conn_id, &chat_events::ops_topic(&id));
-                self.state
-                    .hub
-                    .send_to_conn(self.conn_id, Outgoing::text(state.to_string()));
-                Reply::Send(history)
-            }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
-        }
+        Reply::Send(
+            chat_events::catch_up(
+                &self.state,
+                self.conn_id,
+                party,
+                conversation_id,
+                after_seq,
+                chat_events::ops_topic,
+            )
+            .await,
+        )
     }
 
     async fn send(
@@ -330,26 +318,9 @@ impl ConsoleHandler {
     }
 
     async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
-        let party = self.party();
-        match services::run(&self.state.db, move |conn| {
-            chat::mark_read(conn, &conversation_id, &party, seq)
-        })
-        .await
-        {
-            Ok(c) => {
-                let event: std::sync::Arc<str> =
-                    serde_json::json!({"type": "read", "conversation_id": c.id, "who": "operator", "seq": c.operator_read_seq})
-                        .to_string()
-                        .into();
-                self.state
-                    .hub
-                    .publish(&chat_events::guest_topic(&c.id), event.clone());
-                self.state
-                    .hub
-                    .publish(&chat_events::ops_topic(&c.id), event);
-                Reply::None
-            }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        match chat_events::mark_read(&self.state, self.party(), conversation_id, seq).await {
+            Some(error) => Reply::Send(error),
+            None => Reply::None,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::db::models::{Conversation, Visitor};
 use crate::error::ApiError;
 use crate::realtime::live::GuestFacts;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED, CLOSE_UNKNOWN_GUEST};
-use crate::realtime::{EventBus as _, Outgoing};
+use crate::realtime::EventBus as _;
 use crate::routes::guest::widget_origin_ok;
 use crate::services::chat::{self, Party};
 use crate::services::invitations;
@@ -238,30 +238,17 @@ impl VisitorHandler {
 
     async fn resume(&mut self, conversation_id: String, after_seq: i64) -> Reply {
         let party = self.party();
-        let answer = services::run(&self.state.db, move |conn| {
-            let history = chat::history(conn, &conversation_id, &party, after_seq)?;
-            let conversation =
-                Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
-            let state = chat_events::conversation_json(conn, &conversation)?;
-            Ok((
-                conversation.id.clone(),
-                state,
-                chat_events::history_json(conn, &conversation, &history)?,
-            ))
-        })
-        .await;
-        match answer {
-            Ok((id, state, history)) => {
-                self.state
-                    .hub
-                    .subscribe(self.conn_id, &chat_events::guest_topic(&id));
-                self.state
-                    .hub
-                    .send_to_conn(self.conn_id, Outgoing::text(state.to_string()));
-                Reply::Send(history)
-            }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
-        }
+        Reply::Send(
+            chat_events::catch_up(
+                &self.state,
+                self.conn_id,
+                party,
+                conversation_id,
+                after_seq,
+                chat_events::guest_topic,
+            )
+            .await,
+        )
     }
 
     async fn typing(
@@ -306,26 +293,9 @@ impl VisitorHandler {
     }
 
     async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
-        let party = self.party();
-        let marked = services::run(&self.state.db, move |conn| {
-            chat::mark_read(conn, &conversation_id, &party, seq)
-        })
-        .await;
-        match marked {
-            Ok(c) => {
-                let event: std::sync::Arc<str> =
-                    serde_json::json!({"type": "read", "conversation_id": c.id, "who": "guest", "seq": c.guest_read_seq})
-                        .to_string()
-                        .into();
-                self.state
-                    .hub
-                    .publish(&chat_events::ops_topic(&c.id), event.clone());
-                self.state
-                    .hub
-                    .publish(&chat_events::guest_topic(&c.id), event);
-                Reply::None
-            }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        match chat_events::mark_read(&self.state, self.party(), conversation_id, seq).await {
+            Some(error) => Reply::Send(error),
+            None => Reply::None,
         }
     }
 }

@@ -60,6 +60,27 @@ impl SiteCache {
     }
 }
 
+/// A site's settings as typed into the form.
+#[derive(Debug, Clone, Copy)]
+pub struct RawSiteSettings<'a> {
+    /// Allowed origins, separated by commas, spaces or lines.
+    pub origins: &'a str,
+    /// The site's own chat domain, or empty.
+    pub custom_domain: &'a str,
+    /// Accent colour, `#rrggbb` or empty.
+    pub colour: &'a str,
+    /// `left` or anything else for right.
+    pub position: &'a str,
+    /// Greeting template.
+    pub greeting: &'a str,
+    /// Offline text template.
+    pub offline: &'a str,
+    /// Auto-assign new chats.
+    pub auto_assign: bool,
+    /// Live typing preview.
+    pub typing_preview: bool,
+}
+
 /// A site's editable settings, parsed.
 #[derive(Debug, Clone)]
 pub struct SiteSettings {
@@ -70,16 +91,17 @@ pub struct SiteSettings {
 
 impl SiteSettings {
     /// Parses the settings form's values.
-    pub fn parse(
-        origins: &str,
-        custom_domain: &str,
-        colour: &str,
-        position: &str,
-        greeting: &str,
-        offline: &str,
-        auto_assign: bool,
-        typing_preview: bool,
-    ) -> Result<SiteSettings, crate::domain::InvalidInput> {
+    pub fn parse(raw: &RawSiteSettings<'_>) -> Result<SiteSettings, crate::domain::InvalidInput> {
+        let RawSiteSettings {
+            origins,
+            custom_domain,
+            colour,
+            position,
+            greeting,
+            offline,
+            auto_assign,
+            typing_preview,
+        } = *raw;
         use crate::domain::InvalidInput;
         let origins = crate::domain::AllowedOrigins::parse(origins)?;
         let domain = custom_domain.trim().trim_end_matches('.').to_lowercase();

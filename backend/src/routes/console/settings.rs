@@ -9,7 +9,8 @@ use super::page;
 use super::session::CurrentOperator;
 use crate::db::models::{Membership, Role, Site};
 use crate::routes::chat_pages::WidgetSettings;
-use crate::services::{self, sites::SiteSettings, ServiceError};
+use crate::services::sites::{RawSiteSettings, SiteSettings};
+use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use beckon_console::settings::{site_settings, SiteSettingsView};
 
@@ -132,16 +133,16 @@ async fn save(
         Err(e) => return page::internal_error(&nonce, &e),
     };
     let form = form.into_inner();
-    let parsed = SiteSettings::parse(
-        &form.allowed_origins,
-        &form.custom_domain,
-        &form.colour,
-        &form.position,
-        &form.greeting,
-        &form.offline,
-        form.auto_assign.is_some(),
-        form.typing_preview.is_some(),
-    );
+    let parsed = SiteSettings::parse(&RawSiteSettings {
+        origins: &form.allowed_origins,
+        custom_domain: &form.custom_domain,
+        colour: &form.colour,
+        position: &form.position,
+        greeting: &form.greeting,
+        offline: &form.offline,
+        auto_assign: form.auto_assign.is_some(),
+        typing_preview: form.typing_preview.is_some(),
+    });
     let settings = match parsed {
         Ok(s) => s,
         Err(e) => {
