@@ -216,6 +216,43 @@ async fn a_guest_and_an_operator_chat_in_real_browsers() {
         "the operator sees the guest read the reply"
     );
 
+    // Files both ways: the guest's text file reaches the console as a download link; the operator's
+    // image reaches the panel with a thumbnail.
+    visitor
+        .eval(
+            "const dt = new DataTransfer(); dt.items.add(new File(['order 1234 details'], 'order <1234>.txt', {type: 'text/plain'})); \
+             const input = document.querySelector('form.composer input[type=file]'); input.files = dt.files; \
+             input.dispatchEvent(new Event('change')); return true;",
+        )
+        .await;
+    assert!(
+        operator
+            .wait_for("return Array.from(document.querySelectorAll('#messages a.attachment-link')).some(a => a.textContent.includes('order <1234>.txt'))", WAIT)
+            .await,
+        "the guest's file is offered to the operator"
+    );
+    let href = operator
+        .eval("return document.querySelector('#messages a.attachment-link').getAttribute('href')")
+        .await;
+    let text = operator
+        .eval(&format!("return fetch({href}).then(r => r.text())"))
+        .await;
+    assert_eq!(
+        text, "order 1234 details",
+        "the operator downloads it with the console session"
+    );
+    operator
+        .eval(
+            "const png = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII='), c => c.charCodeAt(0)); \
+             const dt = new DataTransfer(); dt.items.add(new File([png], 'dot.png', {type: 'image/png'})); \
+             const input = document.getElementById('attach-input'); input.files = dt.files; input.dispatchEvent(new Event('change')); return true;",
+        )
+        .await;
+    assert!(
+        visitor.wait_for("return Array.from(document.querySelectorAll('img')).some(i => i.src.startsWith('blob:') && i.naturalWidth === 1)", WAIT).await,
+        "the operator's image shows as a thumbnail in the panel"
+    );
+
     // Navigation reconnects: the chat is still there on the next page, with its history.
     visitor.enter_top_frame().await;
     visitor.goto(&shop.url("/products/stove")).await;
