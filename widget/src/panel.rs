@@ -42,6 +42,9 @@ pub struct PanelConfig {
     /// sees what they type, and its `typing` notices carry the first 200 characters typed so far. When
     /// false, nothing typed leaves the browser before it is sent.
     pub typing_preview: bool,
+    /// On a person's own chat page (`/u/HANDLE`), where that person signs in (a path on Beckon's
+    /// origin); `None` elsewhere.
+    pub sign_in_url: Option<String>,
     /// Texts the site owner may change.
     pub texts: PanelTexts,
 }

@@ -34,6 +34,7 @@ fn config(mode: PanelMode) -> PanelConfig {
         colour: "#2456d6".into(),
         position: "right".into(),
         typing_preview: false,
+        sign_in_url: None,
         texts: PanelTexts::default(),
     }
 }
@@ -118,7 +119,7 @@ fn panel_page_is_a_complete_document_with_nonced_style_and_script() {
         serde_json::json!({
             "site_key": "site_KEY", "base_url": "https://chat.example", "mode": "page", "handle": null,
             "site_name": "Shop", "operator_name": null, "colour": "#2456d6", "position": "right",
-            "typing_preview": false, "texts": { "greeting": null, "offline": null }
+            "typing_preview": false, "sign_in_url": null, "texts": { "greeting": null, "offline": null }
         })
     );
     assert!(panel_page(&config(PanelMode::Embed), "n").contains("class=\"embed\""));
@@ -136,6 +137,7 @@ fn hostile_config_values_stay_data() {
         colour: "#fff;}</style><script>alert(1)</script>".into(),
         position: HOSTILE.into(),
         typing_preview: true,
+        sign_in_url: Some("/login?next=/console/chats".into()),
         texts: PanelTexts {
             greeting: Some(format!("{HOSTILE} {{{{site_name}}}}")),
             offline: Some(HOSTILE.into()),

@@ -65,6 +65,7 @@ fn panel_config(
         colour: settings.colour.unwrap_or_default(),
         position: settings.position.unwrap_or_default(),
         typing_preview: settings.typing_preview,
+        sign_in_url: operator.map(|_| "/login?next=%2Fconsole%2Fchats".to_owned()),
         texts: PanelTexts {
             greeting: settings.greeting,
             offline: settings.offline,

@@ -27,7 +27,8 @@ var STRINGS = {
     retry: "Try again",
     dismiss: "Dismiss",
     download: "Download",
-    preview: "The team can see what you type before you send it."
+    preview: "The team can see what you type before you send it.",
+    signIn: "Are you {{operator_name}}? Sign in"
   },
   de: {
     greeting: "Hallo! Wie können wir Ihnen helfen?",
@@ -55,7 +56,8 @@ var STRINGS = {
     retry: "Erneut versuchen",
     dismiss: "Verwerfen",
     download: "Herunterladen",
-    preview: "Das Team sieht, was Sie schreiben, bevor Sie es senden."
+    preview: "Das Team sieht, was Sie schreiben, bevor Sie es senden.",
+    signIn: "Sind Sie {{operator_name}}? Anmelden"
   }
 };
 

@@ -51,6 +51,11 @@ function buildView() {
   view.ended.hidden = true;
   el("p", "", view.ended, T.closed);
   button("again", view.ended, T.again, newChat);
+  // On a person's own chat page (/u/HANDLE), that person can sign in right here.
+  if (!EMBED && CFG.sign_in_url && CFG.sign_in_url.charAt(0) == "/") {
+    var foot = el("p", "sign-in", panel), link = el("a", "", foot, fill(T.signIn, CFG.operator_name || ""));
+    link.href = CFG.sign_in_url;
+  }
 }
 
 // Puts a message's row before the row of `next` (or last), creating it the first time.
