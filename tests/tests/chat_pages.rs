@@ -153,6 +153,15 @@ async fn owners_change_settings_and_a_site_can_have_its_own_domain() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "unknown hosts go to the console");
+    assert_eq!(
+        fx.obtain_guest("http://help.example.test", None).await.0,
+        201,
+        "the chat on the site's own domain may get a guest"
+    );
+    assert_eq!(
+        fx.obtain_guest("http://other.example.test", None).await.0,
+        403
+    );
 
     // An agent may not manage the site.
     let url = fx.app.database_url().to_owned();

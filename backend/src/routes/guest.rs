@@ -64,18 +64,14 @@ fn with_cors(mut res: HttpResponseBuilder, origin: Option<&str>) -> HttpResponse
 }
 
 /// Whether a request from `origin` may use the site's widget routes: an allowed origin of the site,
-/// or Beckon's own (the chat panel and the chat pages run there).
+/// Beckon's own (the chat panel and the chat pages run there), or the site's own chat domain.
 pub fn widget_origin_ok(state: &AppState, site: &Site, origin: Option<&str>) -> bool {
-    origin_allowed(site, origin)
-        || origin
-            == Some(
-                state
-                    .settings
-                    .base_url
-                    .origin()
-                    .ascii_serialization()
-                    .as_str(),
-            )
+    let ours = state.settings.base_url.origin().ascii_serialization();
+    // The site's own chat domain serves the full-page chat, which talks to these routes from there.
+    let own_domain = site.custom_domain.as_deref().is_some_and(|domain| {
+        origin.is_some_and(|o| o == format!("https://{domain}") || o == format!("http://{domain}"))
+    });
+    origin_allowed(site, origin) || origin == Some(ours.as_str()) || own_domain
 }
 
 /// The site for a key, checked against the request's origin.
