@@ -229,3 +229,44 @@ pub async fn mark_read(
         Err(e) => Some(service_error_json(&e, None)),
     }
 }
+
+/// Handles a `send` from either socket: parses it, commits the message, acks the sender's
+/// connection, then broadcasts. The `error` to send back, if any.
+pub async fn send_message(
+    state: &AppState,
+    conn_id: u64,
+    party: crate::services::chat::Party,
+    conversation_id: String,
+    client_msg_id: String,
+    body: String,
+    kind: crate::services::chat::MessageKind,
+) -> Option<String> {
+    use crate::services::chat::{self, ClientMsgId, MessageBody};
+    let (id, body) = match (
+        ClientMsgId::parse(&client_msg_id),
+        MessageBody::parse(&body),
+    ) {
+        (Ok(id), Ok(body)) => (id, body),
+        (Err(e), _) | (_, Err(e)) => {
+            return Some(service_error_json(&e.into(), Some(&client_msg_id)))
+        }
+    };
+    let posted = crate::services::run(&state.db, move |conn| {
+        let posted = chat::post(conn, &conversation_id, &party, &id, &body, kind)?;
+        let conversation =
+            Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
+        let name = sender_name(conn, &conversation, &posted.message)?;
+        Ok((posted, name))
+    })
+    .await;
+    match posted {
+        Ok((posted, name)) => {
+            ack(state, conn_id, &posted.message);
+            if !posted.duplicate {
+                publish_message(state, &posted.message, &name);
+            }
+            None
+        }
+        Err(e) => Some(service_error_json(&e, Some(&client_msg_id))),
+    }
+}

@@ -247,47 +247,25 @@ impl ConsoleHandler {
         body: String,
         note: bool,
     ) -> Reply {
-        let (id, body) = match (
-            chat::ClientMsgId::parse(&client_msg_id),
-            chat::MessageBody::parse(&body),
-        ) {
-            (Ok(id), Ok(body)) => (id, body),
-            (Err(e), _) | (_, Err(e)) => {
-                return Reply::Send(chat_events::service_error_json(
-                    &e.into(),
-                    Some(&client_msg_id),
-                ))
-            }
+        let kind = if note {
+            chat::MessageKind::Note
+        } else {
+            chat::MessageKind::Text
         };
         let party = self.party();
-        let posted = services::run(&self.state.db, move |conn| {
-            chat::post(
-                conn,
-                &conversation_id,
-                &party,
-                &id,
-                &body,
-                if note {
-                    chat::MessageKind::Note
-                } else {
-                    chat::MessageKind::Text
-                },
-            )
-        })
-        .await;
-        match posted {
-            Ok(posted) => {
-                chat_events::ack(&self.state, self.conn_id, &posted.message);
-                if !posted.duplicate {
-                    chat_events::publish_message(
-                        &self.state,
-                        &posted.message,
-                        &self.op.operator.display_name,
-                    );
-                }
-                Reply::None
-            }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, Some(&client_msg_id))),
+        match chat_events::send_message(
+            &self.state,
+            self.conn_id,
+            party,
+            conversation_id,
+            client_msg_id,
+            body,
+            kind,
+        )
+        .await
+        {
+            Some(error) => Reply::Send(error),
+            None => Reply::None,
         }
     }
 

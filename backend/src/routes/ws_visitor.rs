@@ -196,43 +196,21 @@ impl VisitorHandler {
         client_msg_id: String,
         body: String,
     ) -> Reply {
-        let (id, body) = match (
-            chat::ClientMsgId::parse(&client_msg_id),
-            chat::MessageBody::parse(&body),
-        ) {
-            (Ok(id), Ok(body)) => (id, body),
-            (Err(e), _) | (_, Err(e)) => {
-                return Reply::Send(chat_events::service_error_json(
-                    &e.into(),
-                    Some(&client_msg_id),
-                ))
-            }
-        };
         let party = self.party();
-        let posted = services::run(&self.state.db, move |conn| {
-            let posted = chat::post(
-                conn,
-                &conversation_id,
-                &party,
-                &id,
-                &body,
-                chat::MessageKind::Text,
-            )?;
-            let conversation =
-                Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
-            let name = chat_events::sender_name(conn, &conversation, &posted.message)?;
-            Ok((posted, name))
-        })
-        .await;
-        match posted {
-            Ok((posted, name)) => {
-                chat_events::ack(&self.state, self.conn_id, &posted.message);
-                if !posted.duplicate {
-                    chat_events::publish_message(&self.state, &posted.message, &name);
-                }
-                Reply::None
-            }
-            Err(e) => Reply::Send(chat_events::service_error_json(&e, Some(&client_msg_id))),
+        let kind = chat::MessageKind::Text;
+        match chat_events::send_message(
+            &self.state,
+            self.conn_id,
+            party,
+            conversation_id,
+            client_msg_id,
+            body,
+            kind,
+        )
+        .await
+        {
+            Some(error) => Reply::Send(error),
+            None => Reply::None,
         }
     }
 
