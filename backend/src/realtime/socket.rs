@@ -31,6 +31,13 @@ pub enum Reply {
     Close(u16, &'static str),
 }
 
+impl From<Option<String>> for Reply {
+    /// An optional answer (typically an `error` event) to send back.
+    fn from(answer: Option<String>) -> Reply {
+        answer.map_or(Reply::None, Reply::Send)
+    }
+}
+
 /// Handles the inbound text messages of one socket.
 pub trait SocketHandler {
     /// One complete text message.

@@ -253,7 +253,7 @@ impl ConsoleHandler {
             chat::MessageKind::Text
         };
         let party = self.party();
-        match chat_events::send_message(
+        chat_events::send_message(
             &self.state,
             self.conn_id,
             party,
@@ -263,10 +263,7 @@ impl ConsoleHandler {
             kind,
         )
         .await
-        {
-            Some(error) => Reply::Send(error),
-            None => Reply::None,
-        }
+        .into()
     }
 
     async fn typing(&mut self, conversation_id: String, typing: bool) -> Reply {
@@ -296,10 +293,9 @@ impl ConsoleHandler {
     }
 
     async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
-        match chat_events::mark_read(&self.state, self.party(), conversation_id, seq).await {
-            Some(error) => Reply::Send(error),
-            None => Reply::None,
-        }
+        chat_events::mark_read(&self.state, self.party(), conversation_id, seq)
+            .await
+            .into()
     }
 }
 

@@ -198,7 +198,7 @@ impl VisitorHandler {
     ) -> Reply {
         let party = self.party();
         let kind = chat::MessageKind::Text;
-        match chat_events::send_message(
+        chat_events::send_message(
             &self.state,
             self.conn_id,
             party,
@@ -208,10 +208,7 @@ impl VisitorHandler {
             kind,
         )
         .await
-        {
-            Some(error) => Reply::Send(error),
-            None => Reply::None,
-        }
+        .into()
     }
 
     async fn resume(&mut self, conversation_id: String, after_seq: i64) -> Reply {
@@ -271,10 +268,9 @@ impl VisitorHandler {
     }
 
     async fn read(&mut self, conversation_id: String, seq: i64) -> Reply {
-        match chat_events::mark_read(&self.state, self.party(), conversation_id, seq).await {
-            Some(error) => Reply::Send(error),
-            None => Reply::None,
-        }
+        chat_events::mark_read(&self.state, self.party(), conversation_id, seq)
+            .await
+            .into()
     }
 }
 

@@ -48,16 +48,29 @@ async fn member_site(
         .await
 }
 
+/// The site for a console page, or the page to answer instead (404 for non-members, 500).
+async fn member_site_page(
+    state: &AppState,
+    op: &CurrentOperator,
+    site_id: String,
+    nonce: &str,
+) -> Result<Site, HttpResponse> {
+    match member_site(state, op, site_id).await {
+        Ok(Some(site)) => Ok(site),
+        Ok(None) => Err(not_found(nonce)),
+        Err(e) => Err(page::internal_error(nonce, &e)),
+    }
+}
+
 async fn live_visitors(
     state: web::Data<AppState>,
     op: CurrentOperator,
     path: web::Path<String>,
 ) -> HttpResponse {
     let nonce = page::nonce();
-    let site = match member_site(&state, &op, path.into_inner()).await {
-        Ok(Some(site)) => site,
-        Ok(None) => return not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
+    let site = match member_site_page(&state, &op, path.into_inner(), &nonce).await {
+        Ok(site) => site,
+        Err(page) => return page,
     };
     page::html(
         StatusCode::OK,
@@ -79,10 +92,9 @@ async fn trail(
 ) -> HttpResponse {
     let nonce = page::nonce();
     let (site_id, visitor_id) = path.into_inner();
-    let site = match member_site(&state, &op, site_id).await {
-        Ok(Some(site)) => site,
-        Ok(None) => return not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
+    let site = match member_site_page(&state, &op, site_id, &nonce).await {
+        Ok(site) => site,
+        Err(page) => return page,
     };
     let site_id = site.id.clone();
     let found = state
@@ -134,10 +146,9 @@ async fn embed(
     path: web::Path<String>,
 ) -> HttpResponse {
     let nonce = page::nonce();
-    let site = match member_site(&state, &op, path.into_inner()).await {
-        Ok(Some(site)) => site,
-        Ok(None) => return not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
+    let site = match member_site_page(&state, &op, path.into_inner(), &nonce).await {
+        Ok(site) => site,
+        Err(page) => return page,
     };
     let ids = vec![site.id.clone()];
     let canned = match state
