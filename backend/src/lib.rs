@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod outbound;
 pub mod realtime;
 pub mod routes;
 pub mod secrets;

@@ -79,7 +79,19 @@ impl Application {
             settings.pageview_buffer,
             settings.pageview_flush,
         );
+        let outbound = Arc::new(
+            crate::outbound::worker::Outbound::new(
+                settings.outbound.clone(),
+                &settings.data_dir,
+                db.clone(),
+            )
+            .context("cannot set up outgoing mail")?,
+        );
         let state = AppState {
+            availability: Arc::new(crate::services::availability::Availability::new(
+                settings.outbound.away_after,
+            )),
+            outbound,
             login_limit: Arc::new(KeyedLimit::per_minute(settings.login_attempts_per_minute)),
             guest_limit: Arc::new(KeyedLimit::per_minute(settings.guests_per_minute)),
             settings: Arc::new(settings),
@@ -159,6 +171,13 @@ impl Application {
         } = self;
         let maintenance = tokio::spawn(run_maintenance(state.clone()));
         let coalescer = tokio::spawn(run_live_updates(state.clone()));
+        let deliveries = tokio::spawn(state.outbound.clone().run());
+        let statuses = tokio::spawn(
+            state
+                .availability
+                .clone()
+                .watch(state.hub.clone(), state.db.clone()),
+        );
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         let result = tokio::select! {
@@ -174,6 +193,9 @@ impl Application {
         };
         maintenance.abort();
         coalescer.abort();
+        // An attempt cut off here keeps its claim until the lease lapses; it is then retried.
+        deliveries.abort();
+        statuses.abort();
         state.pageviews.stop();
         if let Err(e) = pageview_flusher.await {
             tracing::error!(error = %e, "page-view flusher failed");

@@ -34,6 +34,10 @@ pub struct AppState {
     pub pageviews: PageViewQueue,
     /// Identity signatures seen recently (replay protection).
     pub identities: Arc<crate::services::identity::SeenSignatures>,
+    /// Operators' availability and the status watcher.
+    pub availability: Arc<crate::services::availability::Availability>,
+    /// Email, SMS and webhook delivery.
+    pub outbound: Arc<crate::outbound::worker::Outbound>,
 }
 
 impl AppState {

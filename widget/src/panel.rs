@@ -45,6 +45,9 @@ pub struct PanelConfig {
     /// On a person's own chat page (`/u/HANDLE`), where that person signs in (a path on Beckon's
     /// origin); `None` elsewhere.
     pub sign_in_url: Option<String>,
+    /// Whether someone can answer now (the site, or on `/u/HANDLE` and `/p/PHONE` that operator). When
+    /// false the panel opens on leave-a-message; `site_status` events on the visitor socket update it.
+    pub online: bool,
     /// Texts the site owner may change.
     pub texts: PanelTexts,
 }

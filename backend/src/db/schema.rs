@@ -114,6 +114,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        guest_capabilities -> Nullable<Text>,
     }
 }
 
@@ -193,6 +194,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        summary -> Text,
+        conversation_id -> Nullable<Text>,
     }
 }
 

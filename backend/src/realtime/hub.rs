@@ -209,6 +209,16 @@ impl Hub {
             .any(|c| matches!(&c.owner, Owner::Operator(id) if id == operator_id))
     }
 
+    /// Topics starting with `prefix` that have at least one subscriber.
+    pub fn topics_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.lock()
+            .topics
+            .keys()
+            .filter(|t| t.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
     /// The operators with a console tab open.
     pub fn online_operators(&self) -> Vec<String> {
         let mut ids: Vec<String> = self

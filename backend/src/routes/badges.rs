@@ -5,7 +5,8 @@ use actix_web::{web, HttpResponse};
 
 use crate::db::models::{Operator, Site};
 use crate::error::ApiError;
-use crate::services::sites::{member_ids, site_online};
+use crate::services::availability::Status;
+use crate::services::sites::member_ids;
 use crate::state::AppState;
 
 /// Badge routes.
@@ -30,8 +31,8 @@ pub fn badge_svg(online: bool) -> String {
 fn svg_response(online: bool) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("image/svg+xml")
-        // Short: the badge should follow availability within a minute, even from mail caches.
-        .insert_header(("Cache-Control", "public, max-age=30"))
+        // Revalidated on every view: the badge follows availability at once.
+        .insert_header(("Cache-Control", "no-cache, max-age=0"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((
             "Content-Security-Policy",
@@ -56,7 +57,9 @@ async fn site_badge(
         })
         .await?;
     let (site, members) = found.ok_or(ApiError::NotFound)?;
-    Ok(svg_response(site_online(&site, &members, &state.hub)))
+    Ok(svg_response(
+        state.availability.site_online(&state.hub, &site, &members),
+    ))
 }
 
 async fn operator_badge(
@@ -71,5 +74,7 @@ async fn operator_badge(
     let operator = operator
         .filter(|o| o.disabled_at.is_none())
         .ok_or(ApiError::NotFound)?;
-    Ok(svg_response(state.hub.operator_online(&operator.id)))
+    Ok(svg_response(
+        state.availability.status(&state.hub, &operator.id) == Status::Available,
+    ))
 }

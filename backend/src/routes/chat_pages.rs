@@ -53,6 +53,7 @@ fn panel_config(
     site: &Site,
     mode: PanelMode,
     operator: Option<&Operator>,
+    online: bool,
 ) -> PanelConfig {
     let settings = WidgetSettings::of(site);
     PanelConfig {
@@ -66,11 +67,26 @@ fn panel_config(
         position: settings.position.unwrap_or_default(),
         typing_preview: settings.typing_preview,
         sign_in_url: operator.map(|_| "/login?next=%2Fconsole%2Fchats".to_owned()),
+        online,
         texts: PanelTexts {
             greeting: settings.greeting,
             offline: settings.offline,
         },
     }
+}
+
+/// Whether someone can answer this panel now: the operator of a `/u/` or `/p/` page, or the site.
+pub async fn online_now(state: &AppState, site: &Site, operator: Option<&Operator>) -> bool {
+    if let Some(op) = operator {
+        return state.availability.operator_online(&state.hub, site, &op.id);
+    }
+    let id = site.id.clone();
+    let members = state
+        .db
+        .run(move |conn| Ok(services::sites::member_ids(conn, &id)?))
+        .await
+        .unwrap_or_default();
+    state.availability.site_online(&state.hub, site, &members)
 }
 
 /// The panel document with its CSP. `frame_ancestors` is who may frame it.
@@ -122,8 +138,9 @@ async fn embedded_panel(
     } else {
         origins.join(" ")
     };
+    let online = online_now(&state, &site, None).await;
     Ok(panel_response(
-        &panel_config(&state, &site, PanelMode::Embed, None),
+        &panel_config(&state, &site, PanelMode::Embed, None, online),
         &ancestors,
     ))
 }
@@ -133,7 +150,11 @@ pub async fn site_chat(req: &HttpRequest, state: &AppState, site: &Site) -> Http
     if logged_in(req, state).await {
         return page::see_other("/console/chats");
     }
-    panel_response(&panel_config(state, site, PanelMode::Page, None), "'none'")
+    let online = online_now(state, site, None).await;
+    panel_response(
+        &panel_config(state, site, PanelMode::Page, None, online),
+        "'none'",
+    )
 }
 
 async fn site_page(
@@ -175,8 +196,9 @@ async fn operator_chat(
     if logged_in(req, state).await {
         return Ok(page::see_other("/console/chats"));
     }
+    let online = online_now(state, &site, Some(&operator)).await;
     Ok(panel_response(
-        &panel_config(state, &site, PanelMode::Page, Some(&operator)),
+        &panel_config(state, &site, PanelMode::Page, Some(&operator), online),
         "'none'",
     ))
 }

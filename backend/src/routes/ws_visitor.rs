@@ -28,6 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct Connect {
     k: String,
     t: String,
+    /// On `/u/HANDLE` and `/p/PHONE` pages: follow this operator's status instead of the site's.
+    #[serde(default)]
+    h: Option<String>,
 }
 
 async fn visitor_socket(
@@ -51,6 +54,7 @@ async fn visitor_socket(
         .authenticate(&state.db, &site.id, &query.t)
         .await
         .map_err(ApiError::from)?;
+    let handle = query.into_inner().h.filter(|h| !h.is_empty());
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
@@ -76,9 +80,10 @@ async fn visitor_socket(
             guest: guest.clone(),
             conn_id,
         };
+        let status = status_subscription(&state, &site, handle.as_deref(), conn_id).await;
         let hello = serde_json::json!({"type": "hello", "guest_id": guest.guest_id}).to_string();
         let mut session = session;
-        if session.text(hello).await.is_err() {
+        if session.text(hello).await.is_err() || session.text(status).await.is_err() {
             return;
         }
         let mut handler = VisitorHandler {
@@ -89,6 +94,36 @@ async fn visitor_socket(
         socket::run(session, stream, inbox, MAX_MESSAGE, &mut handler).await;
     });
     Ok(response)
+}
+
+/// Subscribes the tab to the status it shows (the site's, or one operator's) and answers the current
+/// `site_status` event. An unknown handle falls back to the site's status.
+async fn status_subscription(
+    state: &AppState,
+    site: &crate::db::models::Site,
+    handle: Option<&str>,
+    conn_id: u64,
+) -> String {
+    use crate::services::availability::{operator_site_topic, site_topic, Availability};
+    let operator = match handle {
+        Some(h) => {
+            let h = h.to_lowercase();
+            services::run(&state.db, move |conn| {
+                Ok(crate::db::models::Operator::find_by_handle(conn, &h)?)
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    let online = super::chat_pages::online_now(state, site, operator.as_ref()).await;
+    let topic = match &operator {
+        Some(op) => operator_site_topic(&op.id, &site.id),
+        None => site_topic(&site.id),
+    };
+    state.hub.subscribe(conn_id, &topic);
+    Availability::status_event(online)
 }
 
 /// Takes the tab off the hub and the live list however the session ends.
@@ -157,7 +192,7 @@ impl VisitorHandler {
 
     async fn start_chat(&mut self, name: Option<String>, handle: Option<String>) -> Reply {
         let visitor_id = self.guest.visitor_id.clone();
-        let available = self.state.hub.online_operators();
+        let available = self.state.availability.available_operators(&self.state.hub);
         let started = services::run(&self.state.db, move |conn| {
             let visitor = Visitor::find(conn, &visitor_id)?.ok_or(ServiceError::NotFound)?;
             let (conversation, created) = chat::start(

@@ -208,6 +208,7 @@ pub fn start(
         created_at: now,
         updated_at: now,
         closed_at: None,
+        guest_capabilities: None,
     };
     conn.transaction(|conn| {
         conversation.insert(conn)?;

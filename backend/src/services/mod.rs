@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
+pub mod availability;
 pub mod chat;
 pub mod history;
 pub mod identity;

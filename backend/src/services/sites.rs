@@ -10,7 +10,6 @@ use diesel::prelude::*;
 use crate::db::models::Site;
 use crate::db::schema::{memberships, operators};
 use crate::db::{Db, DbConnection, DbError};
-use crate::realtime::Hub;
 
 /// How long a cached site is trusted before it is read again (settings edits show up this fast).
 const SITE_TTL: Duration = Duration::from_secs(10);
@@ -202,15 +201,6 @@ pub fn member_ids(conn: &mut DbConnection, site_id: &str) -> QueryResult<Vec<Str
         .load(conn)
 }
 
-/// A site is online when forced so, or when one of its operators has the console open.
-pub fn site_online(site: &Site, members: &[String], hub: &Hub) -> bool {
-    match site.forced_status.as_deref() {
-        Some("online") => true,
-        Some("offline") => false,
-        _ => members.iter().any(|id| hub.operator_online(id)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,14 +234,5 @@ mod tests {
             &site("[]"),
             Some("https://anything.example")
         ));
-    }
-
-    #[test]
-    fn forced_status_wins() {
-        let mut s = site("[]");
-        let hub = Hub::default();
-        assert!(!site_online(&s, &[], &hub));
-        s.forced_status = Some("online".into());
-        assert!(site_online(&s, &[], &hub));
     }
 }

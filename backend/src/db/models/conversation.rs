@@ -43,6 +43,8 @@ pub struct Conversation {
     pub updated_at: chrono::NaiveDateTime,
     /// Closed (UTC).
     pub closed_at: Option<chrono::NaiveDateTime>,
+    /// What the guest's panel reported it can do (JSON array), `None` without a panel.
+    pub guest_capabilities: Option<String>,
 }
 
 impl Conversation {

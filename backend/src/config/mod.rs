@@ -1,6 +1,10 @@
 //! Settings: flags, then `BECKON_*` environment variables, then an optional `beckon.toml`, then
 //! defaults; parsed once into [`Settings`] at start-up.
 
+mod outbound;
+
+pub use outbound::{OutboundSettings, SmsSettings, SmtpSettings, SmtpTls};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -148,6 +152,10 @@ pub struct SettingsArgs {
     /// Log filter, in tracing's EnvFilter syntax. Default: info.
     #[arg(long, env = "BECKON_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// Email, SMS, webhooks and availability.
+    #[command(flatten)]
+    pub outbound: outbound::OutboundArgs,
 }
 
 /// The same settings as read from `beckon.toml`.
@@ -172,6 +180,8 @@ struct FileSettings {
     pageview_flush_ms: Option<u64>,
     attachment_max_bytes: Option<usize>,
     log: Option<String>,
+    #[serde(default)]
+    outbound: outbound::FileOutbound,
 }
 
 /// A setting that cannot be used, with the reason. Printed as one line at start-up.
@@ -232,6 +242,8 @@ pub struct Settings {
     pub attachment_max_bytes: usize,
     /// Log filter.
     pub log: String,
+    /// Email, SMS, webhooks and availability.
+    pub outbound: OutboundSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -401,6 +413,12 @@ impl Settings {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
             return Err(invalid("log", e.to_string()));
         }
+        // An address literal makes a poor mail domain: default senders then use `localhost`.
+        let base_host = match base_url.host() {
+            Some(url::Host::Domain(d)) => d.to_owned(),
+            _ => "localhost".to_owned(),
+        };
+        let outbound = OutboundSettings::resolve(&args.outbound, file.outbound, &base_host)?;
         Ok(Settings {
             listen,
             base_url,
@@ -428,6 +446,7 @@ impl Settings {
             pageview_flush: std::time::Duration::from_millis(pageview_flush_ms),
             attachment_max_bytes,
             log,
+            outbound,
         })
     }
 
