@@ -28,12 +28,13 @@ const LOADER_FILES: [&str; 7] = [
 ];
 
 /// Chat panel sources in concatenation order, the entry last.
-const PANEL_FILES: [&str; 8] = [
+const PANEL_FILES: [&str; 9] = [
     "config.js",
     "i18n.js",
     "conversation.js",
     "view.js",
     "composer.js",
+    "offline.js",
     "socket.js",
     "embed.js",
     "main.js",

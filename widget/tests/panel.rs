@@ -35,6 +35,7 @@ fn config(mode: PanelMode) -> PanelConfig {
         position: "right".into(),
         typing_preview: false,
         sign_in_url: None,
+        online: true,
         texts: PanelTexts::default(),
     }
 }
@@ -119,7 +120,8 @@ fn panel_page_is_a_complete_document_with_nonced_style_and_script() {
         serde_json::json!({
             "site_key": "site_KEY", "base_url": "https://chat.example", "mode": "page", "handle": null,
             "site_name": "Shop", "operator_name": null, "colour": "#2456d6", "position": "right",
-            "typing_preview": false, "sign_in_url": null, "texts": { "greeting": null, "offline": null }
+            "typing_preview": false, "sign_in_url": null, "online": true,
+            "texts": { "greeting": null, "offline": null }
         })
     );
     assert!(panel_page(&config(PanelMode::Embed), "n").contains("class=\"embed\""));
@@ -138,6 +140,7 @@ fn hostile_config_values_stay_data() {
         position: HOSTILE.into(),
         typing_preview: true,
         sign_in_url: Some("/login?next=/console/chats".into()),
+        online: false,
         texts: PanelTexts {
             greeting: Some(format!("{HOSTILE} {{{{site_name}}}}")),
             offline: Some(HOSTILE.into()),
@@ -174,6 +177,7 @@ fn hostile_config_values_stay_data() {
     );
     assert_eq!(config["texts"]["offline"], HOSTILE);
     assert_eq!(config["typing_preview"], true);
+    assert_eq!(config["online"], false);
 }
 
 #[test]
@@ -317,6 +321,26 @@ fn server_errors_fail_retry_or_end_messages() {
 #[test]
 fn attachments_upload_with_the_guest_headers_dedupe_fail_and_download_as_text_safe_controls() {
     scenario("attachments", &config(PanelMode::Page));
+}
+
+#[test]
+fn offline_panel_leaves_a_message_as_multipart_and_takes_up_the_new_conversation() {
+    let mut cfg = config(PanelMode::Page);
+    cfg.handle = Some("ann".into());
+    cfg.online = false;
+    scenario("offline", &cfg);
+}
+
+#[test]
+fn switching_offline_and_back_carries_typed_and_unsent_text_between_composer_and_form() {
+    scenario("carryover", &config(PanelMode::Page));
+}
+
+#[test]
+fn a_later_visit_resumes_the_left_message_and_shows_the_reply() {
+    let mut cfg = config(PanelMode::Page);
+    cfg.online = false;
+    scenario("offlineResume", &cfg);
 }
 
 #[test]

@@ -28,7 +28,18 @@ var STRINGS = {
     dismiss: "Dismiss",
     download: "Download",
     preview: "The team can see what you type before you send it.",
-    signIn: "Are you {{operator_name}}? Sign in"
+    signIn: "Are you {{operator_name}}? Sign in",
+    email: "Your email",
+    leave: "Your message",
+    pickFile: "Attach a file (optional)",
+    leaveSend: "Send message",
+    needEmail: "Please enter a valid email address.",
+    needMessage: "Please write a message.",
+    tooLong: "Your message is too long (at most 4000 characters).",
+    leaveFailed: "Your message could not be sent. Please try again.",
+    thanks:
+      "Thanks! We got your message and will reply to {{email}}. If you come back here, you'll see our reply in this chat too.",
+    another: "Write another message"
   },
   de: {
     greeting: "Hallo! Wie können wir Ihnen helfen?",
@@ -57,7 +68,18 @@ var STRINGS = {
     dismiss: "Verwerfen",
     download: "Herunterladen",
     preview: "Das Team sieht, was Sie schreiben, bevor Sie es senden.",
-    signIn: "Sind Sie {{operator_name}}? Anmelden"
+    signIn: "Sind Sie {{operator_name}}? Anmelden",
+    email: "Ihre E-Mail-Adresse",
+    leave: "Ihre Nachricht",
+    pickFile: "Datei anhängen (optional)",
+    leaveSend: "Nachricht senden",
+    needEmail: "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+    needMessage: "Bitte schreiben Sie eine Nachricht.",
+    tooLong: "Ihre Nachricht ist zu lang (höchstens 4000 Zeichen).",
+    leaveFailed: "Ihre Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut.",
+    thanks:
+      "Danke! Wir haben Ihre Nachricht erhalten und antworten an {{email}}. Wenn Sie wieder hierher kommen, sehen Sie unsere Antwort auch in diesem Chat.",
+    another: "Weitere Nachricht schreiben"
   }
 };
 
@@ -74,10 +96,11 @@ function fill(template, operator) {
     .join(operator || CFG.operator_name || CFG.site_name || "");
 }
 
-// The text at the top of the conversation: the owner's, or the built-in one.
+// The text at the top of the conversation: the owner's, or the built-in one; the offline text while
+// nobody can answer (`siteOnline`, offline.js).
 function greetingText() {
-  var texts = CFG.texts || {}, offline = CFG.online === false;
-  return fill((offline ? texts.offline || T.offline : texts.greeting || T.greeting), null);
+  var texts = CFG.texts || {};
+  return fill(siteOnline ? texts.greeting || T.greeting : texts.offline || T.offline, null);
 }
 
 // "512 B", "1.5 KB", "12 KB", "3.2 MB" (with a decimal comma in German), or "" for no size.

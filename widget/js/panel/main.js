@@ -23,7 +23,13 @@ function start() {
             sender: m.sender
           };
         }),
-        errors: errors.slice()
+        errors: errors.slice(),
+        // Availability and leave-a-message (offline.js): "chat" | "offline" | "sent", and what is typed.
+        mode: mode,
+        siteOnline: siteOnline,
+        composerText: view.input.value,
+        formText: view.leaveText.value,
+        formError: view.leaveError.textContent
       };
     }
   };

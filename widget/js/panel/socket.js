@@ -16,7 +16,8 @@ function socketUrl() {
     "/ws/visitor?k=" +
     encodeURIComponent(KEY) +
     "&t=" +
-    encodeURIComponent(guest.t)
+    encodeURIComponent(guest.t) +
+    (CFG.handle ? "&h=" + encodeURIComponent(CFG.handle) : "")
   );
 }
 
@@ -162,6 +163,7 @@ var HANDLERS = {
     if (event.conversation_id == conv.id && event.who == "operator") showTyping(!!event.state, event.name);
   },
   read: onRead,
+  site_status: onSiteStatus,
   error: onError
 };
 
@@ -179,7 +181,7 @@ function sync() {
 }
 
 function resume() {
-  if (conv.id) awaiting = send({ type: "resume", conversation_id: conv.id, after_seq: conv.seq });
+  if (conv.id) awaiting = send({ type: "resume", conversation_id: conv.id, after_seq: conv.seq, capabilities: CAPS });
 }
 
 function flush() {
@@ -196,7 +198,7 @@ function transmit(m) {
 
 function startChat() {
   if (starting || conv.id) return;
-  var request = { type: "start_chat" };
+  var request = { type: "start_chat", capabilities: CAPS };
   if (conv.name) request.name = conv.name;
   if (CFG.handle) request.handle = CFG.handle;
   starting = send(request);

@@ -43,7 +43,7 @@ function buildView() {
   log.addEventListener("scroll", guard(function () {
     pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   }));
-  el("p", "greeting", log, greetingText());
+  view.greeting = el("p", "greeting", log, greetingText());
   view.typing = el("p", "typing", panel);
   view.typing.hidden = true;
   buildComposer(panel);
@@ -51,6 +51,7 @@ function buildView() {
   view.ended.hidden = true;
   el("p", "", view.ended, T.closed);
   button("again", view.ended, T.again, newChat);
+  buildLeave(panel);
   // On a person's own chat page (/u/HANDLE), that person can sign in right here.
   if (!EMBED && CFG.sign_in_url && CFG.sign_in_url.charAt(0) == "/") {
     var foot = el("p", "sign-in", panel), link = el("a", "", foot, fill(T.signIn, CFG.operator_name || ""));
@@ -221,16 +222,20 @@ function clock(ms) {
   }
 }
 
-// The header's status line, and which of composer / "start a new chat" shows.
+// The header's status line, and which of composer / "start a new chat" / leave-a-message form /
+// confirmation shows.
 function showStatus() {
-  var status = conv.status, text = "";
+  pickMode();
+  var status = conv.status, text = "", chat = mode == "chat";
   if (!online && (conv.id || hasPending())) text = T.connecting;
   else if (status == "waiting") text = T.waiting;
   else if (status == "open") text = fill(T.open, conv.operator);
   else if (status == "closed") text = T.closed;
   view.status.textContent = text;
-  view.form.hidden = status == "closed";
-  view.ended.hidden = status != "closed";
+  view.form.hidden = !chat || status == "closed";
+  view.ended.hidden = !chat || status != "closed";
+  view.leave.hidden = mode != "offline";
+  view.sent.hidden = mode != "sent";
   view.name.hidden = !!(conv.id || messages.length);
   if (status == "closed") showTyping(false);
 }

@@ -15,6 +15,8 @@ const script = html.match(/<script nonce="[^"]*">([\s\S]*?)<\/script>/)[1];
 const config = JSON.parse(configText);
 
 const GUEST = "beckon:" + config.site_key;
+// What the panel supports in this fake browser (FormData, Blob, URL.createObjectURL, AudioContext).
+const CAPS = ["files", "read_receipts", "typing", "sound"];
 const CONV = "beckon:conv:" + config.site_key;
 
 Date.now = () => clock.now;
@@ -159,7 +161,8 @@ async function page() {
     token: null,
   });
   assert.deepEqual(JSON.parse(storage.get(GUEST)), { g: "g1", t: "t1" });
-  assert.equal(socket().url, "wss://chat.example/ws/visitor?k=" + encodeURIComponent(config.site_key) + "&t=t1");
+  // On /u/ann the availability that counts is Ann's.
+  assert.equal(socket().url, "wss://chat.example/ws/visitor?k=" + encodeURIComponent(config.site_key) + "&t=t1&h=ann");
   socket().receive({ type: "hello", guest_id: "g1" });
   assert.deepEqual(sent(), [], "nothing to resume yet");
 
@@ -169,7 +172,7 @@ async function page() {
   q("input.name").value = "  Zoë ";
   submit("  Hello\nthere  ");
   assert.equal(q("textarea.input").value, "");
-  assert.deepEqual(sent(), [{ type: "start_chat", name: "Zoë", handle: "ann" }]);
+  assert.deepEqual(sent(), [{ type: "start_chat", capabilities: CAPS, name: "Zoë", handle: "ann" }]);
   let [mine] = state().messages;
   assert.equal(mine.body, "Hello\nthere");
   assert.equal(mine.status, "pending");
@@ -179,7 +182,7 @@ async function page() {
 
   socket().receive(conversation("waiting"));
   assert.deepEqual(sent(), [
-    { type: "resume", conversation_id: "c1", after_seq: 0 },
+    { type: "resume", conversation_id: "c1", after_seq: 0, capabilities: CAPS },
     { type: "send", conversation_id: "c1", client_msg_id: mine.client_msg_id, body: "Hello\nthere" },
   ]);
   assert.equal(q("p.status").textContent, "Waiting for an operator…");
@@ -278,13 +281,15 @@ async function page() {
   assert.equal(q("input.name").value, "Zoë");
   sent();
   submit("New question");
-  assert.deepEqual(sent(), [{ type: "start_chat", name: "Zoë", handle: "ann" }]);
+  assert.deepEqual(sent(), [{ type: "start_chat", capabilities: CAPS, name: "Zoë", handle: "ann" }]);
   socket().receive(conversation("waiting", { conversation_id: "c2" }));
   assert.equal(state().conversationId, "c2");
   assert.equal(sent()[1].conversation_id, "c2");
 
   // The test hook's shape.
-  assert.deepEqual(Object.keys(state()).sort(), ["conversationId", "errors", "messages", "status"]);
+  assert.deepEqual(Object.keys(state()).sort(), [
+    "composerText", "conversationId", "errors", "formError", "formText", "messages", "mode", "siteOnline", "status",
+  ]);
   assert.deepEqual(Object.keys(state().messages[0]).sort(), ["body", "client_msg_id", "kind", "sender", "seq", "status"]);
   assertNoErrors();
 }
@@ -317,7 +322,7 @@ async function resume() {
   socket().receive({ type: "hello", guest_id: "g1" });
   assert.equal(q("p.status").textContent, "You're chatting with Ann");
   assert.deepEqual(sent(), [
-    { type: "resume", conversation_id: "c1", after_seq: 2 },
+    { type: "resume", conversation_id: "c1", after_seq: 2, capabilities: CAPS },
     { type: "send", conversation_id: "c1", client_msg_id: "u-3", body: "unsent" },
   ]);
 
@@ -336,14 +341,14 @@ async function resume() {
   assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 4 }]);
   // The next page does not come by itself within a second: ask for it.
   advance(1000);
-  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 4 }]);
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 4, capabilities: CAPS }]);
   socket().receive({ type: "history", conversation_id: "c1", messages: [message(5, "operator", "five")], more: false });
   advance(5000);
   assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 5 }], "no more page requests");
 
   // A live message after a gap: fetch the missing part, merge duplicates away.
   socket().receive(message(7, "operator", "seven"));
-  assert.deepEqual(sent()[0], { type: "resume", conversation_id: "c1", after_seq: 5 });
+  assert.deepEqual(sent()[0], { type: "resume", conversation_id: "c1", after_seq: 5, capabilities: CAPS });
   socket().receive({
     type: "history",
     conversation_id: "c1",
@@ -367,7 +372,7 @@ async function resume() {
   assert.equal(sockets.length, 2);
   socket().receive({ type: "hello", guest_id: "g1" });
   assert.deepEqual(sent(), [
-    { type: "resume", conversation_id: "c1", after_seq: 7 },
+    { type: "resume", conversation_id: "c1", after_seq: 7, capabilities: CAPS },
     { type: "send", conversation_id: "c1", client_msg_id: first.client_msg_id, body: "are you still there?" },
   ]);
   // The server had stored the first copy: the same ack for both, one message.
@@ -389,7 +394,7 @@ async function resume() {
   socket().receive({ type: "resync", conversation_id: "c1", last_seq: 3 });
   assert.deepEqual(state().messages.map((m) => m.client_msg_id), [lastWords]);
   assert.deepEqual(sent(), [
-    { type: "resume", conversation_id: "c1", after_seq: 0 },
+    { type: "resume", conversation_id: "c1", after_seq: 0, capabilities: CAPS },
     { type: "send", conversation_id: "c1", client_msg_id: lastWords, body: "last words" },
   ]);
   socket().receive({
@@ -416,7 +421,7 @@ async function resume() {
   socket().receive({ type: "error", code: "not_found", message: "no such conversation" });
   assert.equal(state().conversationId, null);
   assert.deepEqual(state().messages.map((m) => m.client_msg_id), [lastWords]);
-  assert.deepEqual(sent(), [{ type: "start_chat" }]);
+  assert.deepEqual(sent(), [{ type: "start_chat", capabilities: CAPS }]);
   assertNoErrors();
 }
 
@@ -536,6 +541,10 @@ async function german() {
   assert.equal(q("p.greeting").textContent, "Willkommen bei " + config.site_name + ", " + config.site_name + "!");
   assert.equal(q("textarea.input").placeholder, "Nachricht schreiben…");
   assert.equal(q("input.name").placeholder, "Ihr Name (optional)");
+  assert.equal(q("form.leave").querySelector("textarea").placeholder, "Ihre Nachricht");
+  assert.equal(q("form.leave").querySelector("button.send").textContent, "Nachricht senden");
+  q("form.leave").dispatchEvent({ type: "submit", preventDefault() {} });
+  assert.equal(state().formError, "Bitte geben Sie eine gültige E-Mail-Adresse ein.");
   await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
   socket().receive({ type: "hello", guest_id: "g1" });
   submit("Hallo");
@@ -620,7 +629,7 @@ async function attachments() {
   const pdf = { name: "report <b>Q1</b> ü.pdf", size: 1536, type: "application/pdf" };
   const before = requests.length;
   pick(pdf);
-  assert.deepEqual(sent(), [{ type: "start_chat" }]);
+  assert.deepEqual(sent(), [{ type: "start_chat", capabilities: CAPS }]);
   assert.equal(requests.length, before, "no upload before the conversation exists");
   let [mine] = state().messages;
   assert.equal(mine.kind, "attachment");
@@ -635,7 +644,7 @@ async function attachments() {
   assert.equal(storage.has(CONV) ? JSON.parse(storage.get(CONV)).out.length : 0, 0, "a file does not survive the page");
 
   socket().receive(conversation("waiting"));
-  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 0 }], "uploads do not go over the socket");
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 0, capabilities: CAPS }], "uploads do not go over the socket");
   let request = uploadRequest();
   assert.equal(request.init.method, "POST");
   assert.equal(request.init.body, pdf, "the file itself is the body");
@@ -846,7 +855,242 @@ async function preview() {
   assertNoErrors();
 }
 
-const scenarios = { page, resume, embed, alone, german, failures, attachments, preview };
+// A field of the leave-a-message form by its name (name, email, message, file, website).
+function leaveField(name) {
+  return q("form.leave").descendants().find((node) => node.name === name) || null;
+}
+
+// Fills the leave-a-message form and sends it; answers whether it was a request (the form never navigates).
+function leave(fields) {
+  for (const [name, value] of Object.entries(fields)) {
+    if (name === "file") leaveField("file").files = [value];
+    else leaveField(name).value = value;
+  }
+  const before = requests.length;
+  let prevented = false;
+  q("form.leave").dispatchEvent({ type: "submit", preventDefault: () => (prevented = true) });
+  assert.ok(prevented, "the form never navigates");
+  return requests.length > before ? requests[requests.length - 1] : null;
+}
+
+const shown = (selector) => q(selector) && !q(selector).hidden;
+
+// Nobody online (/u/ann): the form instead of the composer, checks in the browser, the honeypot, the
+// multipart request, errors with everything kept, the confirmation, and the new conversation taken up
+// like one of our own; when Ann is back, the chat.
+async function offline() {
+  load();
+  assert.equal(state().mode, "offline");
+  assert.equal(state().siteOnline, false);
+  assert.equal(q("p.greeting").textContent, "We're not here right now. Leave a message and we'll get back to you.");
+  assert.ok(!shown("form.composer") && shown("form.leave") && !shown("div.thanks"));
+  assert.equal(leaveField("email").type, "email");
+  assert.equal(leaveField("email").placeholder, "Your email");
+  assert.equal(leaveField("message").tagName, "TEXTAREA");
+  assert.equal(leaveField("message").maxLength, 4000);
+  assert.equal(leaveField("file").type, "file");
+  const trap = leaveField("website");
+  assert.equal(trap.className, "hp");
+  assert.equal(trap.tabIndex, -1);
+  assert.equal(trap.autocomplete, "off");
+  assert.equal(trap.getAttribute("aria-hidden"), "true");
+  assert.equal(trap.value, "");
+
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  assert.match(socket().url, /&t=t1&h=ann$/);
+  socket().receive({ type: "hello", guest_id: "g1" });
+  socket().receive({ type: "site_status", online: false });
+  assert.deepEqual(sent(), []);
+  assert.equal(state().mode, "offline");
+
+  // Checked before anything goes out, in the visitor's language.
+  assert.equal(leave({}), null);
+  assert.equal(state().formError, "Please enter a valid email address.");
+  assert.ok(shown("p.error"));
+  assert.equal(leave({ email: "zoe@example", message: "x" }), null);
+  assert.equal(state().formError, "Please enter a valid email address.");
+  assert.equal(leave({ email: " zoe@example.com ", message: "  \n " }), null);
+  assert.equal(state().formError, "Please write a message.");
+  assert.equal(leave({ message: "x".repeat(4001) }), null);
+  assert.equal(state().formError, "Your message is too long (at most 4000 characters).");
+  assert.equal(leave({ message: "Hi", file: { name: "big.zip", size: 11 * 1024 * 1024 } }), null);
+  assert.equal(state().formError, "File too large");
+  leaveField("file").files = [];
+
+  // Multipart to our own origin, with the guest's token and the page's operator.
+  const text = "<b>Call me</b>\nplease";
+  let request = leave({ name: " Zoë ", message: text });
+  assert.equal(state().formError, "");
+  assert.ok(!shown("p.error"));
+  assert.equal(request.url, "/api/v1/offline-messages");
+  assert.equal(request.init.method, "POST");
+  assert.ok(request.init.body instanceof FormData);
+  assert.equal(request.init.headers, undefined, "the browser sets the multipart boundary");
+  assert.deepEqual(Array.from(request.init.body.entries()), [
+    ["site_key", config.site_key],
+    ["token", "t1"],
+    ["handle", "ann"],
+    ["name", "Zoë"],
+    ["email", "zoe@example.com"],
+    ["message", text],
+    ["website", ""],
+  ]);
+  assert.equal(q("form.leave").querySelector("button.send").disabled, true);
+  assert.equal(leave({}), null, "one request at a time");
+
+  // Refused: the server's words, everything typed kept.
+  request.answer(429, { error: "rate_limited", message: "Too many messages, try again <later>." });
+  await settle();
+  assert.equal(state().formError, "Too many messages, try again <later>.");
+  assert.equal(q("p.error").children.length, 0);
+  assert.equal(state().mode, "offline");
+  assert.equal(state().formText, text);
+  assert.equal(leaveField("email").value, " zoe@example.com ");
+  assert.equal(q("form.leave").querySelector("button.send").disabled, false);
+  request = leave({});
+  request.fail();
+  await settle();
+  assert.equal(state().formError, "Your message could not be sent. Please try again.");
+  assert.equal(state().formText, text);
+
+  // With a file, and a bot filling the trap (the server decides what to do with that).
+  const file = new File(["hello"], "note.txt", { type: "text/plain" });
+  request = leave({ file, website: "spam" });
+  assert.equal(request.init.body.get("website"), "spam");
+  assert.equal(request.init.body.get("file").name, "note.txt");
+  trap.value = "";
+  request.answer(201, { conversation_id: "c9" });
+  await settle();
+  assert.equal(state().mode, "sent");
+  assert.ok(!shown("form.leave") && !shown("form.composer") && shown("div.thanks"));
+  assert.equal(
+    q("div.thanks").querySelector("p").textContent,
+    "Thanks! We got your message and will reply to zoe@example.com. If you come back here, you'll see our reply in this chat too."
+  );
+  assert.equal(state().formText, "");
+  assert.equal(state().formError, "");
+
+  // Taken up like our own conversation: stored for the next visit, its history fetched now.
+  assert.equal(state().conversationId, "c9");
+  const stored = JSON.parse(storage.get(CONV));
+  assert.equal(stored.id, "c9");
+  assert.equal(stored.name, "Zoë");
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c9", after_seq: 0, capabilities: CAPS }]);
+  socket().receive({
+    type: "history",
+    conversation_id: "c9",
+    messages: [message(1, "guest", text, { conversation_id: "c9" })],
+    more: false,
+  });
+  assert.equal(rows().length, 1);
+  assert.equal(rows()[0].querySelector("p.body").textContent, text);
+  socket().receive({ type: "site_status", online: false });
+  assert.equal(state().mode, "sent", "still sent while offline");
+
+  // Another message: the form again, empty.
+  q("button.another").click();
+  assert.equal(state().mode, "offline");
+  assert.equal(state().formText, "");
+  leaveField("message").value = "One more thing";
+
+  // Ann is back: the chat, with what was typed in the form.
+  socket().receive({ type: "site_status", online: true });
+  assert.equal(state().mode, "chat");
+  assert.equal(state().siteOnline, true);
+  assert.equal(state().composerText, "One more thing");
+  assert.equal(state().formText, "");
+  assert.equal(q("p.greeting").textContent, "Hi! How can we help you today?");
+  assert.ok(shown("form.composer") && !shown("form.leave") && !shown("div.thanks"));
+  socket().receive({ type: "site_status" });
+  assert.equal(state().siteOnline, true, "a status without `online` changes nothing");
+  assertNoErrors();
+}
+
+// Going offline and back while typing: the composer's text and the unsent messages go into the form,
+// the form's text comes back into the composer; nothing typed is lost. An operator's open chat stays a
+// chat; once it ends, the form shows.
+async function carryover() {
+  load();
+  assert.equal(state().mode, "chat");
+  assert.ok(shown("form.composer") && !shown("form.leave"));
+  await answerGuest(201, { guest_id: "g1", token: "t1", returning: false });
+  assert.doesNotMatch(socket().url, /&h=/, "no handle, no &h");
+  socket().receive({ type: "hello", guest_id: "g1" });
+  socket().receive({ type: "site_status", online: true });
+
+  type("draft one");
+  socket().receive({ type: "site_status", online: false });
+  assert.equal(state().mode, "offline");
+  assert.equal(state().formText, "draft one");
+  assert.equal(state().composerText, "");
+  assert.equal(q("p.greeting").textContent, "We're not here right now. Leave a message and we'll get back to you.");
+  socket().receive({ type: "site_status", online: true });
+  assert.equal(state().mode, "chat");
+  assert.equal(state().composerText, "draft one");
+  assert.equal(state().formText, "");
+
+  // An unacknowledged message and a draft: both into the form, the message off the log (and storage).
+  q("input.name").value = "Zoë";
+  submit("first");
+  assert.equal(sent()[0].type, "start_chat");
+  type("second");
+  socket().receive({ type: "site_status", online: false });
+  assert.equal(state().formText, "first\n\nsecond");
+  assert.deepEqual(state().messages, []);
+  assert.equal(rows().length, 0);
+  assert.equal(leaveField("name").value, "Zoë");
+  assert.ok(!storage.has(CONV) || JSON.parse(storage.get(CONV)).out.length === 0);
+  leaveField("message").value += " and more";
+  // The chat opened meanwhile (waiting: still nobody to answer): nothing to send, the form stays.
+  socket().receive(conversation("waiting"));
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 0, capabilities: CAPS }]);
+  assert.equal(state().mode, "offline");
+  socket().receive({ type: "site_status", online: true });
+  assert.equal(state().composerText, "first\n\nsecond and more");
+  assert.equal(state().formText, "");
+
+  // An operator has the chat: it stays a chat when the site goes offline, until it ends.
+  submit("hello?");
+  const [hello] = sent();
+  assert.equal(hello.body, "hello?");
+  socket().receive({ type: "ack", client_msg_id: hello.client_msg_id, seq: 1, conversation_id: "c1" });
+  socket().receive(conversation("open", { last_seq: 1 }));
+  sent();
+  type("still typing");
+  socket().receive({ type: "site_status", online: false });
+  assert.equal(state().mode, "chat");
+  assert.equal(state().composerText, "still typing");
+  assert.ok(shown("form.composer"));
+  socket().receive(conversation("closed"));
+  assert.equal(state().mode, "offline");
+  assert.ok(!shown("div.ended") && !shown("form.composer") && shown("form.leave"));
+  assert.equal(state().formText, "still typing");
+  assertNoErrors();
+}
+
+// A later visit after leaving a message (still offline): the stored conversation is resumed and the
+// operator's reply shows above the form.
+async function offlineResume() {
+  storage.set(GUEST, JSON.stringify({ g: "g1", t: "t1" }));
+  storage.set(CONV, JSON.stringify({ id: "c9", seq: 0, status: "waiting", operator: null, name: "Zoë", read: 0, log: [], out: [] }));
+  load();
+  assert.equal(state().mode, "offline");
+  await answerGuest(200, { guest_id: "g1", token: "t1", returning: true });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c9", after_seq: 0, capabilities: CAPS }]);
+  socket().receive({
+    type: "history",
+    conversation_id: "c9",
+    messages: [message(1, "guest", "Call me", { conversation_id: "c9" }), message(2, "operator", "Sure!", { conversation_id: "c9" })],
+    more: false,
+  });
+  assert.deepEqual(state().messages.map((m) => m.body), ["Call me", "Sure!"]);
+  assert.equal(rows()[1].querySelector("p.body").textContent, "Sure!");
+  assert.equal(state().mode, "offline");
+  assertNoErrors();
+}
+
+const scenarios = { page, resume, embed, alone, german, failures, attachments, preview, offline, carryover, offlineResume };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error("unknown scenario " + name);
