@@ -63,6 +63,14 @@ impl KeyedLimit {
         }
     }
 
+    /// Allows `per_hour` events per key per hour, all of them in a burst.
+    pub fn per_hour(per_hour: u32) -> KeyedLimit {
+        let n = NonZeroU32::new(per_hour.max(1)).unwrap_or(NonZeroU32::MIN);
+        KeyedLimit {
+            limiter: RateLimiter::keyed(Quota::per_hour(n)),
+        }
+    }
+
     /// Counts one event for `key`; `Err(wait)` when over the limit.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         self.limiter

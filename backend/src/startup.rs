@@ -94,6 +94,9 @@ impl Application {
             outbound,
             login_limit: Arc::new(KeyedLimit::per_minute(settings.login_attempts_per_minute)),
             guest_limit: Arc::new(KeyedLimit::per_minute(settings.guests_per_minute)),
+            offline_limit: Arc::new(KeyedLimit::per_hour(
+                settings.outbound.offline_messages_per_hour,
+            )),
             settings: Arc::new(settings),
             db,
             hub: Arc::new(Hub::default()),
@@ -241,6 +244,7 @@ async fn run_maintenance(state: AppState) {
         tick.tick().await;
         state.login_limit.forget_idle_keys();
         state.guest_limit.forget_idle_keys();
+        state.offline_limit.forget_idle_keys();
         let connected = state.live.connected_visitor_ids();
         let guest_idle = state.settings.guest_idle;
         match state

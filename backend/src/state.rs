@@ -22,6 +22,8 @@ pub struct AppState {
     pub login_limit: Arc<KeyedLimit>,
     /// New guest ids per client address.
     pub guest_limit: Arc<KeyedLimit>,
+    /// Offline messages per client address.
+    pub offline_limit: Arc<KeyedLimit>,
     /// Socket registry.
     pub hub: Arc<Hub>,
     /// Live visitor lists and console watches.

@@ -37,19 +37,39 @@ pub struct OutboundArgs {
     #[arg(long, env = "BECKON_SMTP_USERNAME", global = true, value_name = "USER")]
     pub smtp_username: Option<String>,
     /// SMTP password.
-    #[arg(long, env = "BECKON_SMTP_PASSWORD", global = true, value_name = "PASSWORD")]
+    #[arg(
+        long,
+        env = "BECKON_SMTP_PASSWORD",
+        global = true,
+        value_name = "PASSWORD"
+    )]
     pub smtp_password: Option<String>,
     /// Sender of Beckon's mail, e.g. `Support <help@example.com>`. Default: beckon@ the base URL's host.
     #[arg(long, env = "BECKON_MAIL_FROM", global = true, value_name = "MAILBOX")]
     pub mail_from: Option<String>,
     /// Domain of per-conversation reply addresses (`reply+TOKEN@DOMAIN`). Default: the sender's domain.
-    #[arg(long, env = "BECKON_REPLY_DOMAIN", global = true, value_name = "DOMAIN")]
+    #[arg(
+        long,
+        env = "BECKON_REPLY_DOMAIN",
+        global = true,
+        value_name = "DOMAIN"
+    )]
     pub reply_domain: Option<String>,
     /// Address of Beckon's own SMTP listener for replies to its mail (e.g. 0.0.0.0:2525). Off by default.
-    #[arg(long, env = "BECKON_INBOUND_SMTP_LISTEN", global = true, value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "BECKON_INBOUND_SMTP_LISTEN",
+        global = true,
+        value_name = "ADDR"
+    )]
     pub inbound_smtp_listen: Option<SocketAddr>,
     /// Shared secret of the inbound-mail webhook (`POST /api/v1/inbound/email?secret=…`). Off without it.
-    #[arg(long, env = "BECKON_INBOUND_MAIL_SECRET", global = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "BECKON_INBOUND_MAIL_SECRET",
+        global = true,
+        value_name = "SECRET"
+    )]
     pub inbound_mail_secret: Option<String>,
     /// Base URL of the SMS provider's API (Twilio's message API shape). Default: https://api.twilio.com.
     #[arg(long, env = "BECKON_SMS_API_BASE", global = true, value_name = "URL")]
@@ -67,19 +87,44 @@ pub struct OutboundArgs {
     #[arg(long, env = "BECKON_WEBHOOK_ALLOW_PRIVATE", global = true)]
     pub webhook_allow_private: bool,
     /// First retry of a failed delivery after this many seconds, doubling each time. Default: 30.
-    #[arg(long, env = "BECKON_DELIVERY_RETRY_SECS", global = true, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "BECKON_DELIVERY_RETRY_SECS",
+        global = true,
+        value_name = "SECS"
+    )]
     pub delivery_retry_secs: Option<u64>,
     /// Attempts before a delivery counts as failed. Default: 8.
-    #[arg(long, env = "BECKON_DELIVERY_MAX_ATTEMPTS", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "BECKON_DELIVERY_MAX_ATTEMPTS",
+        global = true,
+        value_name = "N"
+    )]
     pub delivery_max_attempts: Option<i32>,
     /// One delivery attempt gives up after this many seconds. Default: 15.
-    #[arg(long, env = "BECKON_DELIVERY_TIMEOUT_SECS", global = true, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "BECKON_DELIVERY_TIMEOUT_SECS",
+        global = true,
+        value_name = "SECS"
+    )]
     pub delivery_timeout_secs: Option<u64>,
     /// An operator with a console open but no activity for this many minutes counts as away. Default: 10.
-    #[arg(long, env = "BECKON_AWAY_AFTER_MINUTES", global = true, value_name = "MIN")]
+    #[arg(
+        long,
+        env = "BECKON_AWAY_AFTER_MINUTES",
+        global = true,
+        value_name = "MIN"
+    )]
     pub away_after_minutes: Option<u64>,
     /// Offline messages one client address may leave per hour. Default: 10.
-    #[arg(long, env = "BECKON_OFFLINE_MESSAGES_PER_HOUR", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "BECKON_OFFLINE_MESSAGES_PER_HOUR",
+        global = true,
+        value_name = "N"
+    )]
     pub offline_messages_per_hour: Option<u32>,
 }
 
@@ -166,7 +211,10 @@ pub struct OutboundSettings {
 impl std::fmt::Debug for OutboundSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboundSettings")
-            .field("smtp", &self.smtp.as_ref().map(|s| (&s.host, s.port, s.tls)))
+            .field(
+                "smtp",
+                &self.smtp.as_ref().map(|s| (&s.host, s.port, s.tls)),
+            )
             .field("mail_from", &self.mail_from.to_string())
             .field("sms", &self.sms.as_ref().map(|s| &s.api_base))
             .finish_non_exhaustive()
@@ -273,7 +321,10 @@ impl OutboundSettings {
             .or(file.delivery_max_attempts)
             .unwrap_or(8);
         if !(1..=100).contains(&max_attempts) {
-            return Err(invalid("delivery-max-attempts", "must be between 1 and 100"));
+            return Err(invalid(
+                "delivery-max-attempts",
+                "must be between 1 and 100",
+            ));
         }
         let offline_messages_per_hour = args
             .offline_messages_per_hour

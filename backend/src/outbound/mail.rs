@@ -113,7 +113,10 @@ pub fn build(
         .parse()
         .map_err(|_| DeliveryError::Permanent(format!("not an email address: {:?}", job.to)))?;
     let to = Mailbox::new(
-        job.to_name.as_deref().map(one_line).filter(|n| !n.is_empty()),
+        job.to_name
+            .as_deref()
+            .map(one_line)
+            .filter(|n| !n.is_empty()),
         to_address,
     );
     let domain = &settings.reply_domain;

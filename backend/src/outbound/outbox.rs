@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{DeliveryError, Delivered, Job};
+use super::{Delivered, DeliveryError, Job};
 use crate::db::models::OutboxItem;
 use crate::db::DbConnection;
 use crate::domain;
@@ -58,7 +58,11 @@ impl Backoff {
     /// The delay after the `attempts`-th failed attempt (1-based).
     pub fn delay(&self, attempts: i32) -> chrono::Duration {
         let factor = 1u32 << (attempts.clamp(1, 20) - 1) as u32;
-        let secs = self.base.as_secs().saturating_mul(u64::from(factor)).min(86_400);
+        let secs = self
+            .base
+            .as_secs()
+            .saturating_mul(u64::from(factor))
+            .min(86_400);
         chrono::Duration::seconds(secs as i64)
     }
 }
@@ -100,10 +104,26 @@ pub fn finish(
             let permanent = matches!(e, DeliveryError::Permanent(_));
             let message: String = e.to_string().chars().take(500).collect();
             if permanent || attempts >= backoff.max_attempts {
-                OutboxItem::record(conn, &item.id, "failed", attempts, now, Some(&message), None)
+                OutboxItem::record(
+                    conn,
+                    &item.id,
+                    "failed",
+                    attempts,
+                    now,
+                    Some(&message),
+                    None,
+                )
             } else {
                 let next = now + backoff.delay(attempts);
-                OutboxItem::record(conn, &item.id, "pending", attempts, next, Some(&message), None)
+                OutboxItem::record(
+                    conn,
+                    &item.id,
+                    "pending",
+                    attempts,
+                    next,
+                    Some(&message),
+                    None,
+                )
             }
         }
     }

@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn every_default_renders_the_sample() {
         for name in TemplateName::ALL {
-            let r = name.default_template().render(&sample_context()).expect("renders");
+            let r = name
+                .default_template()
+                .render(&sample_context())
+                .expect("renders");
             assert!(!r.subject.is_empty() && !r.text.is_empty(), "{name:?}");
         }
     }

@@ -29,7 +29,10 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// Whether an address is somewhere webhooks must not go by default: loopback, private, link-local,

@@ -54,11 +54,29 @@ pub fn conversation_json(
         "operator": operator,
         "for_operator": target,
         "guest": {"guest_id": guest_id, "name": c.guest_name},
+        "guest_email": c.guest_email,
+        "guest_phone": c.guest_phone,
+        "capabilities": capabilities(c),
         "last_seq": c.last_seq,
         "guest_read_seq": c.guest_read_seq,
         "operator_read_seq": c.operator_read_seq,
         "created_ms": c.created_at.and_utc().timestamp_millis(),
     }))
+}
+
+/// What the guest's side can do: what its panel reported, nothing for email, SMS and offline
+/// conversations (no panel), and everything for panels too old to report.
+pub fn capabilities(c: &Conversation) -> Vec<String> {
+    if crate::services::notify::reached_outside(&c.channel) {
+        return Vec::new();
+    }
+    match &c.guest_capabilities {
+        Some(json) => serde_json::from_str(json).unwrap_or_default(),
+        None => crate::services::chat::CAPABILITIES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    }
 }
 
 /// Name shown for a message's sender.

@@ -15,6 +15,7 @@ use crate::realtime::live::VisitorFilter;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED};
 use crate::realtime::EventBus as _;
 use crate::services::chat::{self, Party};
+use crate::services::availability::{console_topic, Chosen};
 use crate::services::{self, invitations, ServiceError};
 use crate::state::AppState;
 
@@ -75,6 +76,19 @@ async fn console_socket(
             state: state.clone(),
             conn_id,
         };
+        state.availability.connected(
+            &op.operator.id,
+            Chosen::parse(&op.operator.availability),
+        );
+        state.hub.subscribe(conn_id, &console_topic(&op.operator.id));
+        state.hub.send_to_console(
+            conn_id,
+            Outgoing::text(
+                state
+                    .availability
+                    .availability_event(&state.hub, &op.operator.id),
+            ),
+        );
         let mut handler = ConsoleHandler {
             state,
             op,
@@ -95,6 +109,8 @@ impl Drop for Registration {
     fn drop(&mut self) {
         self.state.live.unwatch(self.conn_id);
         self.state.hub.leave_console(self.conn_id);
+        // The operator may have gone offline with this tab: sites' statuses follow at once.
+        self.state.availability.changed(None);
     }
 }
 
@@ -147,6 +163,13 @@ enum ConsoleMessage {
     Transfer {
         conversation_id: String,
         operator_handle: String,
+    },
+    SetAvailability {
+        status: Chosen,
+    },
+    Activity,
+    EmailTranscript {
+        conversation_id: String,
     },
 }
 
@@ -299,13 +322,77 @@ impl ConsoleHandler {
     }
 }
 
+impl ConsoleHandler {
+    /// Stores the operator's choice and tells all their consoles.
+    async fn set_availability(&mut self, chosen: Chosen) -> Reply {
+        let id = self.op.operator.id.clone();
+        let saved = self
+            .state
+            .db
+            .run(move |conn| {
+                use crate::db::schema::operators;
+                use diesel::prelude::*;
+                diesel::update(operators::table.find(&id))
+                    .set(operators::availability.eq(chosen.as_str()))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "could not save availability");
+            return error_event("internal", "could not save your status");
+        }
+        self.op.operator.availability = chosen.as_str().to_owned();
+        self.state.availability.choose(&self.op.operator.id, chosen);
+        Reply::Send(
+            self.state
+                .availability
+                .availability_event(&self.state.hub, &self.op.operator.id),
+        )
+    }
+
+    /// Queues the conversation's transcript to the guest's email address.
+    async fn email_transcript(&mut self, conversation_id: String) -> Reply {
+        let party = self.party();
+        let base_url = self.state.settings.base().to_owned();
+        let id = conversation_id.clone();
+        let queued = services::run(&self.state.db, move |conn| {
+            let c = chat::authorised(conn, &id, &party)?;
+            services::notify::transcript(conn, &c, &base_url)
+        })
+        .await;
+        match queued {
+            Ok(email) => {
+                self.state.outbound.wake();
+                Reply::Send(
+                    serde_json::json!({
+                        "type": "notice", "conversation_id": conversation_id,
+                        "message": format!("Transcript queued for {email}"),
+                    })
+                    .to_string(),
+                )
+            }
+            Err(e) => Reply::Send(chat_events::service_error_json(&e, None)),
+        }
+    }
+}
+
 impl SocketHandler for ConsoleHandler {
     async fn on_text(&mut self, text: &str) -> Reply {
         let message = match serde_json::from_str::<ConsoleMessage>(text) {
             Ok(m) => m,
             Err(_) => return Reply::Close(CLOSE_MALFORMED, "malformed message"),
         };
+        if !matches!(message, ConsoleMessage::Typing { .. } | ConsoleMessage::Read { .. }) {
+            // Whatever the operator does counts as activity (typing and read marks come on their own).
+            self.state.availability.touch(&self.op.operator.id);
+        }
         match message {
+            ConsoleMessage::SetAvailability { status } => self.set_availability(status).await,
+            ConsoleMessage::Activity => Reply::None,
+            ConsoleMessage::EmailTranscript { conversation_id } => {
+                self.email_transcript(conversation_id).await
+            }
             ConsoleMessage::Conversations { site_id } => self.list_conversations(site_id).await,
             ConsoleMessage::Accept { conversation_id } => {
                 let op = self.op.operator.clone();

@@ -154,6 +154,8 @@ enum VisitorMessage {
         name: Option<String>,
         #[serde(default)]
         handle: Option<String>,
+        #[serde(default)]
+        capabilities: Option<Vec<String>>,
     },
     Send {
         conversation_id: String,
@@ -163,6 +165,8 @@ enum VisitorMessage {
     Resume {
         conversation_id: String,
         after_seq: i64,
+        #[serde(default)]
+        capabilities: Option<Vec<String>>,
     },
     Typing {
         conversation_id: String,
@@ -246,6 +250,33 @@ impl VisitorHandler {
         .into()
     }
 
+    /// Stores what the panel can do on the conversation (the guest's open one when not named) and
+    /// tells the operators when it changed.
+    async fn report_capabilities(&mut self, conversation_id: Option<String>, caps: Vec<String>) {
+        let party = self.party();
+        let visitor_id = self.guest.visitor_id.clone();
+        let changed = services::run(&self.state.db, move |conn| {
+            let id = match conversation_id {
+                Some(id) => id,
+                None => match Conversation::open_for_visitor(conn, &visitor_id)? {
+                    Some(c) => c.id,
+                    None => return Ok(None),
+                },
+            };
+            match chat::set_capabilities(conn, &id, &party, &caps)? {
+                Some(c) => {
+                    let event = chat_events::conversation_json(conn, &c)?;
+                    Ok(Some((c, event)))
+                }
+                None => Ok(None),
+            }
+        })
+        .await;
+        if let Ok(Some((c, event))) = changed {
+            chat_events::publish_conversation(&self.state, &c, &event);
+        }
+    }
+
     async fn resume(&mut self, conversation_id: String, after_seq: i64) -> Reply {
         let party = self.party();
         Reply::Send(
@@ -315,7 +346,17 @@ impl SocketHandler for VisitorHandler {
             return Reply::Close(CLOSE_MALFORMED, "malformed message");
         };
         match message {
-            VisitorMessage::StartChat { name, handle } => self.start_chat(name, handle).await,
+            VisitorMessage::StartChat {
+                name,
+                handle,
+                capabilities,
+            } => {
+                let reply = self.start_chat(name, handle).await;
+                if let Some(caps) = capabilities {
+                    self.report_capabilities(None, caps).await;
+                }
+                reply
+            }
             VisitorMessage::Send {
                 conversation_id,
                 client_msg_id,
@@ -324,7 +365,14 @@ impl SocketHandler for VisitorHandler {
             VisitorMessage::Resume {
                 conversation_id,
                 after_seq,
-            } => self.resume(conversation_id, after_seq).await,
+                capabilities,
+            } => {
+                if let Some(caps) = capabilities {
+                    self.report_capabilities(Some(conversation_id.clone()), caps)
+                        .await;
+                }
+                self.resume(conversation_id, after_seq).await
+            }
             VisitorMessage::Typing {
                 conversation_id,
                 state,

@@ -164,7 +164,6 @@ pub fn site_topic(site_id: &str) -> String {
     format!("status:site:{site_id}")
 }
 
-
 /// Topic of one operator's own consoles (`availability` events).
 pub fn console_topic(operator_id: &str) -> String {
     format!("status:me:{operator_id}")
@@ -411,7 +410,10 @@ mod tests {
         let berlin = hours("Europe/Berlin", &[("mon", "09:00-12:00, 13:00-17:00")]);
         assert!(berlin.open_at(at("2026-11-23T08:30:00Z")));
         assert!(!berlin.open_at(at("2026-11-23T11:30:00Z")), "lunch");
-        assert!(!berlin.open_at(at("2026-11-24T08:30:00Z")), "Tuesday closed");
+        assert!(
+            !berlin.open_at(at("2026-11-24T08:30:00Z")),
+            "Tuesday closed"
+        );
         let ny = hours("America/New_York", &[("mon", "09:00-17:00")]);
         assert!(!ny.open_at(at("2026-11-23T08:30:00Z")));
         assert!(ny.open_at(at("2026-11-23T14:30:00Z")));
@@ -421,7 +423,9 @@ mod tests {
     fn bad_hours_are_refused() {
         assert!(hours("Mars/Olympus", &[]).validate().is_err());
         assert!(hours("UTC", &[("mon", "17:00-09:00")]).validate().is_err());
-        assert!(hours("UTC", &[("someday", "09:00-10:00")]).validate().is_err());
+        assert!(hours("UTC", &[("someday", "09:00-10:00")])
+            .validate()
+            .is_err());
         assert!(hours("UTC", &[("mon", "9-5")]).validate().is_err());
         assert!(hours("UTC", &[("sun", "00:00-24:00")]).validate().is_ok());
     }

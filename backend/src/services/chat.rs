@@ -212,6 +212,7 @@ pub fn start(
     };
     conn.transaction(|conn| {
         conversation.insert(conn)?;
+        super::notify::conversation_started(conn, &conversation)?;
         if let Some(name) = &name {
             diesel::update(crate::db::schema::visitors::table.find(&visitor.id))
                 .set(crate::db::schema::visitors::display_name.eq(name))
@@ -312,6 +313,7 @@ pub fn post(
             created_at: now,
         };
         message.insert(conn)?;
+        super::notify::message_posted(conn, &conversation, &message)?;
         Ok(message)
     });
     match attempt {
@@ -523,10 +525,37 @@ pub fn close(
         conversation.assigned_operator_id.as_deref(),
         domain::now(),
     )?;
-    Ok((
-        Conversation::find(conn, &conversation.id)?.ok_or(ServiceError::NotFound)?,
-        line,
-    ))
+    let closed = Conversation::find(conn, &conversation.id)?.ok_or(ServiceError::NotFound)?;
+    super::notify::conversation_closed(conn, &closed)?;
+    Ok((closed, line))
+}
+
+/// Capabilities a panel may report (docs/protocol.md, "Capabilities").
+pub const CAPABILITIES: [&str; 4] = ["files", "read_receipts", "typing", "sound"];
+
+/// Records what the guest's panel can do; answers the conversation when that changed. Unknown
+/// names are dropped.
+pub fn set_capabilities(
+    conn: &mut DbConnection,
+    conversation_id: &str,
+    party: &Party,
+    reported: &[String],
+) -> Result<Option<Conversation>, ServiceError> {
+    use diesel::prelude::*;
+    let conversation = authorised(conn, conversation_id, party)?;
+    let mut caps: Vec<&str> = CAPABILITIES
+        .into_iter()
+        .filter(|c| reported.iter().any(|r| r == c))
+        .collect();
+    caps.dedup();
+    let json = serde_json::to_string(&caps).unwrap_or_else(|_| "[]".to_owned());
+    if conversation.guest_capabilities.as_deref() == Some(json.as_str()) {
+        return Ok(None);
+    }
+    diesel::update(crate::db::schema::conversations::table.find(&conversation.id))
+        .set(crate::db::schema::conversations::guest_capabilities.eq(&json))
+        .execute(conn)?;
+    Ok(Conversation::find(conn, &conversation.id)?)
 }
 
 /// The wire form of a message (see docs/protocol.md).

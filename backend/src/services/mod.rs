@@ -9,6 +9,8 @@ pub mod chat;
 pub mod history;
 pub mod identity;
 pub mod invitations;
+pub mod notify;
+pub mod offline;
 pub mod pageviews;
 pub mod setup;
 pub mod sites;

@@ -60,7 +60,11 @@ impl OutboxItem {
 
     /// Claims this item until `until`, if no one else changed it since it was read. Answers whether
     /// the claim is ours.
-    pub fn claim(&self, conn: &mut DbConnection, until: chrono::NaiveDateTime) -> QueryResult<bool> {
+    pub fn claim(
+        &self,
+        conn: &mut DbConnection,
+        until: chrono::NaiveDateTime,
+    ) -> QueryResult<bool> {
         let n = diesel::update(
             o::table
                 .filter(o::id.eq(&self.id))
@@ -123,9 +127,17 @@ impl OutboxItem {
     }
 
     /// Makes a failed item due again now.
-    pub fn retry_now(conn: &mut DbConnection, id: &str, now: chrono::NaiveDateTime) -> QueryResult<bool> {
+    pub fn retry_now(
+        conn: &mut DbConnection,
+        id: &str,
+        now: chrono::NaiveDateTime,
+    ) -> QueryResult<bool> {
         let n = diesel::update(o::table.find(id).filter(o::status.eq("failed")))
-            .set((o::status.eq("pending"), o::next_attempt_at.eq(now), o::attempts.eq(0)))
+            .set((
+                o::status.eq("pending"),
+                o::next_attempt_at.eq(now),
+                o::attempts.eq(0),
+            ))
             .execute(conn)?;
         Ok(n == 1)
     }

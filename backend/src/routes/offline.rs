@@ -1,0 +1,163 @@
+//! `POST /api/v1/offline-messages`: leave-a-message from the panel and the chat pages
+//! (docs/protocol.md, "Leave a message"). Multipart form: site_key, token, handle, name, email,
+//! message, website (the honeypot) and an optional file.
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+
+use super::guest::widget_origin_ok;
+use crate::error::ApiError;
+use crate::services::attachments::{self, Refused};
+use crate::services::offline::{self, OfflineFile, OfflineForm, RawOfflineForm, Refusal};
+use crate::services::{self, ServiceError};
+use crate::state::AppState;
+
+/// Leave-a-message routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/offline-messages", web::post().to(submit));
+}
+
+/// Largest text field accepted, in bytes (the message is at most 4 000 characters).
+const MAX_FIELD_BYTES: usize = 20 * 1024;
+
+struct Upload {
+    name: String,
+    claimed_type: String,
+    bytes: Vec<u8>,
+}
+
+/// Reads the form, holding at most the field and file limits in memory.
+async fn read_form(
+    mut payload: Multipart,
+    max_file: usize,
+) -> Result<(RawOfflineForm, String, String, Option<Upload>), ApiError> {
+    let mut form = RawOfflineForm::default();
+    let (mut site_key, mut token) = (String::new(), String::new());
+    let mut upload = None;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| ApiError::BadRequest(format!("malformed form: {e}")))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_owned);
+        let claimed_type = field
+            .content_type()
+            .map(|m| m.essence_str().to_owned())
+            .unwrap_or_default();
+        let limit = if name == "file" {
+            max_file
+        } else {
+            MAX_FIELD_BYTES
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(if name == "file" {
+                    ApiError::PayloadTooLarge(max_file)
+                } else {
+                    ApiError::BadRequest(format!("the field {name} is too long"))
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if name == "file" {
+            if !bytes.is_empty() {
+                upload = Some(Upload {
+                    name: file_name.unwrap_or_else(|| "file".to_owned()),
+                    claimed_type,
+                    bytes,
+                });
+            }
+            continue;
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8 text")))?;
+        match name.as_str() {
+            "site_key" => site_key = text,
+            "token" => token = text,
+            "handle" => form.handle = text,
+            "name" => form.name = text,
+            "email" => form.email = text,
+            "message" => form.message = text,
+            "website" => form.website = text,
+            _ => {}
+        }
+    }
+    Ok((form, site_key, token, upload))
+}
+
+async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let ip = crate::limits::ip_key(super::client::ip(&req, &state.settings));
+    if let Err(wait) = state.offline_limit.check(&ip) {
+        return Err(ApiError::TooManyRequests {
+            retry_after: wait.as_secs().max(1),
+        });
+    }
+    let max_file = state.settings.attachment_max_bytes;
+    let (raw, site_key, token, upload) = read_form(payload, max_file).await?;
+    let site = state
+        .sites
+        .by_key(&state.db, &site_key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
+    if !widget_origin_ok(&state, &site, origin) {
+        return Err(ApiError::OriginNotAllowed);
+    }
+    let form = match OfflineForm::parse(&raw) {
+        Ok(form) => form,
+        Err(Refusal::Invalid(e)) => return Err(ApiError::BadRequest(e.to_string())),
+        Err(Refusal::Bot) => {
+            // Answered like a success, so a bot learns nothing; nothing is stored or sent.
+            tracing::info!(site = %site.id, "offline message refused: honeypot filled");
+            return Ok(HttpResponse::Created().json(serde_json::json!({"conversation_id": null})));
+        }
+    };
+    let guest = state
+        .guests
+        .authenticate(&state.db, &site.id, &token)
+        .await?
+        .ok_or(ApiError::UnknownGuest)?;
+    let file = match upload {
+        Some(u) => {
+            let name = attachments::file_name(&u.name)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let content_type = attachments::accepted_type(&u.claimed_type, &u.bytes)
+                .map_err(|Refused::Unsupported| ApiError::UnsupportedType)?;
+            Some((name, content_type, u.bytes))
+        }
+        None => None,
+    };
+    let data_dir = state.settings.data_dir.clone();
+    let base_url = state.settings.base().to_owned();
+    let site_row = (*site).clone();
+    let conversation = services::run(&state.db, move |conn| {
+        let visitor = crate::db::models::Visitor::find(conn, &guest.visitor_id)?
+            .ok_or(ServiceError::NotFound)?;
+        let file = file.as_ref().map(|(name, content_type, bytes)| OfflineFile {
+            name,
+            content_type,
+            bytes,
+        });
+        offline::submit(conn, &data_dir, &site_row, &visitor, &form, file, &base_url)
+    })
+    .await?;
+    state.outbound.wake();
+    let event = services::run(&state.db, {
+        let c = conversation.clone();
+        move |conn| super::chat_events::conversation_json(conn, &c)
+    })
+    .await?;
+    super::chat_events::publish_conversation(&state, &conversation, &event);
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "conversation_id": conversation.id,
+        "status": "received",
+    })))
+}
