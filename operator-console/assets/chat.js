@@ -57,6 +57,46 @@ export function uploadErrorText(status, json) {
   return "Upload failed (HTTP " + status + ")";
 }
 
+/** Why the attach control is off for a guest whose client cannot take files. */
+export const NO_FILES_TEXT = "This guest can't receive files";
+
+/**
+ * What the guest's client supports, from the conversation's `capabilities` (docs/protocol.md, "Chat"):
+ * {files, read_receipts, typing, sound}. Without the field (an older server) everything is supported;
+ * an email, SMS or offline conversation has `[]`.
+ */
+export function capabilitiesOf(c) {
+  const list = c && Array.isArray(c.capabilities) ? c.capabilities : null;
+  const has = function (name) { return list === null || list.includes(name); };
+  return { files: has("files"), read_receipts: has("read_receipts"), typing: has("typing"), sound: has("sound") };
+}
+
+function contact(c, field) {
+  const v = c ? (typeof c["guest_" + field] === "string" ? c["guest_" + field] : c.guest && c.guest[field]) : null;
+  return typeof v === "string" ? v.trim() : "";
+}
+
+/** The guest's email address (`guest_email`, or `guest.email`), or "". */
+export function guestEmail(c) { return contact(c, "email"); }
+
+/** The guest's phone number (`guest_phone`, or `guest.phone`), or "". */
+export function guestPhone(c) { return contact(c, "phone"); }
+
+/** The line above the composer for a guest who is not in a live chat (channel offline, email, sms), or "". */
+export function replyNote(c) {
+  const channel = c ? c.channel : null;
+  if (channel === "sms") return guestPhone(c) ? "Replies are sent by SMS to " + guestPhone(c) : "";
+  if (channel === "offline" || channel === "email") return guestEmail(c) ? "Replies are emailed to " + guestEmail(c) : "";
+  return "";
+}
+
+/** Where console.js (which owns the header's availability control) is served, given chat.js's own URL:
+ * both sit side by side with the same version, `…/chat-V.js` and `…/console-V.js`. Null for any other URL. */
+export function consoleScriptUrl(chatUrl) {
+  const url = String(chatUrl).replace(/\/chat-([^/?#]*)$/, "/console-$1");
+  return url === String(chatUrl) ? null : url;
+}
+
 /** A UUID v4 for client_msg_id. randomUUID exists only in secure contexts; getRandomValues everywhere. */
 export function newClientMsgId() {
   const c = globalThis.crypto;
@@ -73,7 +113,8 @@ export function newClientMsgId() {
  * send(message) -> true when written to an open socket, visible() -> is the tab visible, changed(),
  * alert(kind "waiting"|"message", conversation, message), problem(text), newId(),
  * upload(pending) -> starts the HTTP upload of pending.file (to pending.conversation_id with
- * pending.client_msg_id) and later calls uploaded() or uploadFailed() with that client_msg_id.
+ * pending.client_msg_id) and later calls uploaded() or uploadFailed() with that client_msg_id,
+ * notice(event) -> shows a server `notice` ({conversation_id, message}) for a moment.
  */
 export function createChatCore(options) {
   const me = options.me;
@@ -85,6 +126,7 @@ export function createChatCore(options) {
   const problem = options.problem || function () {};
   const newId = options.newId || newClientMsgId;
   const upload = options.upload || function () {};
+  const notice = options.notice || function () {};
   const conversations = new Map(); // conversation_id -> latest `conversation` event
   const threads = new Map(); // conversation_id -> messages by seq, read and typing state
   const pending = new Map(); // client_msg_id -> a send or upload not acknowledged yet, in send order
@@ -197,6 +239,8 @@ export function createChatCore(options) {
         const c = conversations.get(id);
         if (c) c.operator_read_seq = Math.max(c.operator_read_seq || 0, m.seq || 0);
       }
+    } else if (m.type === "notice") {
+      notice(m);
     } else if (m.type === "error") {
       const p = m.client_msg_id ? pending.get(m.client_msg_id) : null;
       if (p) { p.status = "failed"; p.error = m.message || m.code; }
@@ -245,7 +289,7 @@ export function createChatCore(options) {
    */
   function attach(file) {
     if (current === null) return null;
-    const why = uploadProblem(file);
+    const why = capabilitiesOf(conversations.get(current)).files ? uploadProblem(file) : NO_FILES_TEXT;
     if (why) { problem(why + ": " + String(file && file.name)); return null; }
     const p = {
       conversation_id: current, client_msg_id: newId(), kind: "attachment", note: false, status: "pending", error: null,
@@ -326,9 +370,11 @@ export function createChatCore(options) {
   function messagesOf(id) {
     if (id === null) return [];
     const t = thread(id);
+    // No read receipts from this guest's client: nothing of ours ever shows as read.
+    const receipts = capabilitiesOf(conversations.get(id)).read_receipts;
     const list = Array.from(t.messages.values()).sort(function (a, b) { return a.seq - b.seq; }).map(function (m) {
       const mine = isMine(m);
-      const status = !mine ? "received" : m.kind !== "note" && m.seq <= t.guestRead ? "read" : "sent";
+      const status = !mine ? "received" : receipts && m.kind !== "note" && m.seq <= t.guestRead ? "read" : "sent";
       return { seq: m.seq, client_msg_id: m.client_msg_id || null, body: m.body, kind: m.kind, sender: m.sender,
         sender_name: m.sender_name, created_ms: m.created_ms, mine: mine, status: status, error: null };
     });
@@ -346,9 +392,11 @@ export function createChatCore(options) {
     });
   }
 
+  /** Who is typing in the conversation now, or null; never the guest when their client sends no typing. */
   function typingOf(id) {
     const t = threads.get(id);
-    return t && t.typing && Date.now() - t.typing.at < TYPING_SHOWN_MS ? t.typing : null;
+    if (!t || !t.typing || Date.now() - t.typing.at >= TYPING_SHOWN_MS) return null;
+    return t.typing.who === "guest" && !capabilitiesOf(conversations.get(id)).typing ? null : t.typing;
   }
 
   function state() {
@@ -371,6 +419,12 @@ export function createChatCore(options) {
     typing: function (on, id) { send({ type: "typing", conversation_id: id, state: on }); },
     close: function (id) { send({ type: "close_conversation", conversation_id: id }); },
     transfer: function (id, handle) { send({ type: "transfer", conversation_id: id, operator_handle: handle }); },
+    /** Asks the server to email the transcript to the guest (→ `notice` or `error`); false when it has no
+     * email address or the socket is down. */
+    emailTranscript: function (id) {
+      if (!guestEmail(conversations.get(id))) return false;
+      return send({ type: "email_transcript", conversation_id: id });
+    },
   };
 }
 
@@ -402,7 +456,20 @@ function chatWorkspace(root) {
   const transferDialog = el("transfer-dialog");
   const transferForm = el("transfer-form");
   const attachButton = el("attach-file");
+  const attachTitle = attachButton.title;
   const fileInput = el("attach-input");
+  // Made here, since the page shell predates them: the reply note above the composer, the transcript
+  // button among the conversation's actions, and the line for the server's notices.
+  const replyNoteLine = make("p", "reply-note", "reply-note");
+  composer.before(replyNoteLine);
+  const transcriptButton = make("button", "email-transcript", "email-transcript", "Email transcript");
+  transcriptButton.type = "button";
+  el("close-chat").before(transcriptButton);
+  const noticeLine = make("p", "conv-notice", "conv-notice");
+  noticeLine.setAttribute("role", "status");
+  el("conv-head").after(noticeLine);
+  let noticeTimer = null;
+  let availability = null; // the header's availability control, once console.js is loaded
   const logoutCsrf = document.querySelector("form.logout input[name=csrf]");
   const csrf = root.dataset.csrf || (logoutCsrf ? logoutCsrf.value : "");
   const thumbs = new Map(); // attachment_id -> its thumbnail link, reused across renders
@@ -430,8 +497,39 @@ function chatWorkspace(root) {
     alert: ring,
     problem: function (text) { setStatus(text, true); },
     upload: upload,
+    notice: showNotice,
   });
   window.__beckonChats = { state: core.state };
+
+  function make(tag, className, id, text) {
+    const node = document.createElement(tag);
+    node.className = className;
+    node.id = id;
+    node.hidden = true;
+    if (text) { node.textContent = text; node.hidden = false; }
+    return node;
+  }
+
+  /** A server notice (e.g. "Transcript queued for …"), shown as text for a few seconds. */
+  function showNotice(m) {
+    noticeLine.textContent = String(m.message || "");
+    noticeLine.hidden = noticeLine.textContent === "";
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { noticeLine.hidden = true; noticeLine.textContent = ""; }, 6000);
+  }
+
+  /** console.js, served next to this file, owns the header's availability control; load it for this socket. */
+  function loadAvailability() {
+    const url = consoleScriptUrl(import.meta.url);
+    if (url === null) return Promise.resolve();
+    return import(url).then(function (module) {
+      availability = module.availabilityControl(function (message) {
+        if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+        ws.send(JSON.stringify(message));
+        return true;
+      });
+    }).catch(function () { availability = null; });
+  }
 
   /** Sends a pending attachment's file over HTTP; the answer goes back to the core. */
   function upload(p) {
@@ -479,7 +577,9 @@ function chatWorkspace(root) {
     ws.onmessage = function (event) {
       let message;
       try { message = JSON.parse(event.data); } catch (e) { return; }
-      if (message && typeof message.type === "string") core.handle(message);
+      if (!message || typeof message.type !== "string") return;
+      if (message.type === "availability") { if (availability) availability.handle(message); return; }
+      core.handle(message);
     };
     ws.onclose = function (event) {
       ws = null;
@@ -577,6 +677,7 @@ function chatWorkspace(root) {
     el("no-conversation").hidden = id !== null;
     el("conv-head").hidden = id === null;
     composer.hidden = id === null;
+    if (id === null) replyNoteLine.hidden = true;
     el("conversation").toggleAttribute("data-empty", id === null);
     if (id === null) return;
     el("conv-guest").textContent = c ? guestName(c) : "Loading…";
@@ -584,10 +685,18 @@ function chatWorkspace(root) {
     el("conv-state").textContent = c ? stateText(c) : "";
     el("accept-chat").hidden = !c || c.status !== "waiting";
     const closed = !!c && c.status === "closed";
+    const caps = capabilitiesOf(c);
     el("close-chat").disabled = closed;
     el("transfer-chat").disabled = closed;
     body.disabled = closed;
-    attachButton.disabled = closed;
+    attachButton.disabled = closed || !caps.files;
+    attachButton.title = caps.files ? attachTitle : NO_FILES_TEXT;
+    const email = guestEmail(c);
+    transcriptButton.disabled = email === "";
+    transcriptButton.title = email ? "Send the transcript of this conversation to " + email : "This guest left no email address";
+    const note = replyNote(c);
+    replyNoteLine.textContent = note;
+    replyNoteLine.hidden = note === "";
     composer.querySelector("button[type=submit]").disabled = closed;
     renderMessages(id, c);
     const typing = core.typingOf(id);
@@ -761,6 +870,9 @@ function chatWorkspace(root) {
   });
 
   el("accept-chat").addEventListener("click", function () { if (core.current !== null) core.accept(core.current); });
+  transcriptButton.addEventListener("click", function () {
+    if (core.current !== null && !core.emailTranscript(core.current)) setStatus("The transcript could not be requested", true);
+  });
   el("close-chat").addEventListener("click", function () { if (core.current !== null) core.close(core.current); });
   el("transfer-chat").addEventListener("click", function () {
     transferForm.reset();
@@ -823,5 +935,6 @@ function chatWorkspace(root) {
   const wanted = location.hash.length > 1 ? decodeURIComponent(location.hash.slice(1)) : null;
   if (wanted) core.select(wanted);
   scheduleRender();
-  connect();
+  // Chats work without the availability control: connect anyway should console.js be slow or missing.
+  Promise.race([loadAvailability(), new Promise(function (resolve) { setTimeout(resolve, 3000); })]).then(connect);
 }

@@ -1,6 +1,87 @@
-// Beckon console: holds the console socket and keeps the live visitor list current.
+// Beckon console: holds the console socket and keeps the live visitor list current, and owns the
+// operator's availability control in the header (also used by chat.js, which imports this module).
 // Every string from the network is inserted with textContent, never as HTML.
-const root = document.querySelector("[data-live-visitors]");
+
+/** At most one `{"type": "activity"}` per this many ms. */
+export const ACTIVITY_EVERY_MS = 30000;
+
+/** What the header says for the effective status: away because idle while "available" was chosen is
+ * "Away (inactive)". */
+export function availabilityText(status, chosen) {
+  if (status === "available") return "Available";
+  if (status === "away") return chosen === "available" ? "Away (inactive)" : "Away";
+  return "Offline";
+}
+
+/**
+ * The operator's availability over one console socket, without DOM (docs/protocol.md, "Console socket").
+ * options: send(message) -> true when written to an open socket, now() -> ms.
+ * choose(status) sends `set_availability`; activity() sends `activity` at most every ACTIVITY_EVERY_MS
+ * (true when it did); handle(message) takes an `availability` event (true when it was one); state is
+ * {status, chosen, text} from the latest event, or null before the first.
+ */
+export function createAvailability(options) {
+  const send = options.send;
+  const now = options.now || Date.now;
+  let lastActivity = null;
+  let current = null;
+  return {
+    choose: function (status) {
+      if (status !== "available" && status !== "away") return false;
+      return send({ type: "set_availability", status: status });
+    },
+    activity: function () {
+      const t = now();
+      if (lastActivity !== null && t - lastActivity < ACTIVITY_EVERY_MS) return false;
+      if (!send({ type: "activity" })) return false;
+      lastActivity = t;
+      return true;
+    },
+    handle: function (m) {
+      if (!m || m.type !== "availability") return false;
+      const status = m.status === "available" || m.status === "away" ? m.status : "offline";
+      const chosen = m.chosen === "away" ? "away" : "available";
+      current = { status: status, chosen: chosen, text: availabilityText(status, chosen) };
+      return true;
+    },
+    get state() { return current; },
+  };
+}
+
+/**
+ * Binds the header's availability control (`#beckon-availability`, rendered hidden by layout.rs) to a
+ * page's console socket: shows it, sends the operator's choice and their activity (keys, mouse, focus),
+ * and shows what the server says. Returns {handle(message) -> true when it was an `availability` event}.
+ */
+export function availabilityControl(send) {
+  const select = document.getElementById("beckon-availability");
+  const core = createAvailability({ send: send });
+  if (!select) return { handle: core.handle, core: core };
+  const box = select.closest("[data-availability]");
+  const state = document.getElementById("availability-state");
+  const text = document.getElementById("availability-text");
+  if (box) box.hidden = false;
+  select.addEventListener("change", function () {
+    // Not sent (socket down): show the choice the server knows again.
+    if (!core.choose(select.value) && core.state) select.value = core.state.chosen;
+  });
+  const active = function () { core.activity(); };
+  ["keydown", "mousedown", "pointermove", "focus"].forEach(function (type) {
+    window.addEventListener(type, active, { capture: true, passive: true });
+  });
+  return {
+    core: core,
+    handle: function (m) {
+      if (!core.handle(m)) return false;
+      select.value = core.state.chosen;
+      if (state) state.dataset.status = core.state.status;
+      if (text) text.textContent = core.state.text;
+      return true;
+    },
+  };
+}
+
+const root = typeof document === "undefined" ? null : document.querySelector("[data-live-visitors]");
 if (root) liveVisitors(root);
 
 function liveVisitors(root) {
@@ -18,6 +99,7 @@ function liveVisitors(root) {
   let ws = null;
   let backoff = 1000;
   let inviteTarget = null;
+  const availability = availabilityControl(send);
 
   function currentFilter() {
     const data = new FormData(filters);
@@ -25,7 +107,9 @@ function liveVisitors(root) {
   }
 
   function send(message) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(message));
+    return true;
   }
 
   function watch() {
@@ -53,6 +137,7 @@ function liveVisitors(root) {
   }
 
   function handle(m) {
+    if (availability.handle(m)) return;
     if (m.type === "snapshot") {
       rows = new Map(m.visitors.map(function (v) { return [v.id, v]; }));
       total = m.total;

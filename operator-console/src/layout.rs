@@ -22,7 +22,8 @@ pub struct SignedIn<'a> {
     pub csrf: &'a str,
 }
 
-/// Wraps `body` in the console's HTML frame: head, header bar (navigation and logout when signed in), main.
+/// Wraps `body` in the console's HTML frame: head, header bar (navigation, the availability control and
+/// logout when signed in), main.
 pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -42,6 +43,19 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                             a href="/console" { "Sites" }
                             a href="/console/chats" { "Chats" }
                             a href="/console/history" { "History" }
+                        }
+                        // The operator's availability; hidden until a page's script holds the console
+                        // socket that carries it (console.js, chat.js), since only then can it work.
+                        div.availability data-availability hidden {
+                            label.visually-hidden for="beckon-availability" { "Your availability" }
+                            select id="beckon-availability" name="status" {
+                                option value="available" { "Available" }
+                                option value="away" { "Away" }
+                            }
+                            span.availability-state id="availability-state" data-status="offline" role="status" {
+                                span.dot aria-hidden="true" {}
+                                span id="availability-text" { "Offline" }
+                            }
                         }
                         span.who { "Signed in as " strong { (user.name) } }
                         form.logout method="post" action="/logout" {

@@ -2,14 +2,17 @@
 // Usage: node chat_core.mjs ./chat.mjs
 import assert from "node:assert/strict";
 
-const { createChatCore, newClientMsgId, parseAttachment, humanSize, uploadProblem, uploadErrorText, attachmentUrl, ATTACHMENT_MAX_BYTES } =
-  await import(process.argv[2]);
+const {
+  createChatCore, newClientMsgId, parseAttachment, humanSize, uploadProblem, uploadErrorText, attachmentUrl, ATTACHMENT_MAX_BYTES,
+  capabilitiesOf, guestEmail, guestPhone, replyNote, NO_FILES_TEXT, consoleScriptUrl,
+} = await import(process.argv[2]);
 
 function harness(options) {
   const sent = [];
   const alerts = [];
   const problems = [];
   const uploads = [];
+  const notices = [];
   let open = true;
   let visible = true;
   let ids = 0;
@@ -22,9 +25,10 @@ function harness(options) {
     problem: function (text) { problems.push(text); },
     newId: function () { ids += 1; return "cmid-" + ids; },
     upload: function (p) { uploads.push(p); },
+    notice: function (m) { notices.push(m); },
   }, options || {}));
   return {
-    core: core, sent: sent, alerts: alerts, problems: problems, uploads: uploads,
+    core: core, sent: sent, alerts: alerts, problems: problems, uploads: uploads, notices: notices,
     setOpen: function (v) { open = v; }, setVisible: function (v) { visible = v; },
     take: function () { return sent.splice(0, sent.length); },
   };
@@ -315,6 +319,99 @@ const tests = {
     assert.equal(uploadErrorText(410, { error: "gone", message: "conversation closed" }), "conversation closed");
     assert.equal(uploadErrorText(500, null), "Upload failed (HTTP 500)");
     assert.equal(attachmentUrl("a/../b?c"), "/api/v1/attachments/a%2F..%2Fb%3Fc");
+  },
+
+  "capabilities: missing means everything (older servers), an array means exactly what it lists"() {
+    const all = { files: true, read_receipts: true, typing: true, sound: true };
+    assert.deepEqual(capabilitiesOf(null), all);
+    assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann")), all);
+    assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann", { capabilities: "files" })), all, "not an array: as if missing");
+    assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann", { capabilities: [] })),
+      { files: false, read_receipts: false, typing: false, sound: false });
+    assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann", { capabilities: ["files", "typing", "later"] })),
+      { files: true, read_receipts: false, typing: true, sound: false });
+  },
+
+  "files: no upload into a conversation whose guest cannot receive files"() {
+    const h = harness();
+    h.core.handle(conv("c1", "open", "Ann", { channel: "email", capabilities: [] }));
+    h.core.handle(conv("c2", "open", "Ann", { capabilities: ["files"] }));
+    h.core.handle(conv("c3", "open", "Ann"));
+    h.take();
+    h.core.select("c1");
+    assert.equal(h.core.attach({ name: "a.png", size: 10, type: "image/png" }), null);
+    assert.deepEqual(h.problems, [NO_FILES_TEXT + ": a.png"]);
+    assert.equal(NO_FILES_TEXT, "This guest can't receive files");
+    assert.deepEqual(h.uploads, []);
+    h.core.select("c2");
+    assert.ok(h.core.attach({ name: "a.png", size: 10, type: "image/png" }));
+    h.core.select("c3");
+    assert.ok(h.core.attach({ name: "b.png", size: 10, type: "image/png" }));
+    assert.equal(h.uploads.length, 2);
+  },
+
+  "read receipts: never 'read' when the guest's client sends none"() {
+    for (const [caps, expected] of [[undefined, "read"], [["read_receipts"], "read"], [["files", "typing"], "sent"], [[], "sent"]]) {
+      const h = harness();
+      h.core.handle(conv("c1", "open", "Ann", caps === undefined ? {} : { capabilities: caps }));
+      h.core.select("c1");
+      const id = h.core.post("Hello", false);
+      h.core.handle({ type: "ack", conversation_id: "c1", client_msg_id: id, seq: 1 });
+      h.core.handle({ type: "read", conversation_id: "c1", who: "guest", seq: 1 });
+      assert.equal(h.core.state().messages[0].status, expected, JSON.stringify(caps));
+    }
+  },
+
+  "typing: no guest typing line without the capability; operators' typing still shows"() {
+    const h = harness();
+    h.core.handle(conv("c1", "open", "Ann", { capabilities: ["files"] }));
+    h.core.handle(conv("c2", "open", "Ann"));
+    h.core.handle({ type: "typing", conversation_id: "c1", who: "guest", name: "Guest", state: true });
+    assert.equal(h.core.typingOf("c1"), null);
+    h.core.handle({ type: "typing", conversation_id: "c1", who: "operator", name: "Bob", state: true });
+    assert.equal(h.core.typingOf("c1").name, "Bob");
+    h.core.handle({ type: "typing", conversation_id: "c2", who: "guest", name: "Guest", state: true });
+    assert.equal(h.core.typingOf("c2").who, "guest");
+  },
+
+  "reply note and contact fields for guests outside a live chat, as plain strings"() {
+    assert.equal(replyNote(conv("c1", "open", "Ann", { channel: "widget", guest_email: "a@b.c" })), "");
+    assert.equal(replyNote(conv("c1", "open", "Ann", { channel: "page" })), "");
+    assert.equal(replyNote(conv("c1", "open", "Ann", { channel: "offline", guest_email: "<a@b.c>" })), "Replies are emailed to <a@b.c>");
+    assert.equal(replyNote(conv("c1", "open", "Ann", { channel: "email", guest: { guest_id: null, name: "A", email: "a@b.c" } })),
+      "Replies are emailed to a@b.c");
+    assert.equal(replyNote(conv("c1", "open", "Ann", { channel: "sms", guest_phone: "+491701234567" })), "Replies are sent by SMS to +491701234567");
+    assert.equal(replyNote(conv("c1", "open", "Ann", { channel: "sms" })), "");
+    assert.equal(replyNote(null), "");
+    assert.equal(guestEmail(conv("c1", "open", "Ann", { guest_email: " a@b.c " })), "a@b.c");
+    assert.equal(guestEmail(conv("c1", "open", "Ann", { guest_email: null })), "");
+    assert.equal(guestPhone(conv("c1", "open", "Ann", { guest_phone: "+1" })), "+1");
+  },
+
+  "email transcript: only with an address; the server's notice is passed on"() {
+    const h = harness();
+    h.core.handle(conv("c1", "closed", "Ann"));
+    h.core.handle(conv("c2", "closed", "Ann", { guest_email: "" }));
+    h.core.handle(conv("c3", "closed", "Ann", { channel: "offline", guest_email: "a@b.c", capabilities: [] }));
+    h.take();
+    assert.equal(h.core.emailTranscript("c1"), false);
+    assert.equal(h.core.emailTranscript("c2"), false);
+    assert.equal(h.core.emailTranscript("nope"), false);
+    assert.deepEqual(h.take(), []);
+    assert.equal(h.core.emailTranscript("c3"), true);
+    assert.deepEqual(h.take(), [{ type: "email_transcript", conversation_id: "c3" }]);
+    h.core.handle({ type: "notice", conversation_id: "c3", message: "Transcript queued for a@b.c" });
+    assert.deepEqual(h.notices, [{ type: "notice", conversation_id: "c3", message: "Transcript queued for a@b.c" }]);
+    h.core.handle({ type: "error", code: "bad_request", message: "the guest left no email address" });
+    assert.deepEqual(h.problems, ["the guest left no email address"]);
+    h.setOpen(false);
+    assert.equal(h.core.emailTranscript("c3"), false, "socket down");
+  },
+
+  "chat.js finds console.js next to itself"() {
+    assert.equal(consoleScriptUrl("https://beckon.example/console/assets/chat-0.1.0.js"),
+      "https://beckon.example/console/assets/console-0.1.0.js");
+    assert.equal(consoleScriptUrl("file:///tmp/x/chat.mjs"), null);
   },
 
   "client message ids are UUIDs"() {
