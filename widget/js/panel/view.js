@@ -227,7 +227,9 @@ function clock(ms) {
 function showStatus() {
   pickMode();
   var status = conv.status, text = "", chat = mode == "chat";
-  if (!online && (conv.id || hasPending())) text = T.connecting;
+  // Without anyone to answer, "waiting for an operator" would promise too much: the form says it all.
+  if (!chat) text = "";
+  else if (!online && (conv.id || hasPending())) text = T.connecting;
   else if (status == "waiting") text = T.waiting;
   else if (status == "open") text = fill(T.open, conv.operator);
   else if (status == "closed") text = T.closed;

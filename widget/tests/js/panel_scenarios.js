@@ -969,6 +969,7 @@ async function offline() {
   );
   assert.equal(state().formText, "");
   assert.equal(state().formError, "");
+  assert.equal(q("p.status").textContent, "", "no promise of an operator while offline");
 
   // Taken up like our own conversation: stored for the next visit, its history fetched now.
   assert.equal(state().conversationId, "c9");
@@ -1000,6 +1001,7 @@ async function offline() {
   assert.equal(state().composerText, "One more thing");
   assert.equal(state().formText, "");
   assert.equal(q("p.greeting").textContent, "Hi! How can we help you today?");
+  assert.equal(q("p.status").textContent, "Waiting for an operator…");
   assert.ok(shown("form.composer") && !shown("form.leave") && !shown("div.thanks"));
   socket().receive({ type: "site_status" });
   assert.equal(state().siteOnline, true, "a status without `online` changes nothing");
