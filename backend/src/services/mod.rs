@@ -14,6 +14,7 @@ pub mod offline;
 pub mod pageviews;
 pub mod setup;
 pub mod sites;
+pub mod sms_inbound;
 pub mod visitors;
 
 use crate::db::DbError;
