@@ -15,5 +15,6 @@ pub mod realtime;
 pub mod routes;
 pub mod secrets;
 pub mod services;
+pub mod smtp_listener;
 pub mod startup;
 pub mod state;

@@ -172,6 +172,11 @@ impl Application {
             pageview_flusher,
             ..
         } = self;
+        if let Some(addr) = state.settings.outbound.inbound_smtp_listen {
+            if let Err(e) = crate::smtp_listener::start(Arc::new(state.clone()), addr) {
+                tracing::error!(error = %e, "mailed replies will not be received");
+            }
+        }
         let maintenance = tokio::spawn(run_maintenance(state.clone()));
         let coalescer = tokio::spawn(run_live_updates(state.clone()));
         let deliveries = tokio::spawn(state.outbound.clone().run());

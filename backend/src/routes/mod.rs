@@ -9,7 +9,7 @@ pub mod client;
 pub mod console;
 pub mod guest;
 pub mod health;
-pub mod inbound_sms;
+pub mod inbound_mail;
 pub mod offline;
 pub mod ws_console;
 pub mod ws_visitor;
@@ -21,8 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     attachments::configure(cfg);
     guest::configure(cfg);
-    inbound_sms::configure(cfg);
     offline::configure(cfg);
+    inbound_mail::configure(cfg);
     badges::configure(cfg);
     chat_pages::configure(cfg);
     ws_visitor::configure(cfg);

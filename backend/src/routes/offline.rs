@@ -53,7 +53,8 @@ async fn read_form(
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
             if bytes.len() + chunk.len() > limit {
                 return Err(if name == "file" {
                     ApiError::PayloadTooLarge(max_file)
@@ -127,8 +128,8 @@ async fn submit(
         .ok_or(ApiError::UnknownGuest)?;
     let file = match upload {
         Some(u) => {
-            let name = attachments::file_name(&u.name)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let name =
+                attachments::file_name(&u.name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
             let content_type = attachments::accepted_type(&u.claimed_type, &u.bytes)
                 .map_err(|Refused::Unsupported| ApiError::UnsupportedType)?;
             Some((name, content_type, u.bytes))
@@ -141,11 +142,13 @@ async fn submit(
     let conversation = services::run(&state.db, move |conn| {
         let visitor = crate::db::models::Visitor::find(conn, &guest.visitor_id)?
             .ok_or(ServiceError::NotFound)?;
-        let file = file.as_ref().map(|(name, content_type, bytes)| OfflineFile {
-            name,
-            content_type,
-            bytes,
-        });
+        let file = file
+            .as_ref()
+            .map(|(name, content_type, bytes)| OfflineFile {
+                name,
+                content_type,
+                bytes,
+            });
         offline::submit(conn, &data_dir, &site_row, &visitor, &form, file, &base_url)
     })
     .await?;

@@ -14,8 +14,8 @@ use crate::realtime::hub::Outgoing;
 use crate::realtime::live::VisitorFilter;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED};
 use crate::realtime::EventBus as _;
-use crate::services::chat::{self, Party};
 use crate::services::availability::{console_topic, Chosen};
+use crate::services::chat::{self, Party};
 use crate::services::{self, invitations, ServiceError};
 use crate::state::AppState;
 
@@ -76,11 +76,12 @@ async fn console_socket(
             state: state.clone(),
             conn_id,
         };
-        state.availability.connected(
-            &op.operator.id,
-            Chosen::parse(&op.operator.availability),
-        );
-        state.hub.subscribe(conn_id, &console_topic(&op.operator.id));
+        state
+            .availability
+            .connected(&op.operator.id, Chosen::parse(&op.operator.availability));
+        state
+            .hub
+            .subscribe(conn_id, &console_topic(&op.operator.id));
         state.hub.send_to_console(
             conn_id,
             Outgoing::text(
@@ -383,7 +384,10 @@ impl SocketHandler for ConsoleHandler {
             Ok(m) => m,
             Err(_) => return Reply::Close(CLOSE_MALFORMED, "malformed message"),
         };
-        if !matches!(message, ConsoleMessage::Typing { .. } | ConsoleMessage::Read { .. }) {
+        if !matches!(
+            message,
+            ConsoleMessage::Typing { .. } | ConsoleMessage::Read { .. }
+        ) {
             // Whatever the operator does counts as activity (typing and read marks come on their own).
             self.state.availability.touch(&self.op.operator.id);
         }

@@ -8,13 +8,13 @@ pub mod availability;
 pub mod chat;
 pub mod history;
 pub mod identity;
+pub mod inbound_mail;
 pub mod invitations;
 pub mod notify;
 pub mod offline;
 pub mod pageviews;
 pub mod setup;
 pub mod sites;
-pub mod sms_inbound;
 pub mod visitors;
 
 use crate::db::DbError;
