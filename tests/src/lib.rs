@@ -7,12 +7,14 @@
 //!   endpoint.
 //! - [`Browser`]: headless Chromium over WebDriver, one independent browser per visitor or operator.
 //! - [`HostSite`]: the example shop on another origin, embedding the widget.
+//! - [`loadgen`]: the load generator behind the `beckon-loadgen` binary (docs/benchmarks.md).
 
 mod app;
 pub mod browser;
 mod database;
 pub mod host_site;
 pub mod html;
+pub mod loadgen;
 pub mod require;
 mod site;
 pub mod ws;

@@ -1,0 +1,59 @@
+//! What the server process costs, read from `/proc`: resident memory and CPU time.
+
+use std::time::Instant;
+
+/// Resident set size of `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// User plus system CPU time of `pid` in seconds (`utime` + `stime` of `/proc/PID/stat`).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5), counted from `state` (field 3) at index 0.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / clock_ticks_per_second())
+}
+
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Measures the server's CPU use over an interval, as a percentage of one core.
+pub struct CpuMeter {
+    pid: Option<u32>,
+    start: Option<(Instant, f64)>,
+}
+
+impl CpuMeter {
+    /// Starts measuring `pid` (nothing is measured without one).
+    pub fn start(pid: Option<u32>) -> CpuMeter {
+        let start = pid.and_then(cpu_seconds).map(|s| (Instant::now(), s));
+        CpuMeter { pid, start }
+    }
+
+    /// Percent of one core used since the start.
+    pub fn percent(&self) -> Option<f64> {
+        let (at, before) = self.start?;
+        let now = cpu_seconds(self.pid?)?;
+        let wall = at.elapsed().as_secs_f64();
+        (wall > 0.0).then(|| (now - before) / wall * 100.0)
+    }
+}

@@ -1,0 +1,128 @@
+//! Every `beckon-loadgen` scenario at a small size against a freshly spawned server, through the
+//! real binary (worker processes included), so the generator cannot rot. These assert that nothing
+//! was lost, doubled or refused, not how fast it went (docs/benchmarks.md has the real runs).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `beckon-loadgen ARGS` against a spawned server; its one-line JSON result.
+fn loadgen(args: &[&str]) -> Value {
+    // One guest set up at a time: these check the generator, and SQLite refuses some guest
+    // inserts that race each other (see docs/benchmarks.md).
+    let out = Command::new(env!("CARGO_BIN_EXE_beckon-loadgen"))
+        .args(["--spawn", "--concurrency", "1", "--sources", "4"])
+        .args(args)
+        .output()
+        .expect("run beckon-loadgen");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "beckon-loadgen {args:?} failed: {stdout}\n{stderr}"
+    );
+    let line = stdout.lines().last().expect("a result line");
+    // `server_errors_logged` is not asserted: with two worker processes two guest inserts can
+    // still race on SQLite (a known server issue, listed in docs/benchmarks.md), which the
+    // generator retries as the widget would.
+    serde_json::from_str(line).expect("the result is JSON")
+}
+
+fn count(result: &Value, key: &str) -> u64 {
+    result[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {result}"))
+}
+
+#[test]
+fn idle_guests_are_all_held_over_two_worker_processes() {
+    let r = loadgen(&[
+        "--processes",
+        "2",
+        "idle",
+        "--guests",
+        "20",
+        "--hold-secs",
+        "0.5",
+    ]);
+    assert_eq!(r["scenario"], "idle");
+    assert_eq!(r["processes"], 2);
+    assert_eq!(count(&r, "guests_held"), 20, "{r}");
+    assert_eq!(count(&r, "errors"), 0, "{r}");
+    assert!(
+        r["server_rss_kib"]["full"].as_u64().is_some(),
+        "server memory was read: {r}"
+    );
+}
+
+#[test]
+fn beacon_page_views_are_all_accepted() {
+    let r = loadgen(&[
+        "beacon",
+        "--connections",
+        "4",
+        "--secs",
+        "0.5",
+        "--warmup-secs",
+        "0.1",
+    ]);
+    assert!(count(&r, "accepted") > 0, "{r}");
+    assert_eq!(count(&r, "errors"), 0, "{r}");
+    assert!(r["latency"]["p99_ms"].as_f64().is_some(), "{r}");
+}
+
+#[test]
+fn chat_messages_arrive_once_each_with_idle_guests_and_page_views() {
+    let r = loadgen(&[
+        "chat",
+        "--conversations",
+        "3",
+        "--messages",
+        "10",
+        "--interval-ms",
+        "20",
+        "--idle",
+        "20",
+        "--page-views-per-sec",
+        "50",
+    ]);
+    assert_eq!(count(&r, "sent"), 3 * 2 * 10, "{r}");
+    assert_eq!(count(&r, "received"), 60, "{r}");
+    assert_eq!(count(&r, "lost"), 0, "{r}");
+    assert_eq!(count(&r, "duplicated"), 0, "{r}");
+    assert_eq!(count(&r, "acks"), 60, "{r}");
+    assert_eq!(count(&r, "errors"), 0, "{r}");
+    assert_eq!(count(&r, "idle_guests"), 20, "{r}");
+    assert_eq!(count(&r, "page_view_errors"), 0, "{r}");
+}
+
+#[test]
+fn consoles_see_every_arrival_and_leave() {
+    let r = loadgen(&[
+        "console",
+        "--consoles",
+        "3",
+        "--changes-per-sec",
+        "20",
+        "--secs",
+        "1",
+        "--stay-ms",
+        "200",
+    ]);
+    assert_eq!(count(&r, "visits"), 10, "{r}");
+    assert_eq!(count(&r, "missed_arrivals"), 0, "{r}");
+    assert_eq!(count(&r, "missed_leaves"), 0, "{r}");
+    assert_eq!(count(&r, "errors"), 0, "{r}");
+    assert_eq!(
+        r["arrival_staleness"]["samples"], 30,
+        "3 consoles × 10: {r}"
+    );
+}
+
+#[test]
+fn a_reconnect_storm_brings_every_guest_back() {
+    let r = loadgen(&["storm", "--guests", "20"]);
+    assert_eq!(count(&r, "held_before"), 20, "{r}");
+    assert_eq!(count(&r, "reconnected"), 20, "{r}");
+    assert_eq!(count(&r, "errors"), 0, "{r}");
+}
