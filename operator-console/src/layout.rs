@@ -43,6 +43,7 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                             a href="/console" { "Sites" }
                             a href="/console/chats" { "Chats" }
                             a href="/console/history" { "History" }
+                            a href="/console/deliveries" { "Deliveries" }
                         }
                         // The operator's availability; hidden until a page's script holds the console
                         // socket that carries it (console.js, chat.js), since only then can it work.

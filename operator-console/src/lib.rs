@@ -5,11 +5,13 @@
 //! so visitor- and operator-supplied text can never become markup.
 
 pub mod chats;
+pub mod deliveries;
 pub mod history;
 pub mod layout;
 pub mod pages;
 pub mod settings;
 pub mod visitors;
+pub mod webhooks;
 
 /// The console's stylesheet, served by the backend at [`CONSOLE_CSS_PATH`].
 pub const CONSOLE_CSS: &str = include_str!("../assets/console.css");

@@ -186,6 +186,7 @@ pub fn home(v: &HomeView<'_>) -> Markup {
                                     @if s.role == "owner" || s.role == "admin" {
                                         " · "
                                         a href={ "/console/sites/" (s.id) "/settings" } { "Settings" }
+                                        " · " a href={ "/console/sites/" (s.id) "/webhooks" } { "Webhooks" }
                                     }
                                 }
                                 }

@@ -10,6 +10,7 @@ pub mod console;
 pub mod guest;
 pub mod health;
 pub mod inbound_mail;
+pub mod inbound_sms;
 pub mod offline;
 pub mod ws_console;
 pub mod ws_visitor;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     attachments::configure(cfg);
     guest::configure(cfg);
+    inbound_sms::configure(cfg);
     offline::configure(cfg);
     inbound_mail::configure(cfg);
     badges::configure(cfg);

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod auth;
 pub mod availability;
 pub mod chat;
+pub mod deliveries;
 pub mod history;
 pub mod identity;
 pub mod inbound_mail;
@@ -15,7 +16,9 @@ pub mod offline;
 pub mod pageviews;
 pub mod setup;
 pub mod sites;
+pub mod sms_inbound;
 pub mod visitors;
+pub mod webhooks;
 
 use crate::db::DbError;
 use crate::domain::InvalidInput;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod chats;
+mod deliveries;
 mod history;
 mod home;
 pub mod page;
@@ -9,6 +10,7 @@ mod session;
 mod settings;
 mod setup;
 mod sites;
+mod webhooks;
 
 pub use session::{CurrentOperator, SESSION_COOKIE};
 
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     chats::configure(cfg);
     settings::configure(cfg);
     history::configure(cfg);
+    webhooks::configure(cfg);
+    deliveries::configure(cfg);
 }
 
 /// `/`: a site's own chat domain shows its chat; Beckon's own host goes to the console.
