@@ -36,6 +36,23 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
+/// The machine's count of connections dropped because a listen queue was full
+/// (`TcpExt: ListenOverflows` of `/proc/net/netstat`; system-wide).
+pub fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = netstat.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        let i = names
+            .split_whitespace()
+            .position(|n| n == "ListenOverflows")?;
+        return values.split_whitespace().nth(i)?.parse().ok();
+    }
+    None
+}
+
 /// Measures the server's CPU use over an interval, as a percentage of one core.
 pub struct CpuMeter {
     pid: Option<u32>,

@@ -96,8 +96,9 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
         .collect();
     tokio::time::sleep_until(measure_from.into()).await;
     let cpu = CpuMeter::start(env.server_pid);
+    let own_cpu = CpuMeter::start(Some(std::process::id()));
     tokio::time::sleep_until(end.into()).await;
-    let server_cpu = cpu.percent();
+    let (server_cpu, generator_cpu) = (cpu.percent(), own_cpu.percent());
     let mut latencies = Latencies::default();
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
     for t in tasks {
@@ -134,6 +135,7 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
         "statuses": statuses,
         "latency": summary,
         "server_cpu_percent": server_cpu.map(f64::round),
+        "generator_cpu_percent": generator_cpu.map(f64::round),
     })))
 }
 

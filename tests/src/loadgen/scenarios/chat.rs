@@ -20,6 +20,7 @@ use super::beacon::PageViewFlow;
 use crate::loadgen::guest::{arrive, STEP_TIMEOUT};
 use crate::loadgen::http::HttpConn;
 use crate::loadgen::net::{self, Ws};
+use crate::loadgen::proc::CpuMeter;
 use crate::loadgen::stats::{Bound, Latencies, Targets};
 use crate::loadgen::target::Target;
 use crate::loadgen::worker::sum;
@@ -95,6 +96,8 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
     }
 
     let tally = Arc::new(Tally::default());
+    let server_cpu = CpuMeter::start(env.server_pid);
+    let own_cpu = CpuMeter::start(Some(std::process::id()));
     let (stop_readers, stop) = watch::channel(false);
     let mut readers = Vec::new();
     let mut senders = Vec::new();
@@ -128,9 +131,11 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
         sinks.push(s.await?);
     }
     let sending_secs = started.elapsed().as_secs_f64();
-    // Wait for the last messages to arrive (or not).
+    let (server_cpu, generator_cpu) = (server_cpu.percent(), own_cpu.percent());
+    // Wait for the last messages to arrive (or not): what has not arrived 30 s after the last
+    // send counts as lost.
     let expected = tally.sent.load(Ordering::SeqCst);
-    let drain_until = Instant::now() + Duration::from_secs(10);
+    let drain_until = Instant::now() + Duration::from_secs(30);
     while tally.received.load(Ordering::SeqCst) < expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -198,6 +203,8 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
         "guest_retries": guest_retries,
         "page_views_per_sec": flow.per_sec.round(),
         "page_view_errors": flow.errors,
+        "server_cpu_percent": server_cpu.map(f64::round),
+        "generator_cpu_percent": generator_cpu.map(f64::round),
     })))
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::settle;
+use crate::loadgen::proc::listen_overflows;
 use crate::loadgen::stats::{Bound, Targets};
 use crate::loadgen::worker::{max, sum};
 use crate::loadgen::Env;
@@ -24,9 +25,13 @@ pub async fn run(env: &Env, opts: &StormOpts) -> anyhow::Result<serde_json::Valu
     let held = sum(&added, "held");
     let setup_errors = sum(&added, "setup_errors");
     settle(Duration::from_secs(1)).await;
+    let overflows_before = listen_overflows();
     let started = Instant::now();
     let storm = workers.each(|_| "reconnect".to_owned()).await?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let listen_overflows = overflows_before
+        .zip(listen_overflows())
+        .map(|(before, after)| after.saturating_sub(before));
     settle(Duration::from_secs(1)).await;
     let report = workers.each(|_| "report".to_owned()).await?;
     let processes = workers.len();
@@ -55,5 +60,6 @@ pub async fn run(env: &Env, opts: &StormOpts) -> anyhow::Result<serde_json::Valu
         "dropped_after": dropped,
         "guest_retries": sum(&report, "guest_retries"),
         "errors": errors,
+        "listen_queue_overflows": listen_overflows,
     })))
 }
