@@ -70,6 +70,8 @@ async fn inbound_sms(
             }
             if !received.duplicate {
                 publish_message(&state, &received.message, &name);
+                // The message's webhook events are queued: deliver them now, not at the next poll.
+                state.outbound.wake();
             }
             Ok(twiml())
         }
