@@ -17,6 +17,7 @@ pub mod html;
 pub mod loadgen;
 pub mod require;
 mod site;
+pub mod smtp_sink;
 pub mod ws;
 
 pub use app::{beckon_binary, TestApp, TestAppBuilder};
@@ -24,4 +25,5 @@ pub use browser::Browser;
 pub use database::TestDatabase;
 pub use host_site::HostSite;
 pub use site::SiteFixture;
+pub use smtp_sink::SmtpSink;
 pub use ws::WsClient;

@@ -84,11 +84,7 @@ async fn console_socket(
             .subscribe(conn_id, &console_topic(&op.operator.id));
         state.hub.send_to_console(
             conn_id,
-            Outgoing::text(
-                state
-                    .availability
-                    .availability_event(&state.hub, &op.operator.id),
-            ),
+            Outgoing::text(state.availability.greeting(&state.hub, &op.operator.id)),
         );
         let mut handler = ConsoleHandler {
             state,
@@ -345,11 +341,10 @@ impl ConsoleHandler {
         }
         self.op.operator.availability = chosen.as_str().to_owned();
         self.state.availability.choose(&self.op.operator.id, chosen);
-        Reply::Send(
-            self.state
-                .availability
-                .availability_event(&self.state.hub, &self.op.operator.id),
-        )
+        self.state
+            .availability
+            .announce(&self.state.hub, &self.op.operator.id)
+            .into()
     }
 
     /// Queues the conversation's transcript to the guest's email address.

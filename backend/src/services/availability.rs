@@ -295,14 +295,35 @@ impl Availability {
         .to_string()
     }
 
-    /// Publishes `event` on `topic` if it differs from what was published there last.
-    fn publish_if_changed(&self, hub: &Hub, topic: String, event: String) {
+    /// Publishes `event` on `topic` if it differs from what was published there last; answers
+    /// whether it did.
+    fn publish_if_changed(&self, hub: &Hub, topic: String, event: String) -> bool {
         let mut published = Self::lock(&self.published);
         if published.get(&topic) == Some(&event) {
-            return;
+            return false;
         }
         hub.publish(&topic, event.clone().into());
         published.insert(topic, event);
+        true
+    }
+
+    /// The operator's `availability` event for a console that just connected (sent to it alone),
+    /// noted as published so the watcher does not repeat it.
+    pub fn greeting(&self, hub: &Hub, operator_id: &str) -> String {
+        let event = self.availability_event(hub, operator_id);
+        Self::lock(&self.published).insert(console_topic(operator_id), event.clone());
+        event
+    }
+
+    /// Tells all the operator's consoles their status if it changed; otherwise answers the event
+    /// for the asking console alone.
+    pub fn announce(&self, hub: &Hub, operator_id: &str) -> Option<String> {
+        let event = self.availability_event(hub, operator_id);
+        if self.publish_if_changed(hub, console_topic(operator_id), event.clone()) {
+            None
+        } else {
+            Some(event)
+        }
     }
 
     /// Recomputes every watched status and publishes changes.
@@ -316,17 +337,17 @@ impl Availability {
                     continue;
                 };
                 let online = self.site_online(hub, &site, &members);
-                self.publish_if_changed(hub, topic, Self::status_event(online));
+                let _ = self.publish_if_changed(hub, topic, Self::status_event(online));
             } else if let Some(op) = topic.strip_prefix("status:op:") {
                 let (op, site_id) = op.split_once(':').unwrap_or((op, ""));
                 let Some((site, _)) = self.site(db, site_id).await else {
                     continue;
                 };
                 let online = self.operator_online(hub, &site, op);
-                self.publish_if_changed(hub, topic.clone(), Self::status_event(online));
+                let _ = self.publish_if_changed(hub, topic.clone(), Self::status_event(online));
             } else if let Some(op) = topic.strip_prefix("status:me:") {
                 let event = self.availability_event(hub, op);
-                self.publish_if_changed(hub, topic.clone(), event);
+                let _ = self.publish_if_changed(hub, topic.clone(), event);
             }
         }
         Self::lock(&self.published).retain(|t, _| live.contains(t));
