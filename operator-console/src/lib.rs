@@ -8,6 +8,7 @@ pub mod chats;
 pub mod deliveries;
 pub mod history;
 pub mod layout;
+pub mod offline;
 pub mod pages;
 pub mod settings;
 pub mod visitors;

@@ -187,6 +187,7 @@ pub fn home(v: &HomeView<'_>) -> Markup {
                                         " · "
                                         a href={ "/console/sites/" (s.id) "/settings" } { "Settings" }
                                         " · " a href={ "/console/sites/" (s.id) "/webhooks" } { "Webhooks" }
+                                        " · " a href={ "/console/sites/" (s.id) "/offline" } { "Offline & email" }
                                     }
                                 }
                                 }

@@ -547,3 +547,94 @@ async fn widgets_hear_when_the_last_operator_leaves_and_returns() {
         .await;
     assert_eq!(gone.unwrap()["online"], false);
 }
+
+#[tokio::test]
+async fn owners_set_hours_templates_and_a_forced_status() {
+    let db = TestDatabase::sqlite();
+    let fx = start(&db, &[]).await;
+    let path = format!("/console/sites/{}/offline", fx.site.id);
+    let page = fx.app.get(&path).await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Preview with sample values") && body.contains("Example Shop"));
+    let csrf = beckon_tests::html::input_value(&body, "csrf").unwrap();
+
+    let token = guest_token(&fx).await;
+    let mut tab = fx.visitor_socket(SHOP, &token).await;
+    tab.next_of_type("site_status", WAIT).await.unwrap();
+    let _console = fx.console_socket().await;
+    assert_eq!(
+        tab.next_of_type("site_status", WAIT).await.unwrap()["online"],
+        true
+    );
+
+    // A broken template or zone is refused with the reason, nothing saved.
+    let bad = fx
+        .app
+        .post_form(
+            &path,
+            &[("csrf", &csrf), ("forced", "auto"), ("tz", "Mars/Base")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("time zone"));
+    let bad = fx
+        .app
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("forced", "auto"),
+                ("subject_transcript", "x"),
+                ("body_transcript", "{{#each}"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+
+    // Forced offline reaches the open widget at once; the custom template shows in the preview.
+    let saved = fx
+        .app
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("forced", "offline"),
+                ("tz", "UTC"),
+                ("mon", "09:00-17:00"),
+                ("subject_reply_to_guest", "Answer from {{site_name}}"),
+                ("body_reply_to_guest", "Hi {{guest_name}}: {{message}}"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(
+        tab.next_of_type("site_status", Duration::from_secs(2))
+            .await
+            .unwrap()["online"],
+        false
+    );
+    let body = fx.app.get(&path).await.text().await.unwrap();
+    assert!(
+        body.contains("Answer from Example Shop"),
+        "preview rendered"
+    );
+    assert!(body.contains("09:00-17:00"));
+
+    // No CSRF token: refused. Logged out: sent to the login page.
+    let forged = fx.app.post_form(&path, &[("forced", "online")]).await;
+    assert_eq!(forged.status(), 403);
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(fx.app.url(&path))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(anonymous.status().as_u16(), 303 | 401),
+        "{}",
+        anonymous.status()
+    );
+}

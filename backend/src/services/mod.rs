@@ -13,6 +13,7 @@ pub mod inbound_mail;
 pub mod invitations;
 pub mod notify;
 pub mod offline;
+pub mod offline_settings;
 pub mod pageviews;
 pub mod setup;
 pub mod sites;

@@ -161,11 +161,16 @@ pub fn save_settings(
     s: &SiteSettings,
 ) -> Result<(), super::ServiceError> {
     use crate::db::schema::sites as t;
+    // Other pages keep their own keys in the same JSON (hours, templates): merge, never replace.
+    let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
+    let patch: serde_json::Value =
+        serde_json::from_str(&s.settings_json).unwrap_or_else(|_| serde_json::json!({}));
+    let merged = merge_settings(&current, patch);
     let result = diesel::update(t::table.find(site_id))
         .set((
             t::allowed_origins.eq(s.origins.to_json()),
             t::custom_domain.eq(s.custom_domain.as_deref()),
-            t::settings.eq(&s.settings_json),
+            t::settings.eq(&merged),
         ))
         .execute(conn);
     match result {
@@ -177,6 +182,24 @@ pub fn save_settings(
             e => Err(e.into()),
         },
     }
+}
+
+/// `current` settings JSON with the keys of `patch` replaced (a `null` removes a key).
+pub fn merge_settings(current: &str, patch: serde_json::Value) -> String {
+    let mut base = serde_json::from_str::<serde_json::Value>(current)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    if let serde_json::Value::Object(patch) = patch {
+        for (k, v) in patch {
+            if v.is_null() {
+                base.remove(&k);
+            } else {
+                base.insert(k, v);
+            }
+        }
+    }
+    serde_json::Value::Object(base).to_string()
 }
 
 /// Whether an `Origin` header value may use a site's widget routes: exact match against the allowed

@@ -5,6 +5,7 @@ mod chats;
 mod deliveries;
 mod history;
 mod home;
+mod offline;
 pub mod page;
 mod session;
 mod settings;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
     history::configure(cfg);
     webhooks::configure(cfg);
+    offline::configure(cfg);
     deliveries::configure(cfg);
 }
 

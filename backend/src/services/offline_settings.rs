@@ -1,0 +1,162 @@
+//! A site's offline settings: forced status, business hours, the SMS number that routes inbound
+//! texts to it, and its email templates (settings keys `business_hours`, `sms_number`,
+//! `email_templates`).
+
+use diesel::prelude::*;
+
+use super::availability::{BusinessHours, DAYS};
+use super::ServiceError;
+use crate::db::DbConnection;
+use crate::outbound::templates::{Template, TemplateName};
+
+/// The form's fields.
+#[derive(Debug, Clone, Default)]
+pub struct RawOfflineSettings {
+    /// `auto`, `online` or `offline`.
+    pub forced: String,
+    /// IANA zone (empty: no business hours).
+    pub tz: String,
+    /// Intervals per weekday, `mon` first.
+    pub days: [String; 7],
+    /// E.164 number of the site's SMS line, or empty.
+    pub sms_number: String,
+    /// Per template key: subject and body (an empty body restores the built-in template).
+    pub templates: Vec<(String, String, String)>,
+}
+
+/// Parsed settings, ready to save.
+#[derive(Debug, Clone)]
+pub struct OfflineSettings {
+    forced: Option<&'static str>,
+    patch: serde_json::Value,
+}
+
+impl OfflineSettings {
+    /// Checks every field; the message names the first problem.
+    pub fn parse(raw: &RawOfflineSettings) -> Result<OfflineSettings, String> {
+        let forced = match raw.forced.as_str() {
+            "online" => Some("online"),
+            "offline" => Some("offline"),
+            "" | "auto" => None,
+            _ => return Err("status must be automatic, online or offline".into()),
+        };
+        let tz = raw.tz.trim();
+        let hours = if tz.is_empty() {
+            if raw.days.iter().any(|d| !d.trim().is_empty()) {
+                return Err("business hours need a time zone, like Europe/Berlin".into());
+            }
+            serde_json::Value::Null
+        } else {
+            let hours = BusinessHours {
+                tz: tz.to_owned(),
+                days: DAYS
+                    .iter()
+                    .zip(raw.days.iter())
+                    .filter(|(_, spec)| !spec.trim().is_empty())
+                    .map(|(d, spec)| ((*d).to_owned(), spec.trim().to_owned()))
+                    .collect(),
+            };
+            hours.validate()?;
+            serde_json::to_value(hours).map_err(|e| e.to_string())?
+        };
+        let number = raw.sms_number.trim();
+        let sms = if number.is_empty() {
+            serde_json::Value::Null
+        } else if number.starts_with('+')
+            && (8..=16).contains(&number.len())
+            && number[1..].bytes().all(|b| b.is_ascii_digit())
+        {
+            serde_json::Value::String(number.to_owned())
+        } else {
+            return Err("the SMS number must be in E.164 form, like +4930123456".into());
+        };
+        let mut templates = serde_json::Map::new();
+        for (key, subject, body) in &raw.templates {
+            let Some(name) = TemplateName::from_key(key) else {
+                continue;
+            };
+            if body.trim().is_empty() {
+                continue;
+            }
+            let template = Template {
+                subject: subject.trim().to_owned(),
+                body: body.replace("\r\n", "\n"),
+            };
+            if template == name.default_template() {
+                continue;
+            }
+            template
+                .validate()
+                .map_err(|e| format!("{}: {e}", name.title()))?;
+            templates.insert(
+                key.clone(),
+                serde_json::to_value(template).map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(OfflineSettings {
+            forced,
+            patch: serde_json::json!({
+                "business_hours": hours,
+                "sms_number": sms,
+                "email_templates": if templates.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::Value::Object(templates)
+                },
+            }),
+        })
+    }
+}
+
+/// Saves the settings of a site.
+pub fn save(
+    conn: &mut DbConnection,
+    site_id: &str,
+    s: &OfflineSettings,
+) -> Result<(), ServiceError> {
+    use crate::db::schema::sites as t;
+    let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
+    let merged = super::sites::merge_settings(&current, s.patch.clone());
+    diesel::update(t::table.find(site_id))
+        .set((t::settings.eq(merged), t::forced_status.eq(s.forced)))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawOfflineSettings {
+        RawOfflineSettings {
+            forced: "auto".into(),
+            tz: "Europe/Berlin".into(),
+            days: [
+                "09:00-17:00".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            ..RawOfflineSettings::default()
+        }
+    }
+
+    #[test]
+    fn good_settings_parse_and_bad_ones_say_why() {
+        assert!(OfflineSettings::parse(&raw()).is_ok());
+        let mut r = raw();
+        r.tz = "Nowhere/City".into();
+        assert!(OfflineSettings::parse(&r)
+            .unwrap_err()
+            .contains("time zone"));
+        let mut r = raw();
+        r.sms_number = "0301234".into();
+        assert!(OfflineSettings::parse(&r).unwrap_err().contains("E.164"));
+        let mut r = raw();
+        r.templates = vec![("transcript".into(), "Hi".into(), "{{#each}".into())];
+        assert!(OfflineSettings::parse(&r).is_err());
+    }
+}
