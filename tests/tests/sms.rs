@@ -129,8 +129,20 @@ async fn join(console: &mut WsClient, conversation_id: &str) -> serde_json::Valu
 }
 
 #[tokio::test]
-async fn a_signed_inbound_sms_reaches_the_console_once_per_message_sid() {
-    let db = TestDatabase::sqlite();
+async fn a_signed_inbound_sms_reaches_the_console_once_per_message_sid_on_sqlite() {
+    inbound_sms_reaches_the_console_once(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_signed_inbound_sms_reaches_the_console_once_per_message_sid_on_postgres() {
+    if let Some(db) = TestDatabase::postgres(
+        "sms::a_signed_inbound_sms_reaches_the_console_once_per_message_sid_on_postgres",
+    ) {
+        inbound_sms_reaches_the_console_once(db).await;
+    }
+}
+
+async fn inbound_sms_reaches_the_console_once(db: TestDatabase) {
     let fx = start(&db, "http://127.0.0.1:9").await;
     let mut console = fx.console_socket().await;
     console

@@ -313,8 +313,20 @@ async fn a_failed_delivery_can_be_retried_from_the_console() {
 }
 
 #[tokio::test]
-async fn a_delivery_in_flight_when_the_server_is_killed_arrives_after_restart() {
-    let db = TestDatabase::sqlite();
+async fn a_delivery_in_flight_when_the_server_is_killed_arrives_after_restart_on_sqlite() {
+    in_flight_delivery_survives_sigkill(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_delivery_in_flight_when_the_server_is_killed_arrives_after_restart_on_postgres() {
+    if let Some(db) = TestDatabase::postgres(
+        "webhooks::a_delivery_in_flight_when_the_server_is_killed_arrives_after_restart_on_postgres",
+    ) {
+        in_flight_delivery_survives_sigkill(db).await;
+    }
+}
+
+async fn in_flight_delivery_survives_sigkill(db: TestDatabase) {
     // The first attempt is received but never answered: the server dies while it is in flight.
     let sink = HttpSink::start(&[Reply::Hang]).await;
     let fx = SiteFixture::start(&db, &FAST_LOCAL, SHOP).await;
