@@ -340,3 +340,55 @@ async fn the_sms_adapter_retries_server_errors_and_gives_up_on_client_errors() {
     );
     assert_eq!(got[2].form_value("Body").unwrap().chars().count(), 1600);
 }
+
+#[tokio::test]
+async fn an_operator_who_chose_sms_gets_a_text_for_a_new_offline_message() {
+    let db = TestDatabase::sqlite();
+    let provider = HttpSink::start(&[]).await;
+    let fx = start(&db, &provider.url("")).await;
+    let url = fx.app.database_url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        use beckon::db::schema::operators as o;
+        use diesel::prelude::*;
+        let db = Db::connect(&url, 1).unwrap();
+        let mut conn = db.conn().unwrap();
+        diesel::update(o::table.filter(o::email.eq("owner@example.com")))
+            .set((o::notify_sms.eq(true), o::phone.eq(Some("+15559990000"))))
+            .execute(&mut *conn)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+
+    let (status, body) = fx.obtain_guest(SHOP, None).await;
+    assert_eq!(status, 201);
+    let form = reqwest::multipart::Form::new()
+        .text("site_key", fx.site.public_key.clone())
+        .text("token", body["token"].as_str().unwrap().to_owned())
+        .text("name", "Olga")
+        .text("email", "olga@guest.test")
+        .text("message", "Please call me back about order 42");
+    let res = reqwest::Client::new()
+        .post(fx.app.url("/api/v1/offline-messages"))
+        .header("Origin", SHOP)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+
+    let got = provider.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "one text to the operator");
+    let sms = &got[0];
+    assert_eq!(
+        sms.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    );
+    assert_eq!(sms.form_value("To").as_deref(), Some("+15559990000"));
+    assert_eq!(sms.form_value("From").as_deref(), Some(OUR_NUMBER));
+    let text = sms.form_value("Body").unwrap();
+    assert!(text.contains("Demo Shop"), "{text}");
+    assert!(text.contains("Olga"), "{text}");
+    assert!(text.contains("order 42"), "{text}");
+    assert!(text.contains("/console/chats?c="), "{text}");
+}
