@@ -149,13 +149,16 @@ struct Presence {
     last_activity: Instant,
 }
 
+/// A site row and its member ids, with when they were read.
+type CachedSite = (Instant, Site, Vec<String>);
+
 /// Operators' choices and activity on this node, plus the statuses last published.
 pub struct Availability {
     away_after: Duration,
     presence: Mutex<HashMap<String, Presence>>,
     published: Mutex<HashMap<String, String>>,
     /// Sites (with their members) the watcher needs, refreshed every few seconds.
-    sites: Mutex<HashMap<String, (Instant, Site, Vec<String>)>>,
+    sites: Mutex<HashMap<String, CachedSite>>,
     wake: tokio::sync::Notify,
 }
 

@@ -54,6 +54,33 @@ pub fn conversation_data(c: &Conversation) -> serde_json::Value {
     })
 }
 
+/// Queues one rendered mail about conversation `c`, threaded with its other mails.
+fn queue_email(
+    conn: &mut DbConnection,
+    c: &Conversation,
+    to: String,
+    to_name: Option<String>,
+    rendered: crate::outbound::templates::Rendered,
+    reply_token: Option<String>,
+) -> QueryResult<String> {
+    enqueue(
+        conn,
+        Enqueue {
+            site_id: Some(&c.site_id),
+            conversation_id: Some(&c.id),
+            summary: format!("Email to {to}: {}", rendered.subject),
+            job: Job::Email(EmailJob {
+                to,
+                to_name,
+                subject: rendered.subject,
+                text: rendered.text,
+                reply_token,
+                thread: Some(c.id.clone()),
+            }),
+        },
+    )
+}
+
 /// A conversation started.
 pub fn conversation_started(conn: &mut DbConnection, c: &Conversation) -> QueryResult<()> {
     events::emit(
@@ -124,21 +151,13 @@ pub fn message_posted(conn: &mut DbConnection, c: &Conversation, m: &Message) ->
         });
         let rendered = render_for_site(&site.settings, TemplateName::ReplyToGuest, &context);
         let token = reply_token(conn, c)?;
-        enqueue(
+        queue_email(
             conn,
-            Enqueue {
-                site_id: Some(&c.site_id),
-                conversation_id: Some(&c.id),
-                summary: format!("Email to {email}: {}", rendered.subject),
-                job: Job::Email(EmailJob {
-                    to: email.clone(),
-                    to_name: c.guest_name.clone(),
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    reply_token: Some(token),
-                    thread: Some(c.id.clone()),
-                }),
-            },
+            c,
+            email.clone(),
+            c.guest_name.clone(),
+            rendered,
+            Some(token),
         )?;
     }
     Ok(())
@@ -178,21 +197,13 @@ pub fn offline_message(
         let mut context = base_context.clone();
         context["operator_name"] = json!(op.display_name);
         let rendered = render_for_site(&site.settings, TemplateName::OfflineToOperator, &context);
-        enqueue(
+        queue_email(
             conn,
-            Enqueue {
-                site_id: Some(&c.site_id),
-                conversation_id: Some(&c.id),
-                summary: format!("Email to {}: {}", op.email, rendered.subject),
-                job: Job::Email(EmailJob {
-                    to: op.email.clone(),
-                    to_name: Some(op.display_name.clone()),
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    reply_token: None,
-                    thread: Some(c.id.clone()),
-                }),
-            },
+            c,
+            op.email.clone(),
+            Some(op.display_name.clone()),
+            rendered,
+            None,
         )?;
         if let (true, Some(phone)) = (op.notify_sms, &op.phone) {
             let preview: String = message.chars().take(120).collect();
@@ -220,21 +231,13 @@ pub fn offline_message(
         context["operator_name"] = json!(operator_name.unwrap_or_default());
         let rendered = render_for_site(&site.settings, TemplateName::OfflineCopyToGuest, &context);
         let token = reply_token(conn, c)?;
-        enqueue(
+        queue_email(
             conn,
-            Enqueue {
-                site_id: Some(&c.site_id),
-                conversation_id: Some(&c.id),
-                summary: format!("Email to {guest_email}: {}", rendered.subject),
-                job: Job::Email(EmailJob {
-                    to: guest_email.clone(),
-                    to_name: c.guest_name.clone(),
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    reply_token: Some(token),
-                    thread: Some(c.id.clone()),
-                }),
-            },
+            c,
+            guest_email.clone(),
+            c.guest_name.clone(),
+            rendered,
+            Some(token),
         )?;
     }
     let mut data = conversation_data(c);
@@ -291,21 +294,13 @@ pub fn transcript(
     });
     let rendered = render_for_site(&site.settings, TemplateName::Transcript, &context);
     let token = reply_token(conn, c)?;
-    enqueue(
+    queue_email(
         conn,
-        Enqueue {
-            site_id: Some(&c.site_id),
-            conversation_id: Some(&c.id),
-            summary: format!("Transcript to {email}"),
-            job: Job::Email(EmailJob {
-                to: email.clone(),
-                to_name: c.guest_name.clone(),
-                subject: rendered.subject,
-                text: rendered.text,
-                reply_token: Some(token),
-                thread: Some(c.id.clone()),
-            }),
-        },
+        c,
+        email.clone(),
+        c.guest_name.clone(),
+        rendered,
+        Some(token),
     )?;
     Ok(email)
 }
