@@ -57,6 +57,17 @@ pub enum Delivered {
     Spooled,
 }
 
+/// Maps an HTTP answer to an outcome: 2xx sent; 408, 429 and 5xx retried; other 4xx given up.
+pub fn classify(who: &str, status: reqwest::StatusCode) -> Result<Delivered, DeliveryError> {
+    if status.is_success() {
+        Ok(Delivered::Sent)
+    } else if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        Err(DeliveryError::Retry(format!("{who} answered {status}")))
+    } else {
+        Err(DeliveryError::Permanent(format!("{who} answered {status}")))
+    }
+}
+
 /// Makes a value safe for one mail header or SMS line: control characters (CR and LF above all)
 /// become spaces, so no value can start a new header.
 pub fn one_line(value: &str) -> String {

@@ -45,18 +45,7 @@ pub async fn deliver(
         .send()
         .await
         .map_err(|e| DeliveryError::Retry(format!("SMS provider: {e}")))?;
-    classify("SMS provider", response.status())
-}
-
-/// Maps an HTTP answer to an outcome: 2xx sent; 408, 429 and 5xx retried; other 4xx given up.
-pub fn classify(who: &str, status: reqwest::StatusCode) -> Result<Delivered, DeliveryError> {
-    if status.is_success() {
-        Ok(Delivered::Sent)
-    } else if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-        Err(DeliveryError::Retry(format!("{who} answered {status}")))
-    } else {
-        Err(DeliveryError::Permanent(format!("{who} answered {status}")))
-    }
+    super::classify("SMS provider", response.status())
 }
 
 fn urlencode_segment(s: &str) -> String {

@@ -149,7 +149,7 @@ pub async fn deliver(
         .send()
         .await
         .map_err(|e| DeliveryError::Retry(format!("webhook: {e}")))?;
-    super::sms::classify("webhook receiver", response.status())
+    super::classify("webhook receiver", response.status())
 }
 
 #[cfg(test)]

@@ -80,12 +80,8 @@ pub async fn online_now(state: &AppState, site: &Site, operator: Option<&Operato
     if let Some(op) = operator {
         return state.availability.operator_online(&state.hub, site, &op.id);
     }
-    let id = site.id.clone();
-    let members = state
-        .db
-        .run(move |conn| Ok(services::sites::member_ids(conn, &id)?))
-        .await
-        .unwrap_or_default();
+    // Every visitor socket asks on connect: the members come from the status watcher's cache.
+    let members = state.availability.members(&state.db, &site.id).await;
     state.availability.site_online(&state.hub, site, &members)
 }
 

@@ -356,6 +356,14 @@ impl Availability {
         Self::lock(&self.published).retain(|t, _| live.contains(t));
     }
 
+    /// The site's member ids, from the watcher's short-lived cache (read on a miss).
+    pub async fn members(&self, db: &crate::db::Db, site_id: &str) -> Vec<String> {
+        self.site(db, site_id)
+            .await
+            .map(|(_, members)| members)
+            .unwrap_or_default()
+    }
+
     async fn site(&self, db: &crate::db::Db, site_id: &str) -> Option<(Site, Vec<String>)> {
         if let Some((at, site, members)) = Self::lock(&self.sites).get(site_id) {
             if at.elapsed() < SITE_REFRESH {
