@@ -79,7 +79,7 @@ pub fn strip_quoted(text: &str) -> String {
         let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
         let wrote = |l: &str| {
             (l.starts_with("On ") && l.ends_with("wrote:"))
-                || (l.starts_with("Am ") && l.ends_with("schrieb:"))
+                || (l.starts_with("Am ") && l.contains(" schrieb") && l.ends_with(':'))
                 || (l.starts_with("Le ") && l.ends_with("a écrit :"))
         };
         if t.starts_with('>')
