@@ -724,3 +724,40 @@ async fn a_signed_identity_names_the_guest_and_a_bad_or_stale_one_is_refused() {
         .collect();
     assert_eq!(names, ["Ann Shopper"]);
 }
+
+/// Many guests arriving at once while page views are being written: on SQLite a transaction that
+/// counts before it inserts used to fail with `database is locked` (500) when another writer
+/// committed in between.
+#[tokio::test]
+async fn guests_arriving_at_once_all_get_ids_while_page_views_are_written() {
+    let (_db, fx) = fixture(&[
+        "--max-guests-per-ip",
+        "10000",
+        "--guests-per-minute",
+        "100000",
+        "--pageview-flush-ms",
+        "5",
+    ])
+    .await;
+    let (_, first) = fx.obtain_guest(SHOP, None).await;
+    let token = first["token"].as_str().unwrap().to_owned();
+    let fx = &fx;
+    let beacons = async {
+        let mut statuses = Vec::new();
+        for i in 0..200 {
+            let page = format!("https://shop.example/p/{i}");
+            statuses.push(fx.beacon(SHOP, &token, &page, "Page").await);
+        }
+        statuses
+    };
+    let guests = futures_util::future::join_all((0..120).map(|_| fx.obtain_guest(SHOP, None)));
+    let (beacons, guests) = tokio::join!(beacons, guests);
+    assert!(beacons.iter().all(|s| *s == 202), "beacons: {beacons:?}");
+    let statuses: Vec<u16> = guests.iter().map(|(s, _)| *s).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 201),
+        "every guest got an id: {statuses:?}"
+    );
+    let url = fx.app.database_url().to_owned();
+    assert_eq!(count_active_visitors(&url), 121);
+}

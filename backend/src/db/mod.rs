@@ -6,10 +6,11 @@
 pub mod models;
 pub mod schema;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -87,6 +88,50 @@ impl ManageConnection for ConnectionManager {
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
+    }
+}
+
+/// The one SQLite writer of this process. SQLite admits one writer per database file and makes the
+/// others poll (its busy handler sleeps up to 100 ms between tries), which under load turns a 1 ms
+/// commit into a wait of hundreds of milliseconds. Queueing writers here instead hands the lock over
+/// the moment it is free. One process serves one database, so one lock is enough; a process that
+/// opens several SQLite files (the test harness) only serialises their writes.
+static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+
+/// Runs `work` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
+///
+/// On SQLite the transaction begins with `BEGIN IMMEDIATE` under this process's writer lock, so a
+/// transaction that reads before it writes cannot fail with `SQLITE_BUSY` when another writer
+/// commits in between (a deferred transaction's read-to-write upgrade fails at once, busy timeout
+/// or not). Called inside a transaction, it nests as a savepoint. On PostgreSQL it is a plain
+/// transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    let nested = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some();
+    if nested {
+        return conn.transaction(work);
+    }
+    // A writer that panicked left no transaction open (the connection rolls back when dropped), so
+    // a poisoned lock is still a good lock.
+    let _writer = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
     }
 }
 

@@ -1,7 +1,5 @@
 //! Creating operators and sites, and joining them: shared by the setup page, the CLI and the console.
 
-use diesel::Connection as _;
-
 use super::ServiceError;
 use crate::db::models::{Membership, Operator, Role, Site};
 use crate::db::{DbConnection, DbError};
@@ -109,7 +107,7 @@ pub fn create_operator(
     site: Option<(&Site, Role)>,
 ) -> Result<Operator, ServiceError> {
     let operator = operator_row(new)?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         insert_operator(conn, &operator)?;
         if let Some((site, role)) = site {
             add_member(conn, &site.id, &operator.id, role)?;
@@ -126,7 +124,7 @@ pub fn create_site(
     owner: Option<&Operator>,
 ) -> Result<Site, ServiceError> {
     let site = site_row(new);
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         insert_site(conn, &site)?;
         if let Some(owner) = owner {
             add_member(conn, &site.id, &owner.id, Role::Owner)?;

@@ -111,7 +111,7 @@ pub fn upload(
     let description = serde_json::json!({
         "attachment_id": id, "name": name, "size": bytes.len(), "content_type": content_type,
     });
-    let result = conn.transaction(|conn| {
+    let result = crate::db::write_transaction(conn, |conn| {
         let posted = chat::post(
             conn,
             conversation_id,

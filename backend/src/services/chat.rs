@@ -1,7 +1,6 @@
 //! Conversations and their messages: start, post (idempotent, numbered), history, read marks,
 //! accept, transfer, close. Every function checks that the caller may touch the conversation.
 
-use diesel::Connection as _;
 use serde::Serialize;
 
 use super::ServiceError;
@@ -210,7 +209,7 @@ pub fn start(
         closed_at: None,
         guest_capabilities: None,
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         conversation.insert(conn)?;
         super::notify::conversation_started(conn, &conversation)?;
         if let Some(name) = &name {
@@ -293,7 +292,7 @@ pub fn post(
     if conversation.status == "closed" {
         return Err(ServiceError::Gone("this conversation is closed".into()));
     }
-    let attempt = conn.transaction(|conn| {
+    let attempt = crate::db::write_transaction(conn, |conn| {
         let now = domain::now();
         // Taking the seq first locks the conversation row, so a concurrent duplicate waits here
         // and then finds the first copy.
@@ -418,7 +417,7 @@ fn system_message(
     body: &str,
 ) -> Result<Message, ServiceError> {
     let now = domain::now();
-    let message = conn.transaction(|conn| {
+    let message = crate::db::write_transaction(conn, |conn| {
         let seq = Conversation::next_seq(conn, conversation_id, now)?;
         let message = Message {
             id: domain::new_id(),

@@ -1,8 +1,6 @@
 //! Leave-a-message: a guest's message while nobody can answer becomes a conversation on the
 //! "offline" channel, forwarded by [`super::notify::offline_message`].
 
-use diesel::Connection as _;
-
 use super::chat::{self, ClientMsgId, MessageBody, MessageKind, Party};
 use super::ServiceError;
 use crate::db::models::{Conversation, Membership, Operator, Site, Visitor};
@@ -131,7 +129,7 @@ pub fn submit(
     let party = Party::Guest {
         visitor_id: visitor.id.clone(),
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         conversation.insert(conn)?;
         chat::post(
             conn,

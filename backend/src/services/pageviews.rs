@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection as _;
 use tokio::sync::{mpsc, Notify};
 
 use crate::db::models::{PageView, Visitor};
@@ -99,7 +98,7 @@ pub fn write_batch(
         .into_iter()
         .collect();
     let now = crate::domain::now();
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         PageView::insert_many(conn, rows)?;
         for chunk in visitors.chunks(500) {
             Visitor::touch_many(conn, chunk, now)?;

@@ -1,7 +1,6 @@
 //! First-run set-up: the one-time link that creates the owner account and the first site.
 
 use chrono::Duration;
-use diesel::Connection as _;
 
 use super::accounts::{self, NewOperator, NewSite};
 use super::ServiceError;
@@ -48,7 +47,7 @@ pub fn complete(
     let operator = accounts::operator_row(owner)?;
     let site_row = accounts::site_row(site);
     let digest = secrets::token_digest(token);
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if Operator::owner_exists(conn)? || !SetupToken::consume(conn, &digest, domain::now())? {
             return Err(ServiceError::Gone(
                 "this setup link has expired or was already used".to_owned(),

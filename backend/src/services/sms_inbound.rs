@@ -253,7 +253,7 @@ fn start_for_phone(
     site: &Site,
     phone: &str,
 ) -> Result<Conversation, ServiceError> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let visitor = phone_guest(conn, site, phone)?;
         let (conversation, _) = chat::start(conn, &visitor, Some(phone), None, "sms", &[])?;
         diesel::update(conversations::table.find(&conversation.id))

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use diesel::Connection as _;
 use rand::Rng as _;
 
 use super::ServiceError;
@@ -98,7 +97,7 @@ pub fn issue_or_resume(
             last_seen_at: now,
             deactivated_at: None,
         };
-        let inserted = conn.transaction(|conn| {
+        let inserted = crate::db::write_transaction(conn, |conn| {
             if Visitor::count_active_for_ip(conn, &client.ip_key)? >= i64::from(max_per_ip) {
                 return Ok(false);
             }
