@@ -297,3 +297,151 @@ async fn a_guest_and_an_operator_chat_in_real_browsers() {
     visitor.assert_no_dialogs("shop with the chat panel").await;
     operator.assert_no_dialogs("console chat workspace").await;
 }
+
+/// Opens the launcher on `path` of the shop and switches into the panel.
+async fn open_panel(visitor: &Browser, shop: &HostSite, path: &str) {
+    visitor.goto(&shop.url(path)).await;
+    assert!(
+        visitor
+            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button.launcher'))", WAIT)
+            .await,
+        "launcher shown"
+    );
+    visitor.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
+    enter_panel(visitor).await;
+}
+
+/// Whether `selector` is in the panel and shown.
+fn panel_shows(selector: &str) -> String {
+    format!(
+        "const n = document.querySelector({selector:?}); return !!n && n.offsetParent !== null;"
+    )
+}
+
+#[tokio::test]
+async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and_back() {
+    let Some((visitor, operator)) =
+        Browser::launch_pair("chat_browser::the_widget_turns_into_leave_a_message").await
+    else {
+        return;
+    };
+    let db = TestDatabase::sqlite();
+    let fx = SiteFixture::start(&db, &[], "").await;
+    let shop = HostSite::start(&fx.app.address, &fx.site.public_key).await;
+    fx.allow_widget_on(&shop.origin).await;
+    fx.open_console_in(&operator, "/console/chats", "chat-status")
+        .await;
+
+    // Someone is there: the guest gets the composer and starts typing, without sending.
+    open_panel(&visitor, &shop, "/products/tent").await;
+    assert!(
+        visitor
+            .wait_for(&panel_has("s.siteOnline && s.mode === 'chat'"), WAIT)
+            .await,
+        "online: the composer"
+    );
+    assert!(visitor.wait_for(&panel_shows("form.composer"), WAIT).await);
+    let typed = "Do you ship to <Norway>? {{7*7}}";
+    visitor
+        .eval(&format!(
+            "const t = document.querySelector('textarea.input'); t.value = {typed:?}; \
+             t.dispatchEvent(new Event('input', {{bubbles: true}})); return true;"
+        ))
+        .await;
+
+    // The last operator closes the console: the panel becomes leave-a-message, keeping the text.
+    operator.goto("about:blank").await;
+    assert!(
+        visitor
+            .wait_for(&panel_has("!s.siteOnline && s.mode === 'offline'"), WAIT)
+            .await,
+        "offline: leave a message"
+    );
+    assert!(visitor.wait_for(&panel_shows("form.leave"), WAIT).await);
+    assert!(
+        !visitor
+            .wait_for(&panel_shows("form.composer"), Duration::from_millis(300))
+            .await
+    );
+    assert_eq!(
+        visitor
+            .eval("return document.querySelector('form.leave textarea').value")
+            .await,
+        typed,
+        "the typed text moved into the form"
+    );
+
+    // An operator returns: back to the composer, with the text (edited meanwhile) still there.
+    visitor
+        .eval(
+            "const t = document.querySelector('form.leave textarea'); t.value += ' Thanks'; \
+             t.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+        )
+        .await;
+    fx.open_console_in(&operator, "/console/chats", "chat-status")
+        .await;
+    assert!(
+        visitor
+            .wait_for(&panel_has("s.siteOnline && s.mode === 'chat'"), WAIT)
+            .await,
+        "online again: the composer"
+    );
+    assert!(visitor.wait_for(&panel_shows("form.composer"), WAIT).await);
+    assert_eq!(
+        visitor
+            .eval("return document.querySelector('textarea.input').value")
+            .await,
+        format!("{typed} Thanks")
+    );
+
+    // Offline once more, the guest leaves the message; it waits in the console's queue.
+    operator.goto("about:blank").await;
+    assert!(
+        visitor
+            .wait_for(&panel_has("s.mode === 'offline'"), WAIT)
+            .await
+    );
+    visitor
+        .eval(
+            "document.querySelector('form.leave input[name=email]').value = 'norway@example.com'; \
+             document.querySelector('form.leave').requestSubmit(); return true;",
+        )
+        .await;
+    assert!(
+        visitor
+            .wait_for(&panel_has("s.mode === 'sent'"), WAIT)
+            .await,
+        "confirmation shown: {:?}",
+        visitor.try_eval(&panel_has("s")).await
+    );
+    assert!(visitor.wait_for(&panel_shows("div.thanks"), WAIT).await);
+    fx.open_console_in(&operator, "/console/chats", "chat-status")
+        .await;
+    assert!(
+        operator
+            .wait_for(
+                "return document.querySelectorAll('#queue .conv-item').length === 1",
+                WAIT
+            )
+            .await,
+        "the offline message is in the queue"
+    );
+    operator
+        .eval("document.querySelector('#queue .conv-item button.accept').click(); return true;")
+        .await;
+    assert!(
+        operator
+            .wait_for(
+                &format!("return Array.from(document.querySelectorAll('#messages .msg-body')).some(e => e.textContent.includes({typed:?}))"),
+                WAIT
+            )
+            .await,
+        "the message reached the console as text"
+    );
+
+    visitor.enter_top_frame().await;
+    visitor
+        .assert_no_dialogs("shop with the leave-a-message panel")
+        .await;
+    operator.assert_no_dialogs("console chat workspace").await;
+}
