@@ -271,7 +271,7 @@ async fn run_maintenance(state: AppState) {
         }
         match state
             .db
-            .run(|conn| Ok(invitations::expire_ignored(conn)))
+            .write(|conn| Ok(invitations::expire_ignored(conn)))
             .await
         {
             Ok(Ok(expired)) => {
@@ -285,7 +285,7 @@ async fn run_maintenance(state: AppState) {
         let idle = state.settings.session_idle;
         let result = state
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 let now = crate::domain::now();
                 Ok(crate::db::models::ConsoleSession::delete_expired(
                     conn,

@@ -334,6 +334,28 @@ async fn history_search(db: TestDatabase) {
     assert!(!html.contains("I want a REFUND"), "_ is not a wildcard");
     let html = fx
         .app
+        .get("/console/history?q=promised+refund")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("I want a REFUND") && !html.contains("refund approved internally"),
+        "every word, in any order"
+    );
+    let html = fx
+        .app
+        .get("/console/history?q=%22promised+refund%22")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("I want a REFUND"),
+        "a quoted phrase as written"
+    );
+    let html = fx
+        .app
         .get(&format!("/console/history?c={id}"))
         .await
         .text()

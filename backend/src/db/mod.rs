@@ -6,7 +6,6 @@
 pub mod models;
 pub mod schema;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -56,10 +55,13 @@ pub struct ConnectionManager {
     backend: Backend,
 }
 
-/// WAL for concurrent readers, FULL sync so an acknowledged message survives power loss, a busy
-/// timeout instead of immediate SQLITE_BUSY, and foreign keys (off by default in SQLite).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+/// A busy timeout first (so the pragmas after it wait for a writer instead of failing a new pooled
+/// connection with SQLITE_BUSY), WAL for concurrent readers, FULL sync so an acknowledged message
+/// survives power loss, foreign keys (off by default in SQLite), and reads through a memory map:
+/// every write invalidates the other connections' page caches, and reading the pages again by
+/// `read(2)` cost page-view writes more than the inserts did.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;";
 
 impl ManageConnection for ConnectionManager {
     type Connection = DbConnection;
@@ -96,7 +98,9 @@ impl ManageConnection for ConnectionManager {
 /// commit into a wait of hundreds of milliseconds. Queueing writers here instead hands the lock over
 /// the moment it is free. One process serves one database, so one lock is enough; a process that
 /// opens several SQLite files (the test harness) only serialises their writes.
-static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+/// The lock is fair (handed to waiters in turn), so a writer that commits often (the page-view
+/// flusher) cannot keep the others waiting by taking it straight back.
+static SQLITE_WRITER: parking_lot::FairMutex<()> = parking_lot::const_fair_mutex(());
 
 /// Runs `work` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
 ///
@@ -119,9 +123,7 @@ where
     if nested {
         return conn.transaction(work);
     }
-    // A writer that panicked left no transaction open (the connection rolls back when dropped), so
-    // a poisoned lock is still a good lock.
-    let _writer = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
+    let _writer = SQLITE_WRITER.lock();
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     match work(conn) {
         Ok(value) => {
@@ -231,6 +233,15 @@ impl Db {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Runs blocking work that writes, in one [`write_transaction`], on tokio's blocking pool.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        self.run(move |conn| write_transaction(conn, work)).await
     }
 
     /// Checks that the database answers (for `/readyz`).

@@ -74,13 +74,15 @@ pub fn claim_due(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> diesel::QueryResult<Vec<OutboxItem>> {
-    let mut claimed = Vec::new();
-    for item in OutboxItem::due(conn, now, limit)? {
-        if item.claim(conn, lease_until)? {
-            claimed.push(item);
+    crate::db::write_transaction(conn, |conn| {
+        let mut claimed = Vec::new();
+        for item in OutboxItem::due(conn, now, limit)? {
+            if item.claim(conn, lease_until)? {
+                claimed.push(item);
+            }
         }
-    }
-    Ok(claimed)
+        Ok(claimed)
+    })
 }
 
 /// Records how an attempt on `item` ended.

@@ -115,7 +115,7 @@ impl Outbound {
             let backoff = self.backoff();
             let result = self
                 .db
-                .run(move |conn| Ok(outbox::finish(conn, &item, &outcome, backoff, domain::now())?))
+                .write(move |conn| Ok(outbox::finish(conn, &item, &outcome, backoff, domain::now())?))
                 .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "could not record a delivery");

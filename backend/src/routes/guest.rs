@@ -220,7 +220,7 @@ fn referrer(raw: &str) -> String {
     page_url(raw).unwrap_or_default()
 }
 
-fn queue_view(
+async fn queue_view(
     state: &AppState,
     guest: &GuestFacts,
     url: String,
@@ -238,7 +238,7 @@ fn queue_view(
         created_at: domain::now(),
     };
     let (url, title, referrer) = (view.url.clone(), view.title.clone(), view.referrer.clone());
-    if state.pageviews.offer(view).is_err() {
+    if state.pageviews.offer(view).await.is_err() {
         return Err(ApiError::Unavailable(
             "busy: page views are arriving faster than they can be stored".into(),
         ));
@@ -267,7 +267,8 @@ async fn beacon(
         url,
         page_text(&beacon.ti, 300),
         referrer(&beacon.r),
-    )?;
+    )
+    .await?;
     Ok(with_cors(HttpResponse::Accepted(), origin_of(&req)).finish())
 }
 
@@ -417,7 +418,7 @@ async fn pixel(
     };
     let title = page_text(query.ti.as_deref().unwrap_or(""), 300);
     // A full buffer must not break an image in someone's email: the view is just not counted.
-    let _ = queue_view(&state, &guest, url, title, String::new());
+    let _ = queue_view(&state, &guest, url, title, String::new()).await;
     let mut res = gif();
     if let Some(cookie) = new_cookie {
         res.cookie(cookie);

@@ -17,17 +17,18 @@ pub mod ws_visitor;
 
 use actix_web::web;
 
-/// Registers every route.
+/// Registers every route. Routes are tried in this order, and a pattern with `{…}` costs a regex
+/// match, so the busiest ones (beacons, guest ids, the visitor socket) come first.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    guest::configure(cfg);
+    ws_visitor::configure(cfg);
     health::configure(cfg);
     attachments::configure(cfg);
-    guest::configure(cfg);
     inbound_sms::configure(cfg);
     offline::configure(cfg);
     inbound_mail::configure(cfg);
     badges::configure(cfg);
     chat_pages::configure(cfg);
-    ws_visitor::configure(cfg);
     ws_console::configure(cfg);
     console::configure(cfg);
 }

@@ -36,24 +36,54 @@ fn contains_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Messages containing `q` (case-insensitive) in conversations of the operator's sites, newest
-/// first. An empty query finds nothing.
+/// Most search terms one query uses; the rest are ignored.
+const MAX_TERMS: usize = 8;
+
+/// The terms of a query: words, or phrases in double quotes, lower-cased, blanks dropped.
+fn terms(q: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    for (i, part) in q.split('"').enumerate() {
+        // Odd parts were inside quotes: one phrase. An unclosed quote runs to the end.
+        if i % 2 == 1 {
+            let phrase = part.split_whitespace().collect::<Vec<_>>().join(" ");
+            terms.push(phrase);
+        } else {
+            terms.extend(part.split_whitespace().map(str::to_owned));
+        }
+    }
+    terms.retain(|t| !t.is_empty());
+    terms.dedup();
+    terms.truncate(MAX_TERMS);
+    terms
+}
+
+/// Messages containing every term of `q` (words in any order, or `"exact phrases"`,
+/// case-insensitive) in conversations of the operator's sites, newest first. A query without terms
+/// finds nothing.
 pub fn search(
     conn: &mut DbConnection,
     operator_id: &str,
     q: &str,
 ) -> Result<Vec<Hit>, ServiceError> {
-    let q = q.trim();
-    if q.is_empty() {
+    let terms = terms(q);
+    if terms.is_empty() {
         return Ok(Vec::new());
     }
     let mine = memberships::table
         .filter(memberships::operator_id.eq(operator_id))
         .select(memberships::site_id);
-    let rows: Vec<(Message, Conversation, String)> = messages::table
+    let mut query = messages::table
         .inner_join(conversations::table.inner_join(sites::table))
         .filter(conversations::site_id.eq_any(mine))
-        .filter(lower(messages::body).like(contains_pattern(q)).escape('\\'))
+        .into_boxed();
+    for term in &terms {
+        query = query.filter(
+            lower(messages::body)
+                .like(contains_pattern(term))
+                .escape('\\'),
+        );
+    }
+    let rows: Vec<(Message, Conversation, String)> = query
         .order(messages::created_at.desc())
         .limit(MAX_HITS)
         .select((Message::as_select(), Conversation::as_select(), sites::name))
@@ -133,7 +163,12 @@ pub fn transcript(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn wildcards_are_literal() {
+    fn wildcards_are_literal_and_queries_split_into_terms() {
         assert_eq!(super::contains_pattern("50%_OFF"), "%50\\%\\_off%");
+        assert_eq!(
+            super::terms(r#" Refund  "ORDER   1234" tent refund "unclosed  quote"#),
+            ["Refund", "ORDER 1234", "tent", "refund", "unclosed quote"]
+        );
+        assert!(super::terms(" \"  \" ").is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! at once instead of memory growing.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,9 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::db::models::{PageView, Visitor};
 use crate::db::Db;
+
+/// How long a page view waits for room in a full buffer before it is refused.
+pub const ROOM_WAIT: Duration = Duration::from_millis(250);
 
 /// Most rows written in one transaction.
 const MAX_BATCH: usize = 5_000;
@@ -19,6 +23,9 @@ const MAX_BATCH: usize = 5_000;
 pub struct PageViewQueue {
     tx: mpsc::Sender<PageView>,
     stop: Arc<Notify>,
+    /// Page views refused since the flusher last reported them (one log line per flush, not one
+    /// per refused request).
+    refused: Arc<AtomicU64>,
 }
 
 /// The queue is full: nothing was stored.
@@ -36,13 +43,23 @@ impl PageViewQueue {
     ) -> (PageViewQueue, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let stop = Arc::new(Notify::new());
-        let task = tokio::spawn(run_flusher(db, rx, every, stop.clone()));
-        (PageViewQueue { tx, stop }, task)
+        let refused = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(run_flusher(db, rx, every, stop.clone(), refused.clone()));
+        (PageViewQueue { tx, stop, refused }, task)
     }
 
-    /// Queues a page view, or refuses it when the buffer is full.
-    pub fn offer(&self, view: PageView) -> Result<(), QueueFull> {
-        self.tx.try_send(view).map_err(|_| QueueFull)
+    /// Queues a page view. When the buffer is full it waits up to [`ROOM_WAIT`] for room, so a
+    /// burst or a slow flush slows senders down instead of failing them, and then refuses it.
+    pub async fn offer(&self, view: PageView) -> Result<(), QueueFull> {
+        let view = match self.tx.try_send(view) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(view)) => view,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(QueueFull),
+        };
+        self.tx.send_timeout(view, ROOM_WAIT).await.map_err(|_| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            QueueFull
+        })
     }
 
     /// Asks the flusher to write what is queued and end.
@@ -51,7 +68,13 @@ impl PageViewQueue {
     }
 }
 
-async fn run_flusher(db: Db, mut rx: mpsc::Receiver<PageView>, every: Duration, stop: Arc<Notify>) {
+async fn run_flusher(
+    db: Db,
+    mut rx: mpsc::Receiver<PageView>,
+    every: Duration,
+    stop: Arc<Notify>,
+    refused: Arc<AtomicU64>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(1024);
@@ -60,6 +83,13 @@ async fn run_flusher(db: Db, mut rx: mpsc::Receiver<PageView>, every: Duration, 
             _ = tick.tick() => false,
             _ = stop.notified() => true,
         };
+        let just_refused = refused.swap(0, Ordering::Relaxed);
+        if just_refused > 0 {
+            tracing::warn!(
+                refused = just_refused,
+                "page-view buffer full: page views refused with 503"
+            );
+        }
         loop {
             batch.clear();
             while batch.len() < MAX_BATCH {
@@ -86,23 +116,35 @@ async fn run_flusher(db: Db, mut rx: mpsc::Receiver<PageView>, every: Duration, 
     }
 }
 
-/// Writes a batch and records the visitors' activity, in one transaction.
+/// A visitor's activity time is rewritten at most this often by page views (it only decides when
+/// an idle guest id is deactivated, after many minutes).
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Most rows of one write transaction: the writer lock is let go between them, so a chat message
+/// waits for at most one such transaction, not for a whole batch. Not much smaller: each
+/// transaction rewrites the index pages its rows touch (one per visitor), so small ones multiply
+/// the WAL written per page view (500 rows: about 2.4 KB per row).
+const ROWS_PER_TRANSACTION: usize = 2_000;
+
+/// Writes a batch and records the visitors' activity, a transaction per
+/// [`ROWS_PER_TRANSACTION`] rows.
 pub fn write_batch(
     conn: &mut crate::db::DbConnection,
     rows: &[PageView],
 ) -> diesel::QueryResult<()> {
-    let visitors: Vec<String> = rows
-        .iter()
-        .map(|r| r.visitor_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     let now = crate::domain::now();
-    crate::db::write_transaction(conn, |conn| {
-        PageView::insert_many(conn, rows)?;
-        for chunk in visitors.chunks(500) {
-            Visitor::touch_many(conn, chunk, now)?;
-        }
-        Ok(())
-    })
+    for rows in rows.chunks(ROWS_PER_TRANSACTION) {
+        let visitors: Vec<String> = rows
+            .iter()
+            .map(|r| r.visitor_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        crate::db::write_transaction(conn, |conn| {
+            PageView::insert_many(conn, rows)?;
+            Visitor::touch_many(conn, &visitors, now, now - TOUCH_EVERY)?;
+            diesel::QueryResult::Ok(())
+        })?;
+    }
+    Ok(())
 }

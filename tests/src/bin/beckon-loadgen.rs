@@ -81,11 +81,16 @@ enum Scenario {
         #[arg(long, default_value_t = 30.0)]
         hold_secs: f64,
     },
-    /// Page views back to back over kept-alive connections.
+    /// Page views over kept-alive connections: back to back (the most the server takes), or at a
+    /// fixed total rate (`--rate`: the latency at that load).
     Beacon {
         /// Concurrent connections.
         #[arg(long, default_value_t = 256)]
         connections: usize,
+        /// Page views per second over all connections, each connection on its own schedule;
+        /// 0 sends back to back.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Measured seconds.
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
@@ -230,11 +235,13 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
         }
         Scenario::Beacon {
             connections,
+            rate,
             secs: s,
             warmup_secs,
         } => {
             let opts = beacon::BeaconOpts {
                 connections,
+                rate: (rate > 0.0).then_some(rate),
                 duration: secs(s),
                 warmup: secs(warmup_secs),
             };

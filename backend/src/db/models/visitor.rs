@@ -73,15 +73,23 @@ impl Visitor {
             .get_result(conn)
     }
 
-    /// Records activity for these visitors.
+    /// Records activity at `at` for those of these visitors last seen before `stale_before`. The
+    /// time only decides when an idle guest is deactivated, so callers skip rows touched recently:
+    /// rewriting every active guest's row on every page view or every sweep would turn page views
+    /// into megabytes of WAL.
     pub fn touch_many(
         conn: &mut DbConnection,
         ids: &[String],
         at: chrono::NaiveDateTime,
+        stale_before: chrono::NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(visitors::table.filter(visitors::id.eq_any(ids)))
-            .set(visitors::last_seen_at.eq(at))
-            .execute(conn)
+        diesel::update(
+            visitors::table
+                .filter(visitors::id.eq_any(ids))
+                .filter(visitors::last_seen_at.lt(stale_before)),
+        )
+        .set(visitors::last_seen_at.eq(at))
+        .execute(conn)
     }
 
     /// Deactivates active guests idle since before `idle_before`, except `keep` (those connected
