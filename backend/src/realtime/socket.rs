@@ -87,7 +87,9 @@ pub async fn run<H: SocketHandler>(
             inbound = stream.recv() => {
                 last_heard = Instant::now();
                 match inbound {
-                    Some(Ok(AggregatedMessage::Text(text))) => match handler.on_text(&text).await {
+                    // Boxed: the handler's future is large, and held inline it would sit in
+                    // every idle socket's task for the socket's whole life.
+                    Some(Ok(AggregatedMessage::Text(text))) => match Box::pin(handler.on_text(&text)).await {
                         Reply::None => {}
                         Reply::Send(out) => {
                             if !write(session.text(out)).await { return; }
