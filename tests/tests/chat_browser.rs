@@ -111,30 +111,34 @@ fn panel_has(condition: &str) -> String {
     format!("const s = window.__beckonPanel.state(); return {condition};")
 }
 
-#[tokio::test]
-async fn a_guest_and_an_operator_chat_in_real_browsers() {
-    let Some((visitor, operator)) =
-        Browser::launch_pair("chat_browser::a_guest_and_an_operator_chat").await
-    else {
-        return;
-    };
+/// What a browser test holds: the guest's browser, the owner's, the database (kept for the
+/// server's lifetime), the site and the shop on another origin.
+type Stage = (Browser, Browser, TestDatabase, SiteFixture, HostSite);
+
+/// A guest's browser and the owner's, a fresh site whose widget the example shop (another origin)
+/// embeds, and the owner's console open at Chats; `None` when there is no Chromium.
+async fn shop_and_console(suite: &str) -> Option<Stage> {
+    let (visitor, operator) = Browser::launch_pair(suite).await?;
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], "").await;
     let shop = HostSite::start(&fx.app.address, &fx.site.public_key).await;
     fx.allow_widget_on(&shop.origin).await;
-    add_colleague(&fx).await;
     fx.open_console_in(&operator, "/console/chats", "chat-status")
         .await;
+    Some((visitor, operator, db, fx, shop))
+}
+
+#[tokio::test]
+async fn a_guest_and_an_operator_chat_in_real_browsers() {
+    let Some((visitor, operator, _db, fx, shop)) =
+        shop_and_console("chat_browser::a_guest_and_an_operator_chat").await
+    else {
+        return;
+    };
+    add_colleague(&fx).await;
 
     // The guest opens the panel from the launcher and writes.
-    visitor.goto(&shop.url("/products/tent")).await;
-    assert!(
-        visitor
-            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button.launcher'))", WAIT)
-            .await
-    );
-    visitor.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
-    enter_panel(&visitor).await;
+    open_panel(&visitor, &shop, "/products/tent").await;
     let hostile = "Hello <b>there</b> {{7*7}} <img src=x onerror=alert(1)>";
     visitor
         .eval(&format!(
@@ -320,17 +324,11 @@ fn panel_shows(selector: &str) -> String {
 
 #[tokio::test]
 async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and_back() {
-    let Some((visitor, operator)) =
-        Browser::launch_pair("chat_browser::the_widget_turns_into_leave_a_message").await
+    let Some((visitor, operator, _db, fx, shop)) =
+        shop_and_console("chat_browser::the_widget_turns_into_leave_a_message").await
     else {
         return;
     };
-    let db = TestDatabase::sqlite();
-    let fx = SiteFixture::start(&db, &[], "").await;
-    let shop = HostSite::start(&fx.app.address, &fx.site.public_key).await;
-    fx.allow_widget_on(&shop.origin).await;
-    fx.open_console_in(&operator, "/console/chats", "chat-status")
-        .await;
 
     // Someone is there: the guest gets the composer and starts typing, without sending.
     open_panel(&visitor, &shop, "/products/tent").await;
