@@ -322,6 +322,29 @@ fn panel_shows(selector: &str) -> String {
     )
 }
 
+/// What the panel offers: the composer while someone can answer, else the leave-a-message form.
+#[derive(Debug, Clone, Copy)]
+enum PanelMode {
+    Chat,
+    Offline,
+}
+
+/// Waits until the panel is in `mode`, by its state and by what it shows.
+async fn expect_panel(visitor: &Browser, mode: PanelMode) {
+    let (state, shown) = match mode {
+        PanelMode::Chat => ("s.siteOnline && s.mode === 'chat'", "form.composer"),
+        PanelMode::Offline => ("!s.siteOnline && s.mode === 'offline'", "form.leave"),
+    };
+    assert!(
+        visitor.wait_for(&panel_has(state), WAIT).await,
+        "panel in {mode:?} mode"
+    );
+    assert!(
+        visitor.wait_for(&panel_shows(shown), WAIT).await,
+        "{shown} shown"
+    );
+}
+
 #[tokio::test]
 async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and_back() {
     let Some((visitor, operator, _db, fx, shop)) =
@@ -332,13 +355,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
 
     // Someone is there: the guest gets the composer and starts typing, without sending.
     open_panel(&visitor, &shop, "/products/tent").await;
-    assert!(
-        visitor
-            .wait_for(&panel_has("s.siteOnline && s.mode === 'chat'"), WAIT)
-            .await,
-        "online: the composer"
-    );
-    assert!(visitor.wait_for(&panel_shows("form.composer"), WAIT).await);
+    expect_panel(&visitor, PanelMode::Chat).await;
     let typed = "Do you ship to <Norway>? {{7*7}}";
     visitor
         .eval(&format!(
@@ -349,13 +366,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
 
     // The last operator closes the console: the panel becomes leave-a-message, keeping the text.
     operator.goto("about:blank").await;
-    assert!(
-        visitor
-            .wait_for(&panel_has("!s.siteOnline && s.mode === 'offline'"), WAIT)
-            .await,
-        "offline: leave a message"
-    );
-    assert!(visitor.wait_for(&panel_shows("form.leave"), WAIT).await);
+    expect_panel(&visitor, PanelMode::Offline).await;
     assert!(
         !visitor
             .wait_for(&panel_shows("form.composer"), Duration::from_millis(300))
@@ -378,13 +389,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
         .await;
     fx.open_console_in(&operator, "/console/chats", "chat-status")
         .await;
-    assert!(
-        visitor
-            .wait_for(&panel_has("s.siteOnline && s.mode === 'chat'"), WAIT)
-            .await,
-        "online again: the composer"
-    );
-    assert!(visitor.wait_for(&panel_shows("form.composer"), WAIT).await);
+    expect_panel(&visitor, PanelMode::Chat).await;
     assert_eq!(
         visitor
             .eval("return document.querySelector('textarea.input').value")
@@ -394,11 +399,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
 
     // Offline once more, the guest leaves the message; it waits in the console's queue.
     operator.goto("about:blank").await;
-    assert!(
-        visitor
-            .wait_for(&panel_has("s.mode === 'offline'"), WAIT)
-            .await
-    );
+    expect_panel(&visitor, PanelMode::Offline).await;
     visitor
         .eval(
             "document.querySelector('form.leave input[name=email]').value = 'norway@example.com'; \

@@ -39,7 +39,8 @@ fn contains_pattern(q: &str) -> String {
 /// Most search terms one query uses; the rest are ignored.
 const MAX_TERMS: usize = 8;
 
-/// The terms of a query: words, or phrases in double quotes, lower-cased, blanks dropped.
+/// The terms of a query: words, or phrases in double quotes (inner blanks collapsed), empty ones
+/// dropped. Case is left to [`contains_pattern`].
 fn terms(q: &str) -> Vec<String> {
     let mut terms = Vec::new();
     for (i, part) in q.split('"').enumerate() {

@@ -1,6 +1,6 @@
-//! The page-view write-behind buffer: beacons are queued in memory (bounded) and written in one
-//! transaction per batch, never on the request path. When the queue is full, callers are told so
-//! at once instead of memory growing.
+//! The page-view write-behind buffer: beacons are queued in memory (bounded) and written in
+//! batches, never on the request path. When the queue is full, a caller waits briefly for room and
+//! is then refused, instead of memory growing.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +15,8 @@ use crate::db::Db;
 /// How long a page view waits for room in a full buffer before it is refused.
 pub const ROOM_WAIT: Duration = Duration::from_millis(250);
 
-/// Most rows written in one transaction.
+/// Most rows taken from the queue in one round of a flush (written in transactions of
+/// [`ROWS_PER_TRANSACTION`]).
 const MAX_BATCH: usize = 5_000;
 
 /// The queue's sending side.
