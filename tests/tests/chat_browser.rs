@@ -152,18 +152,7 @@ async fn a_guest_and_an_operator_chat_in_real_browsers() {
     );
 
     // The operator sees it waiting, accepts, and reads it as text.
-    assert!(
-        operator
-            .wait_for(
-                "return document.querySelectorAll('#queue .conv-item').length === 1",
-                WAIT
-            )
-            .await,
-        "queued"
-    );
-    operator
-        .eval("document.querySelector('#queue .conv-item button.accept').click(); return true;")
-        .await;
+    accept_the_one_queued_chat(&operator, "queued").await;
     let shown = "return Array.from(document.querySelectorAll('#messages .msg-body')).map(e => e.textContent)";
     assert!(
         operator
@@ -315,6 +304,22 @@ async fn open_panel(visitor: &Browser, shop: &HostSite, path: &str) {
     enter_panel(visitor).await;
 }
 
+/// Waits until the console's queue holds exactly one chat (`what` names it on failure) and accepts it.
+async fn accept_the_one_queued_chat(operator: &Browser, what: &str) {
+    assert!(
+        operator
+            .wait_for(
+                "return document.querySelectorAll('#queue .conv-item').length === 1",
+                WAIT
+            )
+            .await,
+        "{what}"
+    );
+    operator
+        .eval("document.querySelector('#queue .conv-item button.accept').click(); return true;")
+        .await;
+}
+
 /// Whether `selector` is in the panel and shown.
 fn panel_shows(selector: &str) -> String {
     format!(
@@ -416,18 +421,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
     assert!(visitor.wait_for(&panel_shows("div.thanks"), WAIT).await);
     fx.open_console_in(&operator, "/console/chats", "chat-status")
         .await;
-    assert!(
-        operator
-            .wait_for(
-                "return document.querySelectorAll('#queue .conv-item').length === 1",
-                WAIT
-            )
-            .await,
-        "the offline message is in the queue"
-    );
-    operator
-        .eval("document.querySelector('#queue .conv-item button.accept').click(); return true;")
-        .await;
+    accept_the_one_queued_chat(&operator, "the offline message is in the queue").await;
     assert!(
         operator
             .wait_for(
