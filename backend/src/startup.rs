@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
 
@@ -108,7 +108,7 @@ impl Application {
         };
         let data = web::Data::new(state.clone());
         let shutdown_timeout = state.settings.shutdown_timeout_secs;
-        let server = HttpServer::new(move || {
+        let app = move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(BODY_LIMIT_BYTES))
@@ -121,11 +121,8 @@ impl Application {
                         .content_type("text/plain; charset=utf-8")
                         .body("not found")
                 }))
-        })
-        .listen(listener)?
-        .shutdown_timeout(shutdown_timeout)
-        .disable_signals()
-        .run();
+        };
+        let server = crate::edge::serve(listener, app, state.clone(), shutdown_timeout)?;
         let signals = ShutdownSignals::register()?;
         Ok(Application {
             port,

@@ -52,6 +52,56 @@ impl WsClient {
         }
     }
 
+    /// Opens the socket on a connection that has just served a plain HTTP request (`GET /healthz`,
+    /// keep-alive), as a client that reuses a pooled connection for the upgrade would.
+    pub async fn connect_after_request(url: &str, origin: &str) -> Result<WsClient, Refused> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut request = url.into_client_request().expect("websocket URL");
+        request.headers_mut().insert(
+            "Origin",
+            HeaderValue::from_str(origin).expect("origin header"),
+        );
+        let authority = request.uri().authority().expect("host").to_string();
+        let mut tcp = tokio::net::TcpStream::connect(&authority)
+            .await
+            .expect("connect");
+        let get = format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        tcp.write_all(get.as_bytes()).await.expect("request");
+        // Read exactly the response (head, then Content-Length bytes), so nothing of the
+        // upgrade's answer is consumed here.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            tcp.read_exact(&mut byte).await.expect("response head");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).expect("response head text");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .and_then(|v| v.parse().ok())
+            .expect("content-length");
+        let mut body = vec![0u8; length];
+        tcp.read_exact(&mut body).await.expect("response body");
+        match tokio_tungstenite::client_async(
+            request,
+            tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+        )
+        .await
+        {
+            Ok((stream, _)) => Ok(WsClient { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(Refused {
+                status: res.status().as_u16(),
+            }),
+            Err(e) => panic!("websocket handshake failed: {e}"),
+        }
+    }
+
     /// Connects with a deliberately small TCP receive buffer and `Origin`, for a client that stops
     /// reading.
     pub async fn connect_with_receive_buffer(url: &str, origin: &str, bytes: u32) -> WsClient {
@@ -92,6 +142,34 @@ impl WsClient {
             .send(Message::Text(value.to_string()))
             .await
             .expect("send");
+    }
+
+    /// Sends a binary frame.
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.stream
+            .send(Message::Binary(bytes.to_vec()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends a ping and waits for its pong within `timeout` (events before it are skipped).
+    pub async fn ping_answered(&mut self, timeout: Duration) -> bool {
+        if self
+            .stream
+            .send(Message::Ping(b"are you there".to_vec()))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(Ok(Message::Pong(payload)))) => return payload == b"are you there",
+                Ok(Some(Ok(_))) => continue,
+                _ => return false,
+            }
+        }
     }
 
     /// Sends raw text.

@@ -3,7 +3,9 @@
 
 pub mod hub;
 pub mod live;
+pub mod raw_socket;
 pub mod socket;
+pub mod transport;
 pub mod user_agent;
 
 pub use hub::{EventBus, Hub, Outgoing};

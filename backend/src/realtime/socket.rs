@@ -1,11 +1,10 @@
-//! The loop every WebSocket session runs: inbound frames to a handler, outbound events from the hub,
-//! heartbeat, size limits and close codes. One task per socket, no actors.
+//! The loop every WebSocket session runs: inbound messages to a handler, outbound events from the
+//! hub, heartbeat and close codes, over any [`Transport`]. One task per socket, no actors.
 
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, MessageStream, Session};
-
 use super::hub::{Inbox, Outgoing};
+use super::transport::{Closed, Inbound, InboundError, Transport};
 
 /// Ping interval.
 pub const PING_EVERY: Duration = Duration::from_secs(25);
@@ -44,80 +43,66 @@ pub trait SocketHandler {
     fn on_text(&mut self, text: &str) -> impl std::future::Future<Output = Reply>;
 }
 
-fn reason(code: u16, description: &str) -> Option<CloseReason> {
-    Some(CloseReason {
-        code: CloseCode::from(code),
-        description: Some(description.to_owned()),
-    })
-}
-
 /// Closes a socket at once with a code (before any loop ran).
-pub async fn close_now(session: Session, code: u16, description: &str) {
-    let _ = session.close(reason(code, description)).await;
+pub async fn close_now(transport: impl Transport, code: u16, description: &str) {
+    transport.close(Some((code, description))).await;
 }
 
-/// Runs the socket until either side ends it. `max_message` bounds a frame and a reassembled
-/// message alike.
-pub async fn run<H: SocketHandler>(
-    mut session: Session,
-    stream: MessageStream,
+/// Runs the socket until either side ends it.
+pub async fn run<T: Transport, H: SocketHandler>(
+    mut transport: T,
     mut inbox: Inbox,
-    max_message: usize,
     handler: &mut H,
 ) {
-    let mut stream = stream
-        .max_frame_size(max_message)
-        .aggregate_continuations()
-        .max_continuation_size(max_message);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = Instant::now();
-    let close: Option<CloseReason> = loop {
+    let close: Option<(u16, &'static str)> = loop {
         tokio::select! {
             // Outbound first: a burst of inbound requests must not starve this socket's own acks
             // and events (which would fill its queue and get it dropped as "too slow").
             biased;
             outbound = inbox.recv() => match outbound {
                 Some(Outgoing::Text(text)) => {
-                    if !write(session.text(&*text)).await { return; }
+                    if !write(transport.text(&text)).await { return; }
                 }
-                Some(Outgoing::Close(code, why)) => break reason(code, why),
+                Some(Outgoing::Close(code, why)) => break Some((code, why)),
                 // The hub dropped us: we could not keep up with our events.
-                None => break reason(1008, "too slow to keep up"),
+                None => break Some((1008, "too slow to keep up")),
             },
-            inbound = stream.recv() => {
+            inbound = transport.recv() => {
                 last_heard = Instant::now();
                 match inbound {
                     // Boxed: the handler's future is large, and held inline it would sit in
                     // every idle socket's task for the socket's whole life.
-                    Some(Ok(AggregatedMessage::Text(text))) => match Box::pin(handler.on_text(&text)).await {
+                    Some(Ok(Inbound::Text(text))) => match Box::pin(handler.on_text(&text)).await {
                         Reply::None => {}
                         Reply::Send(out) => {
-                            if !write(session.text(out)).await { return; }
+                            if !write(transport.text(&out)).await { return; }
                         }
-                        Reply::Close(code, why) => break reason(code, why),
+                        Reply::Close(code, why) => break Some((code, why)),
                     },
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if !write(session.pong(&bytes)).await { return; }
+                    Some(Ok(Inbound::Ping(payload))) => {
+                        if !write(transport.pong(&payload)).await { return; }
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
-                    Some(Ok(AggregatedMessage::Binary(_))) => break reason(1003, "binary frames are not accepted"),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
-                    Some(Err(actix_ws::ProtocolError::Overflow)) => break reason(1009, "message too large"),
-                    Some(Err(_)) => break reason(1002, "protocol error"),
+                    Some(Ok(Inbound::Pong)) => {}
+                    Some(Ok(Inbound::Binary)) => break Some((1003, "binary frames are not accepted")),
+                    Some(Ok(Inbound::Close)) | None => break None,
+                    Some(Err(InboundError::TooLarge)) => break Some((1009, "message too large")),
+                    Some(Err(InboundError::Protocol)) => break Some((1002, "protocol error")),
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > DEAD_AFTER {
                     break None;
                 }
-                if !write(session.ping(b"")).await { return; }
+                if !write(transport.ping()).await { return; }
             }
         }
     };
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, session.close(close)).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, transport.close(close)).await;
 }
 
 /// Awaits a write with [`WRITE_TIMEOUT`]; false when the socket is closed or stuck.
-async fn write(frame: impl std::future::Future<Output = Result<(), actix_ws::Closed>>) -> bool {
+async fn write(frame: impl std::future::Future<Output = Result<(), Closed>>) -> bool {
     matches!(tokio::time::timeout(WRITE_TIMEOUT, frame).await, Ok(Ok(())))
 }

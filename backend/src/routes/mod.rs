@@ -12,6 +12,7 @@ pub mod health;
 pub mod inbound_mail;
 pub mod inbound_sms;
 pub mod offline;
+pub mod raw_upgrade;
 pub mod ws_console;
 pub mod ws_visitor;
 

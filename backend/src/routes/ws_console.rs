@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::realtime::hub::Outgoing;
 use crate::realtime::live::VisitorFilter;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED};
+use crate::realtime::transport::ActixWs;
 use crate::realtime::EventBus as _;
 use crate::services::availability::{console_topic, Chosen};
 use crate::services::chat::{self, Party};
@@ -92,7 +93,12 @@ async fn console_socket(
             conn_id,
             allowed: Default::default(),
         };
-        socket::run(session, stream, inbox, MAX_MESSAGE, &mut handler).await;
+        socket::run(
+            ActixWs::new(session, stream, MAX_MESSAGE),
+            inbox,
+            &mut handler,
+        )
+        .await;
     });
     Ok(response)
 }

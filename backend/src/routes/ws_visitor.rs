@@ -9,6 +9,7 @@ use crate::db::models::{Conversation, Visitor};
 use crate::error::ApiError;
 use crate::realtime::live::GuestFacts;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED, CLOSE_UNKNOWN_GUEST};
+use crate::realtime::transport::{ActixWs, Transport};
 use crate::realtime::EventBus as _;
 use crate::routes::guest::widget_origin_ok;
 use crate::services::chat::{self, Party};
@@ -17,15 +18,16 @@ use crate::services::{self, ServiceError};
 use crate::state::AppState;
 
 /// Largest message a visitor socket accepts.
-const MAX_MESSAGE: usize = 32 * 1024;
+pub const MAX_MESSAGE: usize = 32 * 1024;
 
 /// The visitor socket route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws/visitor", web::get().to(visitor_socket));
 }
 
+/// The query string of a visitor socket: `?k=SITE_KEY&t=TOKEN[&h=HANDLE]`.
 #[derive(Deserialize)]
-struct Connect {
+pub struct Connect {
     k: String,
     t: String,
     /// On `/u/HANDLE` and `/p/PHONE` pages: follow this operator's status instead of the site's.
@@ -33,6 +35,43 @@ struct Connect {
     h: Option<String>,
 }
 
+/// A visitor socket that may be opened: the site, its guest (`None` when the token is not live:
+/// the socket is then opened and closed with [`CLOSE_UNKNOWN_GUEST`], so the loader knows to get
+/// a new guest rather than retry) and the operator whose status it follows.
+pub struct Admitted {
+    site: std::sync::Arc<crate::db::models::Site>,
+    guest: Option<GuestFacts>,
+    handle: Option<String>,
+}
+
+/// Checks a visitor socket request before the upgrade: a known site, an allowed origin, and the
+/// guest token.
+pub async fn admit(
+    state: &AppState,
+    origin: Option<&str>,
+    query: Connect,
+) -> Result<Admitted, ApiError> {
+    let site = state
+        .sites
+        .by_key(&state.db, &query.k)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !widget_origin_ok(state, &site, origin) {
+        return Err(ApiError::OriginNotAllowed);
+    }
+    let guest = state
+        .guests
+        .authenticate(&state.db, &site.id, &query.t)
+        .await?;
+    Ok(Admitted {
+        site,
+        guest,
+        handle: query.h.filter(|h| !h.is_empty()),
+    })
+}
+
+/// A visitor socket reached through the HTTP dispatcher (a keep-alive connection reused for the
+/// upgrade). Sockets on a connection of their own take the lean path of [`super::raw_upgrade`].
 async fn visitor_socket(
     req: HttpRequest,
     body: web::Payload,
@@ -40,60 +79,59 @@ async fn visitor_socket(
     query: web::Query<Connect>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
-    let site = state
-        .sites
-        .by_key(&state.db, &query.k)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(ApiError::NotFound)?;
-    if !widget_origin_ok(&state, &site, origin) {
-        return Err(ApiError::OriginNotAllowed.into());
-    }
-    let guest = state
-        .guests
-        .authenticate(&state.db, &site.id, &query.t)
-        .await
-        .map_err(ApiError::from)?;
-    let handle = query.into_inner().h.filter(|h| !h.is_empty());
+    let admitted = admit(&state, origin, query.into_inner()).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let state = state.into_inner();
-    actix_web::rt::spawn(async move {
-        let Some(guest) = guest else {
-            socket::close_now(session, CLOSE_UNKNOWN_GUEST, "unknown guest").await;
-            return;
-        };
-        let (conn_id, inbox) = state.hub.join_visitor(&guest.visitor_id);
-        state.live.connect(&guest);
-        // A tab opened during a chat follows it from the start.
-        let visitor_id = guest.visitor_id.clone();
-        if let Ok(Some(open)) = services::run(&state.db, move |conn| {
-            Ok(Conversation::open_for_visitor(conn, &visitor_id)?)
-        })
-        .await
-        {
-            state
-                .hub
-                .subscribe(conn_id, &chat_events::guest_topic(&open.id));
-        }
-        let _presence = Presence {
-            state: state.clone(),
-            guest: guest.clone(),
-            conn_id,
-        };
-        let status = status_subscription(&state, &site, handle.as_deref(), conn_id).await;
-        let hello = serde_json::json!({"type": "hello", "guest_id": guest.guest_id}).to_string();
-        let mut session = session;
-        if session.text(hello).await.is_err() || session.text(status).await.is_err() {
-            return;
-        }
-        let mut handler = VisitorHandler {
-            state,
-            guest,
-            conn_id,
-        };
-        socket::run(session, stream, inbox, MAX_MESSAGE, &mut handler).await;
-    });
+    let transport = ActixWs::new(session, stream, MAX_MESSAGE);
+    actix_web::rt::spawn(run_session(state.into_inner(), admitted, transport));
     Ok(response)
+}
+
+/// The visitor socket after the upgrade: presence on the live list, invitations and chat events
+/// out, the chat protocol in, until either side ends it.
+pub async fn run_session(
+    state: std::sync::Arc<AppState>,
+    admitted: Admitted,
+    transport: impl Transport,
+) {
+    let Admitted {
+        site,
+        guest,
+        handle,
+    } = admitted;
+    let Some(guest) = guest else {
+        socket::close_now(transport, CLOSE_UNKNOWN_GUEST, "unknown guest").await;
+        return;
+    };
+    let (conn_id, inbox) = state.hub.join_visitor(&guest.visitor_id);
+    state.live.connect(&guest);
+    // A tab opened during a chat follows it from the start.
+    let visitor_id = guest.visitor_id.clone();
+    if let Ok(Some(open)) = services::run(&state.db, move |conn| {
+        Ok(Conversation::open_for_visitor(conn, &visitor_id)?)
+    })
+    .await
+    {
+        state
+            .hub
+            .subscribe(conn_id, &chat_events::guest_topic(&open.id));
+    }
+    let _presence = Presence {
+        state: state.clone(),
+        guest: guest.clone(),
+        conn_id,
+    };
+    let status = status_subscription(&state, &site, handle.as_deref(), conn_id).await;
+    let hello = serde_json::json!({"type": "hello", "guest_id": guest.guest_id}).to_string();
+    let mut transport = transport;
+    if transport.text(&hello).await.is_err() || transport.text(&status).await.is_err() {
+        return;
+    }
+    let mut handler = VisitorHandler {
+        state,
+        guest,
+        conn_id,
+    };
+    socket::run(transport, inbox, &mut handler).await;
 }
 
 /// Subscribes the tab to the status it shows (the site's, or one operator's) and answers the current

@@ -4,10 +4,21 @@ use std::time::Instant;
 
 /// Resident set size of `pid` in KiB (`VmRSS` of `/proc/PID/status`).
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// The anonymous part of the resident set (`RssAnon`: heap and stacks, what the process itself
+/// allocated) in KiB. The rest of `VmRSS` is file pages mapped in (the binary, and SQLite's
+/// database file read through mmap), which the kernel's page cache holds either way.
+pub fn rss_anon_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "RssAnon")
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }

@@ -1,0 +1,123 @@
+//! The TCP edge: what actix-web's `HttpServer` does (workers, the HTTP/1 service per connection,
+//! graceful stop), plus one fork in front of it. A connection whose first bytes are the visitor
+//! socket's upgrade request (`GET /ws/visitor?…`) goes to [`routes::raw_upgrade`], which answers
+//! the handshake and runs the socket on the bare stream; every other connection goes to the HTTP
+//! service unchanged. Browsers open every WebSocket on a connection of its own, so presence
+//! sockets (nearly all of a node's connections) never carry the HTTP dispatcher's buffers; one
+//! that does arrive on a reused keep-alive connection is still served, by the route.
+
+use std::net::TcpListener;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_http::{HttpService, Protocol, Request, Response};
+use actix_server::Server;
+use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, Service as _};
+use actix_service::{ServiceFactory, ServiceFactoryExt as _};
+use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig;
+use tokio::net::TcpStream;
+
+use crate::routes::raw_upgrade;
+use crate::state::AppState;
+
+/// How long a new connection may take to send enough bytes to tell a visitor socket from other
+/// requests; a connection still silent then goes to the HTTP service, whose own request timeout
+/// takes over.
+const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
+
+/// Serves `app` (a factory of the actix-web `App`, called once per worker, as `HttpServer` does)
+/// on `listener` with the visitor-socket fork in front of it.
+pub fn serve<F, I, S, B>(
+    listener: TcpListener,
+    app: F,
+    state: AppState,
+    shutdown_timeout_secs: u64,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as actix_service::Service<Request>>::Future: 'static,
+    B: MessageBody + 'static,
+{
+    let builder = Server::build()
+        .shutdown_timeout(shutdown_timeout_secs)
+        .disable_signals();
+    let shutdown_signal = builder.graceful_shutdown_signal();
+    let local_addr = listener.local_addr()?;
+    let state = Arc::new(state);
+    let builder = builder.listen("beckon", listener, move || {
+        let signal = shutdown_signal.clone();
+        let http = HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let signal = signal.clone();
+                async move { signal.notified().await }
+            })
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(local_addr)
+            .finish(map_config(
+                app()
+                    .into_factory()
+                    .map_err(|err| err.into().error_response()),
+                // Host and address come from each request; the default only fills in for an
+                // HTTP/1.0 request without `Host:`.
+                |_| AppConfig::default(),
+            ));
+        let state = state.clone();
+        fn_factory(move || {
+            let http = http.new_service(());
+            let state = state.clone();
+            async move {
+                let http = Rc::new(http.await?);
+                Ok::<_, ()>(fn_service(move |io: TcpStream| {
+                    let http = http.clone();
+                    let state = state.clone();
+                    async move {
+                        // Both paths boxed: held inline, the larger would size every
+                        // connection's task, the idle sockets' included.
+                        if opens_visitor_socket(&io).await {
+                            Box::pin(raw_upgrade::serve(state, io)).await;
+                            Ok(())
+                        } else {
+                            let peer = io.peer_addr().ok();
+                            Box::pin(http.call((io, Protocol::Http1, peer))).await
+                        }
+                    }
+                }))
+            }
+        })
+    })?;
+    Ok(builder.run())
+}
+
+/// Whether the connection's first bytes are the visitor socket's request line. Only peeks: the
+/// bytes stay for whichever path takes the connection.
+async fn opens_visitor_socket(io: &TcpStream) -> bool {
+    let prefix = raw_upgrade::REQUEST_PREFIX;
+    let deadline = tokio::time::Instant::now() + FIRST_BYTES_WAIT;
+    let mut seen = [0u8; 16];
+    debug_assert_eq!(seen.len(), prefix.len());
+    loop {
+        let n = match tokio::time::timeout_at(deadline, io.peek(&mut seen)).await {
+            Ok(Ok(n)) => n,
+            _ => return false,
+        };
+        if n == 0 || seen[..n] != prefix[..n] {
+            return false;
+        }
+        if n == prefix.len() {
+            return true;
+        }
+        // The request line arrived split (rare): peek again once more has come.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
