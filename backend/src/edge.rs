@@ -11,12 +11,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_http::error::DispatchError;
 use actix_http::{HttpService, Protocol, Request, Response};
 use actix_server::Server;
 use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, Service as _};
 use actix_service::{ServiceFactory, ServiceFactoryExt as _};
 use actix_web::body::MessageBody;
 use actix_web::dev::AppConfig;
+use futures_util::future::LocalBoxFuture;
 use tokio::net::TcpStream;
 
 use crate::routes::raw_upgrade;
@@ -78,17 +80,20 @@ where
                 Ok::<_, ()>(fn_service(move |io: TcpStream| {
                     let http = http.clone();
                     let state = state.clone();
-                    async move {
-                        // Both paths boxed: held inline, the larger would size every
-                        // connection's task, the idle sockets' included.
-                        if opens_visitor_socket(&io).await {
-                            Box::pin(raw_upgrade::serve(state, io)).await;
-                            Ok(())
-                        } else {
-                            let peer = io.peer_addr().ok();
-                            Box::pin(http.call((io, Protocol::Http1, peer))).await
-                        }
-                    }
+                    // A connection's task holds this future for the connection's life, so it is
+                    // sized for the visitor socket, the common case: the peek and the HTTP
+                    // dispatcher (both larger) are boxed apart.
+                    let connection: LocalBoxFuture<'static, Result<(), DispatchError>> =
+                        Box::pin(async move {
+                            if Box::pin(opens_visitor_socket(&io)).await {
+                                raw_upgrade::serve(state, io).await;
+                                Ok(())
+                            } else {
+                                let peer = io.peer_addr().ok();
+                                Box::pin(http.call((io, Protocol::Http1, peer))).await
+                            }
+                        });
+                    connection
                 }))
             }
         })

@@ -233,6 +233,14 @@ impl WsClient {
         }
     }
 
+    /// Asserts that no event of type `kind` arrives within `window` (others are skipped: the
+    /// visitor list's periodic deltas, for one).
+    pub async fn expect_none_of_type(&mut self, kind: &str, window: Duration) {
+        if let Some(event) = self.next_of_type(kind, window).await {
+            panic!("expected no {kind} event, got {event}");
+        }
+    }
+
     /// Closes the socket from the client side.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;

@@ -378,7 +378,9 @@ async fn invitations_reach_the_page_and_answers_reach_the_console() {
     // Answering twice, or someone else's invitation, changes nothing.
     tab.send(serde_json::json!({"type": "invite_response", "invitation_id": invite["invitation_id"], "accepted": false}))
         .await;
-    console.expect_silence(Duration::from_millis(700)).await;
+    console
+        .expect_none_of_type("invitation", Duration::from_millis(700))
+        .await;
 
     console
         .send(serde_json::json!({"type": "invite", "visitor_id": visitor_id}))

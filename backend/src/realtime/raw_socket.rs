@@ -161,13 +161,14 @@ mod tests {
         frame
     }
 
-    async fn socket_with(inbound: BytesMut, max_message: usize) -> RawSocket {
+    /// A socket that has already received `inbound`, and its client end (which must stay open,
+    /// or reads would see the end of the stream).
+    async fn socket_with(inbound: BytesMut, max_message: usize) -> (RawSocket, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        // The client end must stay open, or reads would see the end of the stream.
-        std::mem::forget(client.unwrap());
-        RawSocket::new(server.unwrap().0, inbound, max_message)
+        let socket = RawSocket::new(server.unwrap().0, inbound, max_message);
+        (socket, client.unwrap())
     }
 
     #[tokio::test]
@@ -175,7 +176,7 @@ mod tests {
         let mut bytes = client_frame(OpCode::Text, false, b"hel");
         bytes.extend_from_slice(&client_frame(OpCode::Ping, true, b"p"));
         bytes.extend_from_slice(&client_frame(OpCode::Continue, true, b"lo"));
-        let mut socket = socket_with(bytes, 100).await;
+        let (mut socket, _client) = socket_with(bytes, 100).await;
         assert!(matches!(socket.recv().await, Some(Ok(Inbound::Ping(p))) if p == b"p"));
         assert!(matches!(socket.recv().await, Some(Ok(Inbound::Text(t))) if t == "hello"));
         assert!(socket.inbound.is_empty());
@@ -184,34 +185,37 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_frames_and_joined_messages_are_refused() {
-        let mut socket = socket_with(client_frame(OpCode::Text, true, &[b'a'; 101]), 100).await;
+        let (mut socket, _client) =
+            socket_with(client_frame(OpCode::Text, true, &[b'a'; 101]), 100).await;
         assert_eq!(socket.next_message().err(), Some(InboundError::TooLarge));
 
         let mut bytes = client_frame(OpCode::Text, false, &[b'a'; 60]);
         bytes.extend_from_slice(&client_frame(OpCode::Continue, true, &[b'a'; 60]));
-        let mut socket = socket_with(bytes, 100).await;
+        let (mut socket, _client) = socket_with(bytes, 100).await;
         assert_eq!(socket.next_message().err(), Some(InboundError::TooLarge));
     }
 
     #[tokio::test]
     async fn bad_framing_is_a_protocol_error() {
         // A continuation with nothing to continue.
-        let mut socket = socket_with(client_frame(OpCode::Continue, true, b"x"), 100).await;
+        let (mut socket, _client) =
+            socket_with(client_frame(OpCode::Continue, true, b"x"), 100).await;
         assert_eq!(socket.next_message().err(), Some(InboundError::Protocol));
         // Text that is not UTF-8.
-        let mut socket = socket_with(client_frame(OpCode::Text, true, &[0xff, 0xfe]), 100).await;
+        let (mut socket, _client) =
+            socket_with(client_frame(OpCode::Text, true, &[0xff, 0xfe]), 100).await;
         assert_eq!(socket.next_message().err(), Some(InboundError::Protocol));
         // An unmasked client frame.
         let mut unmasked = BytesMut::new();
         Parser::write_message(&mut unmasked, b"x", OpCode::Text, true, false);
-        let mut socket = socket_with(unmasked, 100).await;
+        let (mut socket, _client) = socket_with(unmasked, 100).await;
         assert_eq!(socket.next_message().err(), Some(InboundError::Protocol));
     }
 
     #[tokio::test]
     async fn a_partial_frame_waits_for_its_remaining_bytes() {
         let whole = client_frame(OpCode::Text, true, b"hello");
-        let mut socket = socket_with(BytesMut::from(&whole[..4]), 100).await;
+        let (mut socket, _client) = socket_with(BytesMut::from(&whole[..4]), 100).await;
         assert!(matches!(socket.next_message(), Ok(None)));
         socket.inbound.extend_from_slice(&whole[4..]);
         assert!(matches!(socket.next_message(), Ok(Some(Inbound::Text(t))) if t == "hello"));

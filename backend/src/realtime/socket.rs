@@ -106,3 +106,41 @@ pub async fn run<T: Transport, H: SocketHandler>(
 async fn write(frame: impl std::future::Future<Output = Result<(), Closed>>) -> bool {
     matches!(tokio::time::timeout(WRITE_TIMEOUT, frame).await, Ok(Ok(())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::raw_socket::RawSocket;
+    use crate::realtime::Hub;
+
+    struct Quiet;
+
+    impl SocketHandler for Quiet {
+        async fn on_text(&mut self, _text: &str) -> Reply {
+            Reply::None
+        }
+    }
+
+    /// The loop's future is what every idle visitor socket holds for its whole life (with the
+    /// socket, its queue and its entries in the hub and the live list, within the 8 KB a
+    /// connection may cost): it must stay small.
+    #[tokio::test]
+    async fn an_idle_socket_loop_is_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let _client = client.unwrap();
+        let transport = RawSocket::new(server.unwrap().0, Default::default(), 1024);
+        let hub = Hub::default();
+        let (_, inbox) = hub.join_visitor("v");
+        let mut handler = Quiet;
+        let session = run(transport, inbox, &mut handler);
+        let size = std::mem::size_of_val(&session);
+        eprintln!("socket loop future: {size} bytes");
+        assert!(
+            size <= 1024,
+            "the socket loop's future grew to {size} bytes"
+        );
+    }
+}

@@ -37,38 +37,45 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_secs(1);
 
 /// Answers the upgrade request on `io` and runs the visitor socket until it ends.
-pub async fn serve(state: Arc<AppState>, mut io: TcpStream) {
+pub async fn serve(state: Arc<AppState>, io: TcpStream) {
+    // Boxed: this future lives as long as the socket, and inline the handshake's state would
+    // stay in it for the socket's whole life.
+    let Some((io, admitted, rest)) = Box::pin(handshake(&state, io)).await else {
+        return;
+    };
+    let transport = RawSocket::new(io, rest, MAX_MESSAGE);
+    ws_visitor::run_session(state, admitted, transport).await;
+}
+
+/// Reads the request, admits it and answers `101 Switching Protocols`, or answers the refusal
+/// and closes; the stream, the admission and any bytes that came after the request.
+async fn handshake(
+    state: &AppState,
+    mut io: TcpStream,
+) -> Option<(TcpStream, ws_visitor::Admitted, BytesMut)> {
     let (req, rest) = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut io)).await {
         Ok(Ok(head)) => head,
-        Ok(Err(refusal)) => return Box::pin(refuse(io, refusal)).await,
+        Ok(Err(refusal)) => return refuse(io, refusal).await,
         // Slow or silent: nothing to answer.
-        Err(_) => return,
+        Err(_) => return None,
     };
-    let admitted = match admit(&state, &req).await {
+    let admitted = match admit(state, &req).await {
         Ok(admitted) => admitted,
-        Err(refusal) => return Box::pin(refuse(io, refusal)).await,
+        Err(refusal) => return refuse(io, refusal).await,
     };
-    let Some(accept) = req
+    let accept = req
         .head()
         .headers()
         .get("sec-websocket-key")
-        .map(|key| actix_http::ws::hash_key(key.as_bytes()))
-    else {
-        return;
-    };
-    drop(req);
+        .map(|key| actix_http::ws::hash_key(key.as_bytes()))?;
     let mut switching = Vec::with_capacity(160);
     switching.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: ",
     );
     switching.extend_from_slice(&accept);
     switching.extend_from_slice(b"\r\n\r\n");
-    if io.write_all(&switching).await.is_err() {
-        return;
-    }
-    drop(switching);
-    let transport = RawSocket::new(io, rest, MAX_MESSAGE);
-    ws_visitor::run_session(state, admitted, transport).await;
+    io.write_all(&switching).await.ok()?;
+    Some((io, admitted, rest))
 }
 
 /// Reads and parses the request head; the request and any bytes after it.
@@ -115,8 +122,9 @@ fn plain(status: u16, message: &'static str) -> HttpResponse {
         .body(message)
 }
 
-/// Writes a refusal as an HTTP/1.1 response and closes the connection.
-async fn refuse(mut io: TcpStream, response: HttpResponse) {
+/// Writes a refusal as an HTTP/1.1 response and closes the connection; `None`, for
+/// [`handshake`] to return.
+async fn refuse<T>(mut io: TcpStream, response: HttpResponse) -> Option<T> {
     let (head, body) = response.into_parts();
     let body = actix_web::body::to_bytes(body).await.unwrap_or_default();
     let status = head.status();
@@ -148,4 +156,5 @@ async fn refuse(mut io: TcpStream, response: HttpResponse) {
         })
         .await;
     }
+    None
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::chat_events;
 use crate::db::models::{Conversation, Visitor};
 use crate::error::ApiError;
+use crate::realtime::hub::Inbox;
 use crate::realtime::live::GuestFacts;
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED, CLOSE_UNKNOWN_GUEST};
 use crate::realtime::transport::{ActixWs, Transport};
@@ -91,7 +92,7 @@ async fn visitor_socket(
 pub async fn run_session(
     state: std::sync::Arc<AppState>,
     admitted: Admitted,
-    transport: impl Transport,
+    mut transport: impl Transport,
 ) {
     let Admitted {
         site,
@@ -102,10 +103,38 @@ pub async fn run_session(
         socket::close_now(transport, CLOSE_UNKNOWN_GUEST, "unknown guest").await;
         return;
     };
+    // Boxed, and gone once the socket runs: this future lives as long as the socket, and it
+    // would otherwise be as large as its largest step for the socket's whole life.
+    let (mut handler, inbox, greeting) =
+        Box::pin(open_session(state, &site, guest, handle.as_deref())).await;
+    drop((site, handle));
+    for event in greeting {
+        if transport.text(&event).await.is_err() {
+            return;
+        }
+    }
+    socket::run(transport, inbox, &mut handler).await;
+}
+
+/// Puts the tab on the hub and the live list, subscribes it to its open chat and to the status
+/// it shows; the handler (which takes the tab off both when dropped), its queue, and the `hello`
+/// and `site_status` events to greet it with.
+async fn open_session(
+    state: std::sync::Arc<AppState>,
+    site: &crate::db::models::Site,
+    guest: GuestFacts,
+    handle: Option<&str>,
+) -> (VisitorHandler, Inbox, [String; 2]) {
     let (conn_id, inbox) = state.hub.join_visitor(&guest.visitor_id);
     state.live.connect(&guest);
+    let handler = VisitorHandler {
+        state,
+        guest,
+        conn_id,
+    };
+    let state = &handler.state;
     // A tab opened during a chat follows it from the start.
-    let visitor_id = guest.visitor_id.clone();
+    let visitor_id = handler.guest.visitor_id.clone();
     if let Ok(Some(open)) = services::run(&state.db, move |conn| {
         Ok(Conversation::open_for_visitor(conn, &visitor_id)?)
     })
@@ -115,23 +144,10 @@ pub async fn run_session(
             .hub
             .subscribe(conn_id, &chat_events::guest_topic(&open.id));
     }
-    let _presence = Presence {
-        state: state.clone(),
-        guest: guest.clone(),
-        conn_id,
-    };
-    let status = status_subscription(&state, &site, handle.as_deref(), conn_id).await;
-    let hello = serde_json::json!({"type": "hello", "guest_id": guest.guest_id}).to_string();
-    let mut transport = transport;
-    if transport.text(&hello).await.is_err() || transport.text(&status).await.is_err() {
-        return;
-    }
-    let mut handler = VisitorHandler {
-        state,
-        guest,
-        conn_id,
-    };
-    socket::run(transport, inbox, &mut handler).await;
+    let status = status_subscription(state, site, handle, conn_id).await;
+    let hello =
+        serde_json::json!({"type": "hello", "guest_id": handler.guest.guest_id}).to_string();
+    (handler, inbox, [hello, status])
 }
 
 /// Subscribes the tab to the status it shows (the site's, or one operator's) and answers the current
@@ -161,23 +177,9 @@ async fn status_subscription(
         None => site_topic(&site.id),
     };
     state.hub.subscribe(conn_id, &topic);
-    Availability::status_event(online)
-}
-
-/// Takes the tab off the hub and the live list however the session ends.
-struct Presence {
-    state: std::sync::Arc<AppState>,
-    guest: GuestFacts,
-    conn_id: u64,
-}
-
-impl Drop for Presence {
-    fn drop(&mut self) {
-        self.state
-            .hub
-            .leave_visitor(&self.guest.visitor_id, self.conn_id);
-        self.state.live.disconnect(&self.guest);
-    }
+    let event = Availability::status_event(online);
+    state.availability.told_first_subscriber(&topic, &event);
+    event
 }
 
 #[derive(Deserialize)]
@@ -219,10 +221,21 @@ enum VisitorMessage {
     },
 }
 
+/// One visitor tab's session: answers its messages, and takes the tab off the hub and the live
+/// list when dropped, however the session ends.
 struct VisitorHandler {
     state: std::sync::Arc<AppState>,
     guest: GuestFacts,
     conn_id: u64,
+}
+
+impl Drop for VisitorHandler {
+    fn drop(&mut self) {
+        self.state
+            .hub
+            .leave_visitor(&self.guest.visitor_id, self.conn_id);
+        self.state.live.disconnect(&self.guest);
+    }
 }
 
 impl VisitorHandler {

@@ -310,6 +310,16 @@ impl Availability {
         true
     }
 
+    /// Notes `event` as published on a status topic that nothing was published on yet: its first
+    /// subscriber was just told it, and the watcher's next round would otherwise say it again.
+    /// (A topic with an earlier, different status keeps it, so the watcher still tells the
+    /// others of the change.)
+    pub fn told_first_subscriber(&self, topic: &str, event: &str) {
+        Self::lock(&self.published)
+            .entry(topic.to_owned())
+            .or_insert_with(|| event.to_owned());
+    }
+
     /// The operator's `availability` event for a console that just connected (sent to it alone),
     /// noted as published so the watcher does not repeat it.
     pub fn greeting(&self, hub: &Hub, operator_id: &str) -> String {
