@@ -13,6 +13,7 @@ pub mod error;
 pub mod limits;
 pub mod outbound;
 pub mod realtime;
+pub mod request_span;
 pub mod routes;
 pub mod secrets;
 pub mod services;

@@ -114,7 +114,7 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(BODY_LIMIT_BYTES))
                 .app_data(web::JsonConfig::default().limit(BODY_LIMIT_BYTES))
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT_BYTES))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::request_span::RequestSpan>::new())
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
                     HttpResponse::NotFound()
