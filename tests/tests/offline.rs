@@ -434,6 +434,8 @@ async fn without_smtp_mail_waits_in_the_outbox_directory() {
         let files: Vec<String> = std::fs::read_dir(&dir)
             .map(|d| {
                 d.filter_map(|e| e.ok())
+                    // Only finished messages: one being spooled is a `.NAME.tmp` until renamed.
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
                     .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
                     .collect()
             })
