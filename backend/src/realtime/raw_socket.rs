@@ -33,6 +33,12 @@ pub struct RawSocket {
 impl RawSocket {
     /// Speaks WebSocket on `io`; `already_read` are bytes that arrived right after the handshake.
     pub fn new(io: TcpStream, already_read: BytesMut, max_message: usize) -> RawSocket {
+        // Every frame goes out in one write, so Nagle's algorithm has nothing to gather; left on,
+        // it holds back a frame that follows another (an event after an ack) until the peer's
+        // delayed ACK, up to 40 ms later.
+        if let Err(e) = io.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a visitor socket");
+        }
         RawSocket {
             io,
             inbound: already_read,
@@ -169,6 +175,12 @@ mod tests {
         let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
         let socket = RawSocket::new(server.unwrap().0, inbound, max_message);
         (socket, client.unwrap())
+    }
+
+    #[tokio::test]
+    async fn frames_are_not_held_back_by_nagle() {
+        let (socket, _client) = socket_with(BytesMut::new(), 100).await;
+        assert!(socket.io.nodelay().unwrap());
     }
 
     #[tokio::test]
