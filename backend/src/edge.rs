@@ -29,6 +29,9 @@ use crate::state::AppState;
 /// takes over.
 const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
 
+/// How long a client may take to send its request head, on either path.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Serves `app` (a factory of the actix-web `App`, called once per worker, as `HttpServer` does)
 /// on `listener` with the visitor-socket fork in front of it.
 pub fn serve<F, I, S, B>(
@@ -60,7 +63,7 @@ where
                 let signal = signal.clone();
                 async move { signal.notified().await }
             })
-            .client_request_timeout(Duration::from_secs(5))
+            .client_request_timeout(REQUEST_HEAD_TIMEOUT)
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(local_addr)
             .finish(map_config(
@@ -106,8 +109,7 @@ where
 async fn opens_visitor_socket(io: &TcpStream) -> bool {
     let prefix = raw_upgrade::REQUEST_PREFIX;
     let deadline = tokio::time::Instant::now() + FIRST_BYTES_WAIT;
-    let mut seen = [0u8; 16];
-    debug_assert_eq!(seen.len(), prefix.len());
+    let mut seen = [0u8; raw_upgrade::REQUEST_PREFIX.len()];
     loop {
         let n = match tokio::time::timeout_at(deadline, io.peek(&mut seen)).await {
             Ok(Ok(n)) => n,

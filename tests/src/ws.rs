@@ -11,6 +11,19 @@ use tokio_tungstenite::tungstenite::Message;
 type Stream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The client for a completed handshake, or the status the server answered instead.
+fn opened<R>(
+    handshake: Result<(Stream, R), tokio_tungstenite::tungstenite::Error>,
+) -> Result<WsClient, Refused> {
+    match handshake {
+        Ok((stream, _)) => Ok(WsClient { stream }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(Refused {
+            status: res.status().as_u16(),
+        }),
+        Err(e) => panic!("websocket handshake failed: {e}"),
+    }
+}
+
 /// A connected socket.
 pub struct WsClient {
     stream: Stream,
@@ -43,13 +56,7 @@ impl WsClient {
                 HeaderValue::from_str(cookie).expect("cookie header"),
             );
         }
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((stream, _)) => Ok(WsClient { stream }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(Refused {
-                status: res.status().as_u16(),
-            }),
-            Err(e) => panic!("websocket connect failed: {e}"),
-        }
+        opened(tokio_tungstenite::connect_async(request).await)
     }
 
     /// Opens the socket on a connection that has just served a plain HTTP request (`GET /healthz`,
@@ -88,18 +95,10 @@ impl WsClient {
             .expect("content-length");
         let mut body = vec![0u8; length];
         tcp.read_exact(&mut body).await.expect("response body");
-        match tokio_tungstenite::client_async(
-            request,
-            tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+        opened(
+            tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+                .await,
         )
-        .await
-        {
-            Ok((stream, _)) => Ok(WsClient { stream }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(Refused {
-                status: res.status().as_u16(),
-            }),
-            Err(e) => panic!("websocket handshake failed: {e}"),
-        }
     }
 
     /// Connects with a deliberately small TCP receive buffer and `Origin`, for a client that stops

@@ -25,15 +25,21 @@ fn socket_path(key: &str, token: &str) -> String {
     format!("/ws/visitor?k={key}&t={token}")
 }
 
-/// Sends `request` on a new connection (in the pieces given, with a pause between them) and
-/// returns everything the server answered until it closed the connection.
-async fn exchange(fx: &SiteFixture, pieces: &[&[u8]]) -> String {
+/// A new connection on which the pieces given were sent, with a pause after each.
+async fn send_in_pieces(fx: &SiteFixture, pieces: &[&[u8]]) -> TcpStream {
     let addr = fx.app.address.trim_start_matches("http://").to_owned();
     let mut tcp = TcpStream::connect(&addr).await.expect("connect");
     for piece in pieces {
         tcp.write_all(piece).await.expect("write");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    tcp
+}
+
+/// Sends a request in the pieces given and returns everything the server answered until it
+/// closed the connection.
+async fn exchange(fx: &SiteFixture, pieces: &[&[u8]]) -> String {
+    let mut tcp = send_in_pieces(fx, pieces).await;
     let mut answer = Vec::new();
     tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
         .await
@@ -145,11 +151,7 @@ async fn a_request_line_split_across_packets_still_opens_the_socket() {
     let (_db, fx, token) = fixture().await;
     let request = upgrade_request(&socket_path(&fx.site.public_key, &token), SHOP);
     let (first, rest) = request.as_bytes().split_at(7);
-    let addr = fx.app.address.trim_start_matches("http://").to_owned();
-    let mut tcp = TcpStream::connect(&addr).await.expect("connect");
-    tcp.write_all(first).await.expect("write");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    tcp.write_all(rest).await.expect("write");
+    let mut tcp = send_in_pieces(&fx, &[first, rest]).await;
     let mut answer = vec![0u8; 512];
     let n = tokio::time::timeout(WAIT, tcp.read(&mut answer))
         .await

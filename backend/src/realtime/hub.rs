@@ -41,6 +41,7 @@ impl Inbox {
     }
 
     /// The next event if one is waiting.
+    #[cfg(test)]
     pub fn try_recv(&mut self) -> Option<Outgoing> {
         self.0.try_recv().ok()
     }

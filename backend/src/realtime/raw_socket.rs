@@ -9,12 +9,12 @@
 
 use std::io;
 
-use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser, ProtocolError};
+use actix_http::ws::{OpCode, Parser, ProtocolError};
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use super::transport::{Closed, Inbound, InboundError, Transport};
+use super::transport::{close_reason, Closed, Inbound, InboundError, Transport};
 
 /// Bytes read from the kernel at a time (on the stack, only while reading).
 const READ_CHUNK: usize = 4096;
@@ -57,11 +57,11 @@ impl RawSocket {
                     Err(ProtocolError::Overflow) => return Err(InboundError::TooLarge),
                     Err(_) => return Err(InboundError::Protocol),
                 };
-            let payload = payload.map(|p| p.freeze()).unwrap_or_default();
+            let payload: Vec<u8> = payload.map(Vec::from).unwrap_or_default();
             let message = match (opcode, &mut self.fragments) {
-                (OpCode::Text, None) if fin => Inbound::Text(utf8(payload.to_vec())?),
+                (OpCode::Text, None) if fin => Inbound::Text(utf8(payload)?),
                 (OpCode::Text, None) => {
-                    self.fragments = Some(payload.to_vec());
+                    self.fragments = Some(payload);
                     continue;
                 }
                 (OpCode::Binary, None) => Inbound::Binary,
@@ -76,7 +76,7 @@ impl RawSocket {
                     let joined = self.fragments.take().unwrap_or_default();
                     Inbound::Text(utf8(joined)?)
                 }
-                (OpCode::Ping, _) => Inbound::Ping(payload.to_vec()),
+                (OpCode::Ping, _) => Inbound::Ping(payload),
                 (OpCode::Pong, _) => Inbound::Pong,
                 (OpCode::Close, _) => Inbound::Close,
                 // A new data frame inside a fragmented message, a continuation of nothing, or a
@@ -145,11 +145,7 @@ impl Transport for RawSocket {
 
     async fn close(mut self, reason: Option<(u16, &str)>) {
         let mut frame = BytesMut::new();
-        let reason = reason.map(|(code, description)| CloseReason {
-            code: CloseCode::from(code),
-            description: Some(description.to_owned()),
-        });
-        Parser::write_close(&mut frame, reason, false);
+        Parser::write_close(&mut frame, close_reason(reason), false);
         if self.io.write_all(&frame).await.is_ok() {
             let _ = self.io.shutdown().await;
         }

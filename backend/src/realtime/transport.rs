@@ -93,10 +93,14 @@ impl Transport for ActixWs {
     }
 
     async fn close(self, reason: Option<(u16, &str)>) {
-        let reason = reason.map(|(code, description)| CloseReason {
-            code: CloseCode::from(code),
-            description: Some(description.to_owned()),
-        });
-        let _ = self.session.close(reason).await;
+        let _ = self.session.close(close_reason(reason)).await;
     }
+}
+
+/// A close frame's code and reason as both transports' framing takes them.
+pub fn close_reason(reason: Option<(u16, &str)>) -> Option<CloseReason> {
+    reason.map(|(code, description)| CloseReason {
+        code: CloseCode::from(code),
+        description: Some(description.to_owned()),
+    })
 }

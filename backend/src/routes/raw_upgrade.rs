@@ -12,12 +12,14 @@ use std::time::Duration;
 use actix_codec::Decoder as _;
 use actix_http::h1::{Codec, Message};
 use actix_http::{Request, ServiceConfig};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError as _};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use super::ws_visitor::{self, Connect, MAX_MESSAGE};
+use crate::edge::REQUEST_HEAD_TIMEOUT;
 use crate::error::ApiError;
 use crate::realtime::raw_socket::RawSocket;
 use crate::state::AppState;
@@ -25,8 +27,6 @@ use crate::state::AppState;
 /// The request line every connection taken by this path starts with.
 pub const REQUEST_PREFIX: &[u8] = b"GET /ws/visitor?";
 
-/// How long the client may take to send its request head (as the HTTP dispatcher allows).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest request head read (browsers send well under 2 KiB here; cookies of the server's own
 /// domain are the bulk).
 const MAX_HEAD: usize = 16 * 1024;
@@ -53,7 +53,7 @@ async fn handshake(
     state: &AppState,
     mut io: TcpStream,
 ) -> Option<(TcpStream, ws_visitor::Admitted, BytesMut)> {
-    let (req, rest) = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut io)).await {
+    let (req, rest) = match tokio::time::timeout(REQUEST_HEAD_TIMEOUT, read_head(&mut io)).await {
         Ok(Ok(head)) => head,
         Ok(Err(refusal)) => return refuse(io, refusal).await,
         // Slow or silent: nothing to answer.
@@ -86,14 +86,17 @@ async fn read_head(io: &mut TcpStream) -> Result<(Request, BytesMut), HttpRespon
         match codec.decode(&mut buf) {
             Ok(Some(Message::Item(req))) => return Ok((req, buf)),
             Ok(_) if buf.len() >= MAX_HEAD => {
-                return Err(plain(431, "request header fields too large"))
+                return Err(plain(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "request header fields too large",
+                ))
             }
             Ok(_) => {}
-            Err(_) => return Err(plain(400, "malformed request")),
+            Err(_) => return Err(plain(StatusCode::BAD_REQUEST, "malformed request")),
         }
         buf.reserve(1024);
         match io.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return Err(plain(400, "incomplete request")),
+            Ok(0) | Err(_) => return Err(plain(StatusCode::BAD_REQUEST, "incomplete request")),
             Ok(_) => {}
         }
     }
@@ -114,9 +117,7 @@ async fn admit(state: &AppState, req: &Request) -> Result<ws_visitor::Admitted, 
         .map_err(|e| e.error_response())
 }
 
-fn plain(status: u16, message: &'static str) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(status)
-        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+fn plain(status: StatusCode, message: &'static str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/plain; charset=utf-8")
         .body(message)

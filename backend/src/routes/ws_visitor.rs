@@ -105,9 +105,7 @@ pub async fn run_session(
     };
     // Boxed, and gone once the socket runs: this future lives as long as the socket, and it
     // would otherwise be as large as its largest step for the socket's whole life.
-    let (mut handler, inbox, greeting) =
-        Box::pin(open_session(state, &site, guest, handle.as_deref())).await;
-    drop((site, handle));
+    let (mut handler, inbox, greeting) = Box::pin(open_session(state, site, guest, handle)).await;
     for event in greeting {
         if transport.text(&event).await.is_err() {
             return;
@@ -121,9 +119,9 @@ pub async fn run_session(
 /// and `site_status` events to greet it with.
 async fn open_session(
     state: std::sync::Arc<AppState>,
-    site: &crate::db::models::Site,
+    site: std::sync::Arc<crate::db::models::Site>,
     guest: GuestFacts,
-    handle: Option<&str>,
+    handle: Option<String>,
 ) -> (VisitorHandler, Inbox, [String; 2]) {
     let (conn_id, inbox) = state.hub.join_visitor(&guest.visitor_id);
     state.live.connect(&guest);
@@ -144,7 +142,7 @@ async fn open_session(
             .hub
             .subscribe(conn_id, &chat_events::guest_topic(&open.id));
     }
-    let status = status_subscription(state, site, handle, conn_id).await;
+    let status = status_subscription(state, &site, handle.as_deref(), conn_id).await;
     let hello =
         serde_json::json!({"type": "hello", "guest_id": handler.guest.guest_id}).to_string();
     (handler, inbox, [hello, status])
