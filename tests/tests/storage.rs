@@ -34,6 +34,7 @@ on_both_backends!(
     sessions_expire_when_idle_or_too_old,
     timestamps_round_trip_exactly,
     message_client_ids_are_unique_per_conversation,
+    queued_page_views_are_all_written_over_many_rounds,
 );
 
 fn open(db: &TestDatabase) -> Db {
@@ -312,4 +313,91 @@ fn message_client_ids_are_unique_per_conversation(db: &TestDatabase) {
         dup_seq.is_err_and(|e| e.is_unique_violation()),
         "same seq twice in one conversation"
     );
+}
+
+/// More page views than one flush round takes: every one is written, by the flusher's own
+/// connection, and none twice.
+fn queued_page_views_are_all_written_over_many_rounds(db: &TestDatabase) {
+    use beckon::db::models::PageView;
+    use beckon::services::pageviews::PageViewQueue;
+    use beckon::services::visitors::{self, GuestClient};
+
+    let store = open(db);
+    let (site, guest) = {
+        let mut conn = store.conn().unwrap();
+        let site = accounts::create_site(&mut conn, &new_site("Shop"), None).unwrap();
+        let client = GuestClient {
+            ip: "192.0.2.1".into(),
+            ip_key: "192.0.2.1".into(),
+            user_agent: "test".into(),
+        };
+        let guest = visitors::issue_or_resume(&mut conn, &site, None, &client, 10).unwrap();
+        (site, guest.visitor)
+    };
+    const VIEWS: usize = 12_345;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (queue, flusher) =
+            PageViewQueue::start(store.clone(), 20_000, std::time::Duration::from_millis(5));
+        for i in 0..VIEWS {
+            let view = PageView {
+                id: beckon::domain::new_id(),
+                site_id: site.id.clone(),
+                visitor_id: guest.id.clone(),
+                url: format!("https://shop.example.com/p/{i}"),
+                title: String::new(),
+                referrer: String::new(),
+                duration_ms: None,
+                created_at: beckon::domain::now(),
+            };
+            queue.offer(view).await.expect("room in the buffer");
+        }
+        queue.stop();
+        flusher.await.unwrap();
+    });
+    let mut conn = store.conn().unwrap();
+    let trail = PageView::trail(&mut conn, &guest.id, 100_000).unwrap();
+    let urls: std::collections::BTreeSet<_> = trail.iter().map(|v| v.url.as_str()).collect();
+    assert_eq!(trail.len(), VIEWS);
+    assert_eq!(urls.len(), VIEWS, "no page view written twice");
+}
+
+/// Every pooled SQLite connection keeps the durable settings a chat message relies on; only a
+/// dedicated connection (the page-view flusher's) may relax them, and only for itself.
+#[test]
+fn sqlite_connections_are_durable_unless_dedicated_to_bulk_writes() {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl as _;
+
+    #[derive(diesel::QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = BigInt)]
+        v: i64,
+    }
+    fn pragma(conn: &mut beckon::db::DbConnection, name: &str) -> i64 {
+        diesel::sql_query(format!("SELECT {name} AS v FROM pragma_{name}"))
+            .get_result::<Value>(conn)
+            .unwrap()
+            .v
+    }
+    let db = TestDatabase::sqlite();
+    let store = open(&db);
+    let mut bulk = store
+        .dedicated("PRAGMA synchronous = NORMAL;")
+        .expect("dedicated connection");
+    let mut pooled = store.conn().unwrap();
+    assert_eq!(pragma(&mut pooled, "synchronous"), 2, "FULL");
+    assert_eq!(pragma(&mut pooled, "foreign_keys"), 1);
+    // Not a table-valued pragma: asked directly, it answers in a column of its own name.
+    #[derive(diesel::QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = BigInt)]
+        wal_autocheckpoint: i64,
+    }
+    let checkpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
+        .get_result::<Checkpoint>(&mut pooled)
+        .unwrap();
+    assert_eq!(checkpoint.wal_autocheckpoint, 10_000);
+    assert_eq!(pragma(&mut bulk, "synchronous"), 1, "NORMAL");
+    assert_eq!(pragma(&mut bulk, "foreign_keys"), 1);
 }
