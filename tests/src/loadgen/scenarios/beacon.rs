@@ -79,32 +79,34 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
             let target = env.target.clone();
             tokio::spawn(async move {
                 let mut latencies = Latencies::default();
+                let mut lags = Latencies::default();
                 let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-                // On a schedule, the connections' ticks are spread over one period.
-                let mut due = start
-                    + period.map_or(Duration::ZERO, |p| p.mul_f64(i as f64 / connections as f64));
-                tokio::time::sleep_until(due.into()).await;
-                let mut n = 0u64;
-                loop {
+                let mut free_since = Instant::now();
+                for k in 0u64.. {
                     // Latency counts from when the page view was due, not when it could be sent:
-                    // a slow answer delays the next ones, and that wait is the server's too.
-                    let sent = match period {
+                    // a slow answer delays the next ones, and that wait is the server's too. On a
+                    // schedule, the connections' turns are spread evenly over one period.
+                    let (sent, lag) = match period {
                         Some(p) => {
+                            let due = start + p.mul_f64(k as f64 + i as f64 / connections as f64);
                             tokio::time::sleep_until(due.into()).await;
-                            let at = due;
-                            due += p;
-                            at
+                            // The generator's own lateness (tokio's timers fire on whole
+                            // milliseconds), when the connection was free in time.
+                            (due, (free_since <= due).then(|| due.elapsed()))
                         }
-                        None => Instant::now(),
+                        None => (Instant::now(), None),
                     };
                     if sent >= end {
                         break;
                     }
-                    n += 1;
-                    let url = format!("https://shop.example/p/{}", (i as u64 + n) % 50);
+                    let url = format!("https://shop.example/p/{}", (i as u64 + k + 1) % 50);
                     let status = page_view(&mut http, &target, &guest.token, &url).await;
+                    free_since = Instant::now();
                     if sent >= measure_from {
-                        latencies.record(sent.elapsed());
+                        latencies.record(free_since - sent);
+                        if let Some(lag) = lag {
+                            lags.record(lag);
+                        }
                         let key = match status {
                             Ok(s) => s.to_string(),
                             Err(_) => "io_error".to_owned(),
@@ -112,7 +114,7 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
                         *statuses.entry(key).or_default() += 1;
                     }
                 }
-                (latencies, statuses)
+                (latencies, lags, statuses)
             })
         })
         .collect();
@@ -122,10 +124,12 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
     tokio::time::sleep_until(end.into()).await;
     let (server_cpu, generator_cpu) = (cpu.percent(), own_cpu.percent());
     let mut latencies = Latencies::default();
+    let mut lags = Latencies::default();
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
     for t in tasks {
-        let (l, s) = t.await?;
+        let (l, lag, s) = t.await?;
         latencies.merge(l);
+        lags.merge(lag);
         for (k, v) in s {
             *statuses.entry(k).or_default() += v;
         }
@@ -158,6 +162,9 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
         "errors": errors,
         "statuses": statuses,
         "latency": summary,
+        // How late the generator itself started requests it could have sent on time (at a set
+        // rate). It is included in `latency`; large, it says the machine is too busy to measure.
+        "generator_lag": opts.rate.map(|_| lags.summary()),
         "server_cpu_percent": server_cpu.map(f64::round),
         "generator_cpu_percent": generator_cpu.map(f64::round),
     })))
