@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::loadgen::guest::{obtain, page_view, Guest};
 use crate::loadgen::http::HttpConn;
 use crate::loadgen::net::Sources;
-use crate::loadgen::proc::CpuMeter;
+use crate::loadgen::proc::{CpuMeter, StealMeter};
 use crate::loadgen::stats::{Bound, Latencies, Targets};
 use crate::loadgen::target::Target;
 use crate::loadgen::Env;
@@ -121,8 +121,10 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
     tokio::time::sleep_until(measure_from.into()).await;
     let cpu = CpuMeter::start(env.server_pid);
     let own_cpu = CpuMeter::start(Some(std::process::id()));
+    let steal = StealMeter::start();
     tokio::time::sleep_until(end.into()).await;
     let (server_cpu, generator_cpu) = (cpu.percent(), own_cpu.percent());
+    let machine_steal = steal.percent();
     let mut latencies = Latencies::default();
     let mut lags = Latencies::default();
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
@@ -167,6 +169,7 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
         "generator_lag": opts.rate.map(|_| lags.summary()),
         "server_cpu_percent": server_cpu.map(f64::round),
         "generator_cpu_percent": generator_cpu.map(f64::round),
+        "machine_steal_percent": machine_steal.map(|p| (p * 10.0).round() / 10.0),
     })))
 }
 

@@ -20,7 +20,7 @@ use super::beacon::PageViewFlow;
 use crate::loadgen::guest::{arrive, STEP_TIMEOUT};
 use crate::loadgen::http::HttpConn;
 use crate::loadgen::net::{self, Ws};
-use crate::loadgen::proc::CpuMeter;
+use crate::loadgen::proc::{CpuMeter, StealMeter};
 use crate::loadgen::stats::{Bound, Latencies, Targets};
 use crate::loadgen::target::Target;
 use crate::loadgen::worker::sum;
@@ -98,6 +98,7 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
     let tally = Arc::new(Tally::default());
     let server_cpu = CpuMeter::start(env.server_pid);
     let own_cpu = CpuMeter::start(Some(std::process::id()));
+    let steal = StealMeter::start();
     let (stop_readers, stop) = watch::channel(false);
     let mut readers = Vec::new();
     let mut senders = Vec::new();
@@ -132,6 +133,7 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
     }
     let sending_secs = started.elapsed().as_secs_f64();
     let (server_cpu, generator_cpu) = (server_cpu.percent(), own_cpu.percent());
+    let machine_steal = steal.percent();
     // Wait for the last messages to arrive (or not): what has not arrived 30 s after the last
     // send counts as lost.
     let expected = tally.sent.load(Ordering::SeqCst);
@@ -205,6 +207,7 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
         "page_view_errors": flow.errors,
         "server_cpu_percent": server_cpu.map(f64::round),
         "generator_cpu_percent": generator_cpu.map(f64::round),
+        "machine_steal_percent": machine_steal.map(|p| (p * 10.0).round() / 10.0),
     })))
 }
 
