@@ -74,6 +74,10 @@ fn beacon_page_views_at_a_set_rate_are_all_accepted() {
     ]);
     assert_eq!(count(&r, "accepted"), 100, "on schedule: {r}");
     assert_eq!(count(&r, "errors"), 0, "{r}");
+    // The generator's own lateness is measured for views it could send on time (at 50 a second
+    // per connection, nearly all of them), and the machine's stolen time is read.
+    assert!(r["generator_lag"]["samples"].as_u64() > Some(50), "{r}");
+    assert!(r["machine_steal_percent"].as_f64().is_some(), "{r}");
 }
 
 #[test]
