@@ -362,8 +362,8 @@ fn queued_page_views_are_all_written_over_many_rounds(db: &TestDatabase) {
     assert_eq!(urls.len(), VIEWS, "no page view written twice");
 }
 
-/// Every pooled SQLite connection keeps the durable settings a chat message relies on; only a
-/// dedicated connection (the page-view flusher's) may relax them, and only for itself.
+/// Every pooled SQLite connection keeps the durable settings a chat message relies on; only the
+/// page-view flusher's own connection relaxes them, and only for itself.
 #[test]
 fn sqlite_connections_are_durable_unless_dedicated_to_bulk_writes() {
     use diesel::sql_types::BigInt;
@@ -383,7 +383,7 @@ fn sqlite_connections_are_durable_unless_dedicated_to_bulk_writes() {
     let db = TestDatabase::sqlite();
     let store = open(&db);
     let mut bulk = store
-        .dedicated("PRAGMA synchronous = NORMAL;")
+        .dedicated(beckon::services::pageviews::BULK_PRAGMAS)
         .expect("dedicated connection");
     let mut pooled = store.conn().unwrap();
     assert_eq!(pragma(&mut pooled, "synchronous"), 2, "FULL");

@@ -19,13 +19,17 @@ use crate::db::{Db, DbConnection, DbError};
 ///   (which syncs) or checkpoint makes these durable too.
 /// - A 32 MB page cache: while the flusher is the only writer its cache stays valid from one batch
 ///   to the next, so the index pages every batch touches are not read back from the WAL each time.
-const BULK_PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;";
+pub const BULK_PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;";
 
 /// How long a page view waits for room in a full buffer before it is refused.
 pub const ROOM_WAIT: Duration = Duration::from_millis(250);
 
-/// Most rows taken from the queue in one round of a flush (written in transactions of
-/// [`ROWS_PER_TRANSACTION`]).
+/// Most rows taken from the queue in one round of a flush, and of one write transaction: the
+/// writer lock is let go between them, so a chat message waits for at most one such transaction,
+/// not for a whole backlog. Each transaction rewrites every index page its rows touch (about one
+/// per visitor), so the fewer transactions, the less WAL per page view: at 25 000 page views/s,
+/// 5 000-row transactions wrote a third less than 2 000-row ones. Below 25 000 page views a second
+/// a flush at the default 200 ms holds fewer rows than this anyway, so the cap only counts under heavy load.
 const MAX_BATCH: usize = 5_000;
 
 /// The queue's sending side.
@@ -149,22 +153,13 @@ async fn run_flusher(
 /// an idle guest id is deactivated, after many minutes).
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Most rows of one write transaction: the writer lock is let go between them, so a chat message
-/// waits for at most one such transaction, not for a whole backlog. Each transaction rewrites every
-/// index page its rows touch (about one per visitor), so the fewer transactions, the less WAL per
-/// page view: at 25 000 page views/s, 5 000-row transactions wrote a third less than 2 000-row
-/// ones. Below a few thousand page views a second a flush holds fewer rows than this anyway, so
-/// the cap only counts under heavy load.
-const ROWS_PER_TRANSACTION: usize = MAX_BATCH;
-
-/// Writes a batch and records the visitors' activity, a transaction per
-/// [`ROWS_PER_TRANSACTION`] rows.
+/// Writes a batch and records the visitors' activity, a transaction per [`MAX_BATCH`] rows.
 pub fn write_batch(
     conn: &mut crate::db::DbConnection,
     rows: &[PageView],
 ) -> diesel::QueryResult<()> {
     let now = crate::domain::now();
-    for rows in rows.chunks(ROWS_PER_TRANSACTION) {
+    for rows in rows.chunks(MAX_BATCH) {
         let visitors: Vec<String> = rows
             .iter()
             .map(|r| r.visitor_id.clone())

@@ -132,7 +132,7 @@ impl StealMeter {
 }
 
 #[cfg(test)]
-mod steal_tests {
+mod tests {
     use super::*;
 
     #[test]

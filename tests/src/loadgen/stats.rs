@@ -54,6 +54,11 @@ impl Latencies {
     }
 }
 
+/// Rounds to one decimal for printing.
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 /// Rounds to three decimals for printing.
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

@@ -15,7 +15,7 @@ use crate::loadgen::guest::{obtain, page_view, Guest};
 use crate::loadgen::http::HttpConn;
 use crate::loadgen::net::Sources;
 use crate::loadgen::proc::{CpuMeter, StealMeter};
-use crate::loadgen::stats::{Bound, Latencies, Targets};
+use crate::loadgen::stats::{self, Bound, Latencies, Targets};
 use crate::loadgen::target::Target;
 use crate::loadgen::Env;
 
@@ -169,7 +169,7 @@ pub async fn run(env: &Env, opts: &BeaconOpts) -> anyhow::Result<serde_json::Val
         "generator_lag": opts.rate.map(|_| lags.summary()),
         "server_cpu_percent": server_cpu.map(f64::round),
         "generator_cpu_percent": generator_cpu.map(f64::round),
-        "machine_steal_percent": machine_steal.map(|p| (p * 10.0).round() / 10.0),
+        "machine_steal_percent": machine_steal.map(stats::round1),
     })))
 }
 

@@ -21,7 +21,7 @@ use crate::loadgen::guest::{arrive, STEP_TIMEOUT};
 use crate::loadgen::http::HttpConn;
 use crate::loadgen::net::{self, Ws};
 use crate::loadgen::proc::{CpuMeter, StealMeter};
-use crate::loadgen::stats::{Bound, Latencies, Targets};
+use crate::loadgen::stats::{self, Bound, Latencies, Targets};
 use crate::loadgen::target::Target;
 use crate::loadgen::worker::sum;
 use crate::loadgen::Env;
@@ -207,7 +207,7 @@ pub async fn run(env: &Env, opts: &ChatOpts) -> anyhow::Result<Value> {
         "page_view_errors": flow.errors,
         "server_cpu_percent": server_cpu.map(f64::round),
         "generator_cpu_percent": generator_cpu.map(f64::round),
-        "machine_steal_percent": machine_steal.map(|p| (p * 10.0).round() / 10.0),
+        "machine_steal_percent": machine_steal.map(stats::round1),
     })))
 }
 
