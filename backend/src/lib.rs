@@ -11,6 +11,7 @@ pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod limits;
+pub mod memory;
 pub mod outbound;
 pub mod realtime;
 pub mod request_span;

@@ -176,6 +176,7 @@ impl Application {
         }
         let maintenance = tokio::spawn(run_maintenance(state.clone()));
         let coalescer = tokio::spawn(run_live_updates(state.clone()));
+        let trimmer = tokio::spawn(crate::memory::trim_free_memory_periodically());
         let deliveries = tokio::spawn(state.outbound.clone().run());
         let statuses = tokio::spawn(
             state
@@ -198,6 +199,7 @@ impl Application {
         };
         maintenance.abort();
         coalescer.abort();
+        trimmer.abort();
         // An attempt cut off here keeps its claim until the lease lapses; it is then retried.
         deliveries.abort();
         statuses.abort();

@@ -146,8 +146,26 @@ fn consoles_see_every_arrival_and_leave() {
 
 #[test]
 fn a_reconnect_storm_brings_every_guest_back() {
-    let r = loadgen(&["storm", "--guests", "20"]);
+    let r = loadgen(&[
+        "storm",
+        "--guests",
+        "20",
+        "--rounds",
+        "2",
+        "--memory-settle-secs",
+        "0",
+    ]);
     assert_eq!(count(&r, "held_before"), 20, "{r}");
     assert_eq!(count(&r, "reconnected"), 20, "{r}");
     assert_eq!(count(&r, "errors"), 0, "{r}");
+    let memory = &r["server_memory"];
+    assert_eq!(
+        memory["after_each_storm"].as_array().map(Vec::len),
+        Some(2),
+        "{r}"
+    );
+    for reading in [&memory["before_storms"], &memory["after_guests_left"]] {
+        assert!(reading["rss_kib"].as_u64().is_some_and(|k| k > 0), "{r}");
+        assert!(reading["anon_kib"].as_u64().is_some_and(|k| k > 0), "{r}");
+    }
 }

@@ -136,6 +136,12 @@ enum Scenario {
         /// Guests.
         #[arg(long, default_value_t = 10_000)]
         guests: usize,
+        /// Storms in a row; the server's memory is read after each.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        /// Seconds to wait before each memory reading (the server trims its heap every 10 s).
+        #[arg(long, default_value_t = 12)]
+        memory_settle_secs: u64,
     },
     /// (internal) A worker process holding idle guests; commands on stdin.
     #[command(hide = true)]
@@ -277,7 +283,18 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
             };
             console::run(&env, &opts).await
         }
-        Scenario::Storm { guests } => storm::run(&env, &storm::StormOpts { guests }).await,
+        Scenario::Storm {
+            guests,
+            rounds,
+            memory_settle_secs,
+        } => {
+            let opts = storm::StormOpts {
+                guests,
+                rounds,
+                memory_settle: Duration::from_secs(memory_settle_secs),
+            };
+            storm::run(&env, &opts).await
+        }
         Scenario::Worker { .. } => unreachable!("handled in main"),
     };
     let mut result = result.inspect_err(|_| {
