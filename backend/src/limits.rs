@@ -9,29 +9,56 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
-/// `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+/// `X-Forwarded-For` hop that is not itself a trusted proxy.
+///
+/// `forwarded_for` is every `X-Forwarded-For` header line of the request, in the order received:
+/// HTTP makes several lines of one header equal to one line of their values joined by commas, and
+/// a proxy that adds its own line (rather than appending to the client's) puts it last. Reading
+/// only the first line would believe whatever the client wrote. The hops are read from the right:
+/// each trusted hop is skipped, the first untrusted one is the client. A hop that does not parse
+/// stops the walk at the last trusted hop, since nothing left of it can be believed. `Forwarded`
+/// (RFC 7239) is not read at all (see README, Security).
+pub fn client_ip<'a, I>(peer: IpAddr, forwarded_for: I, trusted: &[IpNet]) -> IpAddr
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: DoubleEndedIterator,
+{
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let Some(header) = forwarded_for else {
-        return peer;
-    };
     let mut client = peer;
-    for hop in header.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => {
+    for hop in forwarded_for
+        .into_iter()
+        .rev()
+        .flat_map(|line| line.rsplit(','))
+    {
+        match parse_hop(hop) {
+            Some(ip) => {
                 client = ip;
                 if !is_trusted(&ip) {
                     break;
                 }
             }
             // A garbled hop means nothing further left can be trusted either.
-            Err(_) => break,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` hop: an address, optionally with a port (`192.0.2.1:443`,
+/// `[2001:db8::1]:443`), as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .map(|ip| match ip {
+            // An IPv4 client seen through a dual-stack proxy is the same client as over IPv4.
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        })
 }
 
 /// The key a client is counted under: the IPv4 address, or the /64 prefix of an IPv6 address (one
@@ -105,6 +132,44 @@ mod tests {
         // A client-supplied spoofed left-most entry is skipped: the right-most untrusted hop wins.
         let got = client_ip(peer, Some("6.6.6.6, 198.51.100.7, 10.0.0.2"), &trusted);
         assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn all_forwarded_for_lines_are_read_from_the_right() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/8"]);
+        // The client wrote the first line; the proxy added the second. Only the first line used to
+        // be read, so the client chose its own address.
+        let got = client_ip(peer, ["6.6.6.6", "198.51.100.7"], &trusted);
+        assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
+        // Lines and commas combine: the right-most untrusted hop across both lines wins.
+        let got = client_ip(
+            peer,
+            ["6.6.6.6, 198.51.100.8", "10.0.0.3, 10.0.0.2"],
+            &trusted,
+        );
+        assert_eq!(got, "198.51.100.8".parse::<IpAddr>().unwrap());
+        // A garbled hop stops the walk at the last trusted hop, never at a value left of it.
+        let got = client_ip(peer, ["6.6.6.6", "garbage, 10.0.0.2"], &trusted);
+        assert_eq!(got, "10.0.0.2".parse::<IpAddr>().unwrap());
+        // No header at all: the proxy itself.
+        let got = client_ip(peer, std::iter::empty::<&str>(), &trusted);
+        assert_eq!(got, peer);
+        // Every hop trusted: the left-most (the nearest thing to a client there is).
+        let got = client_ip(peer, ["10.0.0.9", "10.0.0.2"], &trusted);
+        assert_eq!(got, "10.0.0.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn forwarded_for_hops_may_carry_ports() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/8"]);
+        let got = client_ip(peer, Some("6.6.6.6, 198.51.100.7:4431"), &trusted);
+        assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
+        let got = client_ip(peer, Some("[2001:db8::7]:443"), &trusted);
+        assert_eq!(got, "2001:db8::7".parse::<IpAddr>().unwrap());
+        let got = client_ip(peer, Some("::ffff:198.51.100.9"), &trusted);
+        assert_eq!(got, "198.51.100.9".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -104,7 +104,6 @@ impl Application {
             guests: Arc::new(GuestDirectory::default()),
             sites: Arc::new(SiteCache::default()),
             pageviews,
-            identities: Arc::default(),
         };
         let data = web::Data::new(state.clone());
         let shutdown_timeout = state.settings.shutdown_timeout_secs;
@@ -175,6 +174,7 @@ impl Application {
             }
         }
         let maintenance = tokio::spawn(run_maintenance(state.clone()));
+        let domain_checks = tokio::spawn(run_domain_checks(state.clone()));
         let coalescer = tokio::spawn(run_live_updates(state.clone()));
         let trimmer = tokio::spawn(crate::memory::trim_free_memory_periodically());
         let deliveries = tokio::spawn(state.outbound.clone().run());
@@ -198,6 +198,7 @@ impl Application {
             }
         };
         maintenance.abort();
+        domain_checks.abort();
         coalescer.abort();
         trimmer.abort();
         // An attempt cut off here keeps its claim until the lease lapses; it is then retried.
@@ -240,8 +241,27 @@ async fn run_live_updates(state: AppState) {
     }
 }
 
+/// Checks pending custom-domain claims by themselves now and then, so an owner who put the file in
+/// place need not come back to press "Verify now".
+async fn run_domain_checks(state: AppState) {
+    let options = crate::services::domains::CheckOptions::of(&state.settings.outbound);
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::services::domains::check_due(&state.db, options).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(verified = n, "custom domains verified");
+                // The site cache holds sites by key; their domain changed.
+                state.sites.clear();
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check custom domains"),
+        }
+    }
+}
+
 /// Periodic housekeeping: forget recovered rate-limit keys, delete expired console sessions,
-/// deactivate idle guests and expire ignored invitations.
+/// deactivate idle guests, expire ignored invitations and prune stale used identify signatures.
 async fn run_maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(15));
     loop {
@@ -295,6 +315,13 @@ async fn run_maintenance(state: AppState) {
             .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        let pruned = state
+            .db
+            .write(|conn| Ok(crate::services::identity::prune_used_signatures(conn)?))
+            .await;
+        if let Err(e) = pruned {
+            tracing::warn!(error = %e, "could not prune used identify signatures");
         }
     }
 }

@@ -34,8 +34,6 @@ pub struct AppState {
     pub sites: Arc<SiteCache>,
     /// Page-view write-behind buffer.
     pub pageviews: PageViewQueue,
-    /// Identity signatures seen recently (replay protection).
-    pub identities: Arc<crate::services::identity::SeenSignatures>,
     /// Operators' availability and the status watcher.
     pub availability: Arc<crate::services::availability::Availability>,
     /// Email, SMS and webhook delivery.

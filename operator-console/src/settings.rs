@@ -18,8 +18,12 @@ pub struct SiteSettingsView<'a> {
     pub site_name: &'a str,
     /// Allowed origins, one per line.
     pub allowed_origins: &'a str,
-    /// The site's own chat domain, if any.
+    /// The site's own chat domain as typed (the pending one, else the proven one), or empty.
     pub custom_domain: &'a str,
+    /// The proven domain, served by `Host`.
+    pub verified_domain: Option<&'a str>,
+    /// A domain waiting for its proof.
+    pub domain_claim: Option<DomainClaimView<'a>>,
     /// Accent colour (`#rrggbb`).
     pub colour: &'a str,
     /// `right` or `left`.
@@ -38,6 +42,20 @@ pub struct SiteSettingsView<'a> {
     pub error: Option<&'a str>,
     /// Whether the last submission was saved.
     pub saved: bool,
+}
+
+/// A custom domain waiting for its proof: the file it must serve, and how the last check went.
+pub struct DomainClaimView<'a> {
+    /// The domain asked for.
+    pub domain: &'a str,
+    /// The file's content.
+    pub token: &'a str,
+    /// The file's path on the domain (`/.well-known/beckon-verification.txt`).
+    pub path: &'a str,
+    /// When it was last checked, formatted.
+    pub checked_at: Option<&'a str>,
+    /// Why the last check failed.
+    pub last_error: Option<&'a str>,
 }
 
 /// The settings page.
@@ -81,6 +99,29 @@ pub fn site_settings(v: &SiteSettingsView<'_>) -> Markup {
                 button type="submit" { "Save settings" }
                 }
             }
+            section.card #own-domain {
+                h2 { "Own chat domain" }
+                @if let Some(domain) = v.verified_domain {
+                    p.saved role="status" { "Verified: " code { (domain) } " serves this site's chat." }
+                }
+                @if let Some(claim) = &v.domain_claim {
+                    p { "Pending: " code { (claim.domain) } " is not served until it proves it is yours. "
+                        "Serve a file at " code { "http://" (claim.domain) (claim.path) }
+                        " (a redirect to the same file over https is followed) containing this line:" }
+                    input.code readonly name="domain_token" value=(claim.token) id="domain-token";
+                    @if let Some(at) = claim.checked_at {
+                        p.error role="alert" { "Last checked " (at) ": " (claim.last_error.unwrap_or("not verified")) }
+                    }
+                    p { "Beckon checks pending domains every few minutes by itself." }
+                    form method="post" action={ "/console/sites/" (v.site_id) "/settings/domain/verify" } {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        button type="submit" { "Verify now" }
+                    }
+                }
+                @if v.verified_domain.is_none() && v.domain_claim.is_none() {
+                    p { "None. Enter one above; it is served once a file on it shows a token from here." }
+                }
+            }
             section.card {
                 h2 { "Identity secret" }
                 p { "Your server signs " code { "Beckon.identify" } " calls with this key (HMAC-SHA256 over id, name, email and "
@@ -104,7 +145,15 @@ mod tests {
             site_id: "s1",
             site_name: "Shop",
             allowed_origins: "https://a.example",
-            custom_domain: "",
+            custom_domain: "help.example.com",
+            verified_domain: None,
+            domain_claim: Some(DomainClaimView {
+                domain: "help.example.com",
+                token: "beckon-verification=<b>",
+                path: "/.well-known/beckon-verification.txt",
+                checked_at: Some("2026-12-04 15:00 UTC"),
+                last_error: Some("<i>refused</i>"),
+            }),
             colour: "#112233",
             position: "left",
             greeting: "\"><script>alert(1)</script>",
@@ -120,5 +169,8 @@ mod tests {
         assert!(html.contains(r#"<option value="left" selected>"#));
         assert!(html.contains("checked"));
         assert!(html.contains("Saved."));
+        assert!(html.contains("http://help.example.com/.well-known/beckon-verification.txt"));
+        assert!(html.contains("Verify now") && html.contains("/settings/domain/verify"));
+        assert!(!html.contains("<b>") && !html.contains("<i>refused"));
     }
 }

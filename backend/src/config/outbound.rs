@@ -126,6 +126,16 @@ pub struct OutboundArgs {
         value_name = "N"
     )]
     pub offline_messages_per_hour: Option<u32>,
+    /// Tests only: custom-domain checks connect to this address instead of the domain's own (the
+    /// request still names the domain). Hidden from --help; no file key.
+    #[arg(
+        long,
+        env = "BECKON_DOMAIN_CHECK_CONNECT_TO",
+        global = true,
+        hide = true,
+        value_name = "ADDR"
+    )]
+    pub domain_check_connect_to: Option<SocketAddr>,
 }
 
 /// The `[outbound]` table of `beckon.toml`.
@@ -206,6 +216,8 @@ pub struct OutboundSettings {
     pub away_after: std::time::Duration,
     /// Offline messages per client address per hour.
     pub offline_messages_per_hour: u32,
+    /// Where custom-domain checks connect instead of the domain's address (tests only).
+    pub domain_check_connect_to: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for OutboundSettings {
@@ -346,6 +358,7 @@ impl OutboundSettings {
             sms,
             webhook_allow_private: args.webhook_allow_private
                 || file.webhook_allow_private.unwrap_or(false),
+            domain_check_connect_to: args.domain_check_connect_to,
             retry_base: secs(
                 "delivery-retry-secs",
                 args.delivery_retry_secs

@@ -199,6 +199,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    used_signatures (signature) {
+        signature -> Text,
+        visitor_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    domain_claims (site_id) {
+        site_id -> Text,
+        domain -> Text,
+        token -> Text,
+        created_at -> Timestamp,
+        checked_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> sites (site_id));
 diesel::joinable!(memberships -> operators (operator_id));
 diesel::joinable!(console_sessions -> operators (operator_id));
@@ -210,6 +229,7 @@ diesel::joinable!(attachments -> conversations (conversation_id));
 diesel::joinable!(canned_responses -> sites (site_id));
 diesel::joinable!(invitations -> visitors (visitor_id));
 diesel::joinable!(webhooks -> sites (site_id));
+diesel::joinable!(domain_claims -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
@@ -226,4 +246,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     webhooks,
     notification_outbox,
+    used_signatures,
+    domain_claims,
 );

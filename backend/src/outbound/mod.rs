@@ -2,6 +2,7 @@
 //! written in the same transaction as the change that caused it, and [`worker`] delivers it with
 //! retries and backoff, across restarts. See docs/outbound.md.
 
+pub mod address;
 pub mod events;
 pub mod mail;
 pub mod outbox;

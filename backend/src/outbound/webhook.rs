@@ -35,38 +35,10 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     )
 }
 
-/// Whether an address is somewhere webhooks must not go by default: loopback, private, link-local,
-/// shared (CGNAT), unique-local, multicast, unspecified, documentation or broadcast.
+/// Whether an address is somewhere webhooks must not go by default: see
+/// [`super::address::refusal`] for the ranges (the host's own addresses are checked on resolving).
 pub fn is_internal(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
-        }
-    }
+    super::address::is_internal(ip)
 }
 
 /// Checks a webhook URL's form: http(s), a host, no credentials.
@@ -103,11 +75,15 @@ pub async fn resolve(
         .first()
         .ok_or_else(|| DeliveryError::Retry(format!("{host} has no address")))?;
     if !allow_private {
-        if let Some(bad) = addrs.iter().find(|a| is_internal(a.ip())) {
-            return Err(DeliveryError::Permanent(format!(
-                "refused: {host} resolves to the internal address {}",
-                bad.ip()
-            )));
+        // Every address the name has, not only the one connected to: a name that also resolves
+        // inside is refused outright rather than by luck of the order.
+        for addr in &addrs {
+            if let Some(why) = super::address::refusal_for_connect(addr.ip()) {
+                return Err(DeliveryError::Permanent(format!(
+                    "refused: {host} resolves to {} ({why})",
+                    addr.ip()
+                )));
+            }
         }
     }
     Ok(first)
@@ -170,6 +146,9 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "2002:7f00:1::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
@@ -195,6 +174,18 @@ mod tests {
             Err(DeliveryError::Permanent(_))
         ));
         assert!(resolve(&url, true).await.is_ok());
+        // The embedded-IPv4 forms of loopback, written as literals.
+        for literal in [
+            "http://[::127.0.0.1]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[64:ff9b::7f00:1]/",
+        ] {
+            let url = check_url(literal).unwrap();
+            assert!(
+                matches!(resolve(&url, false).await, Err(DeliveryError::Permanent(_))),
+                "{literal}"
+            );
+        }
         assert!(check_url("ftp://example.com").is_err());
         assert!(check_url("http://user:pw@example.com").is_err());
     }

@@ -8,16 +8,21 @@ use crate::config::Settings;
 use crate::limits;
 use crate::services::auth::ClientInfo;
 
-/// The client's IP, through trusted proxies only.
+/// The client's IP, through trusted proxies only (every `X-Forwarded-For` line; `Forwarded` is
+/// ignored).
 pub fn ip(req: &HttpRequest, settings: &Settings) -> IpAddr {
     let peer = req
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let forwarded = req
+    // Every line, in order: a proxy that adds a line of its own puts the client's address there,
+    // after any line the client sent itself. A line that is not text is kept as a garbled hop
+    // (which stops the walk) rather than dropped, so it cannot hide the lines left of it.
+    let forwarded: Vec<&str> = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
+        .get_all("x-forwarded-for")
+        .map(|v| v.to_str().unwrap_or("?"))
+        .collect();
     limits::client_ip(peer, forwarded, &settings.trusted_proxies)
 }
 

@@ -467,18 +467,10 @@ async fn identify(
         .authenticate(&state.db, &site.id, &request.token)
         .await?
         .ok_or(ApiError::UnknownGuest)?;
-    let seen = state.identities.clone();
     let visitor_id = guest.visitor_id.clone();
     let now = chrono::Utc::now().timestamp();
     let name = crate::services::run(&state.db, move |conn| {
-        crate::services::identity::verify_and_apply(
-            conn,
-            &site,
-            &visitor_id,
-            &request.claim,
-            &seen,
-            now,
-        )
+        crate::services::identity::verify_and_apply(conn, &site, &visitor_id, &request.claim, now)
     })
     .await
     .map_err(|e| match e {

@@ -3,9 +3,6 @@
 //! `"{id}\n{name}\n{email}\n{ts}"` (hex). A valid, fresh signature makes the site's name the guest's
 //! display name and marks the guest verified; anything else leaves the guest anonymous.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -50,25 +47,55 @@ pub fn sign(secret: &str, claim: &IdentityClaim) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Signatures seen within the window, with the guest that used them: the same signature presented
-/// by another guest is a replay.
-#[derive(Default)]
-pub struct SeenSignatures {
-    seen: Mutex<HashMap<String, (String, i64)>>,
-}
-
-impl SeenSignatures {
-    fn claim(&self, signature: &str, visitor_id: &str, now: i64) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, (_, at)| now - *at <= 2 * REPLAY_WINDOW_SECS);
-        match seen.get(signature) {
-            Some((owner, _)) => owner == visitor_id,
-            None => {
-                seen.insert(signature.to_owned(), (visitor_id.to_owned(), now));
-                true
+/// Records `signature` as used by `visitor_id`, in the database so the record outlives a restart
+/// (and is shared by every node). `false` when another guest already used it: a replay. The same
+/// guest presenting its own signature again (a page reload) is allowed. Rows are kept until the
+/// signature's timestamp has left the replay window in both directions, when it would be refused
+/// as stale anyway; expired rows are pruned here and by [`prune_used_signatures`].
+fn record_signature(
+    conn: &mut DbConnection,
+    signature: &str,
+    visitor_id: &str,
+    ts: i64,
+    now: i64,
+) -> Result<bool, ServiceError> {
+    use crate::db::schema::used_signatures as t;
+    use diesel::prelude::*;
+    let expires = ts.max(now) + REPLAY_WINDOW_SECS + 1;
+    let expires_at = chrono::DateTime::from_timestamp(expires, 0)
+        .map(|d| d.naive_utc())
+        .ok_or_else(|| InvalidInput::new("ts", "is out of range"))?;
+    // A plain insert (portable across both backends); the primary key turns a second use into a
+    // unique violation, atomically, even with two nodes racing.
+    let inserted = diesel::insert_into(t::table)
+        .values((
+            t::signature.eq(signature),
+            t::visitor_id.eq(visitor_id),
+            t::expires_at.eq(expires_at),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => return Ok(true),
+        Err(e) => {
+            let e = crate::db::DbError::Query(e);
+            if !e.is_unique_violation() {
+                return Err(e.into());
             }
         }
     }
+    let owner: Option<String> = t::table
+        .find(signature)
+        .select(t::visitor_id)
+        .first(conn)
+        .optional()?;
+    Ok(owner.as_deref() == Some(visitor_id))
+}
+
+/// Deletes records of used signatures whose claims are stale by now; answers how many.
+pub fn prune_used_signatures(conn: &mut DbConnection) -> diesel::QueryResult<usize> {
+    use crate::db::schema::used_signatures as t;
+    use diesel::prelude::*;
+    diesel::delete(t::table.filter(t::expires_at.lt(crate::domain::now()))).execute(conn)
 }
 
 /// Checks a claim for a site and, when it holds, names and verifies the guest. Returns the name.
@@ -77,7 +104,6 @@ pub fn verify_and_apply(
     site: &Site,
     visitor_id: &str,
     claim: &IdentityClaim,
-    seen: &SeenSignatures,
     now: i64,
 ) -> Result<String, ServiceError> {
     let name = DisplayName::parse(&claim.name)?;
@@ -91,7 +117,7 @@ pub fn verify_and_apply(
     if !crate::secrets::constant_time_eq(&expected, &claim.signature.to_ascii_lowercase()) {
         return Err(ServiceError::Unauthorized);
     }
-    if !seen.claim(&expected, visitor_id, now) {
+    if !record_signature(conn, &expected, visitor_id, claim.ts, now)? {
         return Err(ServiceError::Unauthorized);
     }
     use diesel::prelude::*;

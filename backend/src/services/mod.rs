@@ -7,6 +7,7 @@ pub mod auth;
 pub mod availability;
 pub mod chat;
 pub mod deliveries;
+pub mod domains;
 pub mod history;
 pub mod identity;
 pub mod inbound_mail;

@@ -57,6 +57,11 @@ impl SiteCache {
     pub fn forget(&self, key: &str) {
         self.lock().remove(key);
     }
+
+    /// Drops every cached site (after changes to sites not known by key).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
 }
 
 /// A site's settings as typed into the form.
@@ -154,34 +159,28 @@ impl SiteSettings {
     }
 }
 
-/// Saves a site's settings; a domain another site uses is a conflict.
+/// Saves a site's settings; a domain another site uses is a conflict. A new domain is not served
+/// until proven: it becomes a pending claim ([`super::domains::request`]).
 pub fn save_settings(
     conn: &mut DbConnection,
     site_id: &str,
     s: &SiteSettings,
 ) -> Result<(), super::ServiceError> {
     use crate::db::schema::sites as t;
-    // Other pages keep their own keys in the same JSON (hours, templates): merge, never replace.
-    let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
-    let patch: serde_json::Value =
-        serde_json::from_str(&s.settings_json).unwrap_or_else(|_| serde_json::json!({}));
-    let merged = merge_settings(&current, patch);
-    let result = diesel::update(t::table.find(site_id))
-        .set((
-            t::allowed_origins.eq(s.origins.to_json()),
-            t::custom_domain.eq(s.custom_domain.as_deref()),
-            t::settings.eq(&merged),
-        ))
-        .execute(conn);
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) => match DbError::Query(e) {
-            e if e.is_unique_violation() => Err(super::ServiceError::Conflict(
-                "another site already uses that domain".into(),
-            )),
-            e => Err(e.into()),
-        },
-    }
+    conn.transaction(|conn| {
+        // Other pages keep their own keys in the same JSON (hours, templates): merge, never replace.
+        let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
+        let patch: serde_json::Value =
+            serde_json::from_str(&s.settings_json).unwrap_or_else(|_| serde_json::json!({}));
+        let merged = merge_settings(&current, patch);
+        diesel::update(t::table.find(site_id))
+            .set((
+                t::allowed_origins.eq(s.origins.to_json()),
+                t::settings.eq(&merged),
+            ))
+            .execute(conn)?;
+        super::domains::request(conn, site_id, s.custom_domain.as_deref())
+    })
 }
 
 /// `current` settings JSON with the keys of `patch` replaced (a `null` removes a key).

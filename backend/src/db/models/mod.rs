@@ -3,6 +3,7 @@
 pub mod attachment;
 pub mod canned;
 pub mod conversation;
+pub mod domain_claim;
 pub mod invitation;
 pub mod membership;
 pub mod message;
@@ -18,6 +19,7 @@ pub mod webhook;
 pub use attachment::Attachment;
 pub use canned::CannedResponse;
 pub use conversation::Conversation;
+pub use domain_claim::DomainClaim;
 pub use invitation::Invitation;
 pub use membership::{Membership, Role};
 pub use message::Message;

@@ -17,7 +17,8 @@ pub struct Site {
     pub name: String,
     /// JSON array of exact origins the widget may run on (empty: any).
     pub allowed_origins: String,
-    /// A domain of the site's own that serves its chat page (`Host:` routing).
+    /// A proven domain of the site's own that serves its chat page (`Host:` routing); a domain
+    /// not proven yet is a `DomainClaim`, not here.
     pub custom_domain: Option<String>,
     /// The HMAC key for `Beckon.identify`.
     pub identity_secret: String,
