@@ -117,7 +117,7 @@ struct FrameGuard {
 
 impl FrameGuard {
     /// Follows the frames through `chunk`; false once a frame is declared too large.
-    fn scan(&mut self, mut chunk: &[u8]) -> bool {
+    fn follow(&mut self, mut chunk: &[u8]) -> bool {
         while !chunk.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(chunk.len() as u64);
@@ -161,7 +161,7 @@ impl Stream for FrameGuard {
         }
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                if this.scan(&chunk) {
+                if this.follow(&chunk) {
                     Poll::Ready(Some(Ok(chunk)))
                 } else {
                     this.too_large.store(true, Ordering::Relaxed);
@@ -247,7 +247,7 @@ mod tests {
         for split in 0..bytes.len() {
             let mut g = guard(300);
             assert!(
-                g.scan(&bytes[..split]) && g.scan(&bytes[split..]),
+                g.follow(&bytes[..split]) && g.follow(&bytes[split..]),
                 "split at {split}"
             );
             assert_eq!((g.head_len, g.skip), (0, 0));
@@ -259,11 +259,12 @@ mod tests {
         let mut g = guard(1000);
         let mut header = vec![0x81u8, 0xff];
         header.extend_from_slice(&(1u64 << 40).to_be_bytes());
-        assert!(g.scan(&header[..5]), "not yet a whole header");
-        assert!(!g.scan(&header[5..]));
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        assert!(g.follow(&header[..5]), "not yet a whole header");
+        assert!(!g.follow(&header[5..]));
         let mut g = guard(1000);
         assert!(
-            !g.scan(&[0x81, 0xfe, 0x10, 0x00, 1, 2, 3, 4]),
+            !g.follow(&[0x81, 0xfe, 0x10, 0x00, 1, 2, 3, 4]),
             "4096 > 1000"
         );
     }
