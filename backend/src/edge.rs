@@ -6,9 +6,13 @@
 //! sockets (nearly all of a node's connections) never carry the HTTP dispatcher's buffers; one
 //! that does arrive on a reused keep-alive connection is still served, by the route.
 
+use std::future::Future as _;
+use std::io;
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_http::error::DispatchError;
@@ -19,6 +23,7 @@ use actix_service::{ServiceFactory, ServiceFactoryExt as _};
 use actix_web::body::MessageBody;
 use actix_web::dev::AppConfig;
 use futures_util::future::LocalBoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::routes::raw_upgrade;
@@ -31,6 +36,12 @@ const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a client may take to send its request head, on either path.
 pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection on the HTTP service may make no progress writing before it is dropped.
+/// The dispatcher itself waits for ever on a peer that stopped reading; a WebSocket on it (the
+/// console's, or a visitor socket on a reused connection) would then hold the connection and
+/// everything queued for it, however the socket session ended.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Serves `app` (a factory of the actix-web `App`, called once per worker, as `HttpServer` does)
 /// on `listener` with the visitor-socket fork in front of it.
@@ -93,6 +104,7 @@ where
                                 Ok(())
                             } else {
                                 let peer = io.peer_addr().ok();
+                                let io = StallGuard { io, stalled: None };
                                 Box::pin(http.call((io, Protocol::Http1, peer))).await
                             }
                         });
@@ -126,5 +138,89 @@ async fn opens_visitor_socket(io: &TcpStream) -> bool {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A connection whose writes fail (`TimedOut`) once they have made no progress for
+/// [`WRITE_STALL_TIMEOUT`], so the HTTP dispatcher lets go of a peer that stopped reading.
+pub struct StallGuard {
+    io: TcpStream,
+    /// Running since a write was first refused (the peer's window and our buffer are full).
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallGuard {
+    /// What a write that made no progress answers: wait, or fail once stalled too long.
+    fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match poll {
+            Poll::Pending => self.stalled(cx),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl AsyncRead for StallGuard {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallGuard {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.progress(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.progress(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.progress(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }

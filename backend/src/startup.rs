@@ -92,6 +92,10 @@ impl Application {
                 settings.outbound.away_after,
             )),
             outbound,
+            socket_caps: Arc::new(crate::realtime::caps::SocketCaps::new(
+                settings.max_sockets_per_guest,
+                settings.max_sockets_per_ip,
+            )),
             login_limit: Arc::new(KeyedLimit::per_minute(settings.login_attempts_per_minute)),
             guest_limit: Arc::new(KeyedLimit::per_minute(settings.guests_per_minute)),
             offline_limit: Arc::new(KeyedLimit::per_hour(

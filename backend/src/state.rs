@@ -24,6 +24,8 @@ pub struct AppState {
     pub guest_limit: Arc<KeyedLimit>,
     /// Offline messages per client address.
     pub offline_limit: Arc<KeyedLimit>,
+    /// Open visitor sockets per guest and per client address.
+    pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
     /// Socket registry.
     pub hub: Arc<Hub>,
     /// Live visitor lists and console watches.

@@ -181,6 +181,11 @@ impl TestApp {
         }
     }
 
+    /// The server's process id (while it runs), for reading its `/proc` entries.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// The server's database URL.
     pub fn database_url(&self) -> &str {
         &self.db_url

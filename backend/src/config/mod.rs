@@ -109,6 +109,24 @@ pub struct SettingsArgs {
     )]
     pub max_guests_per_ip: Option<u32>,
 
+    /// Visitor sockets one guest may hold open at once (one per tab). Default: 16.
+    #[arg(
+        long,
+        env = "BECKON_MAX_SOCKETS_PER_GUEST",
+        global = true,
+        value_name = "N"
+    )]
+    pub max_sockets_per_guest: Option<u32>,
+
+    /// Visitor sockets one client address (IPv4, or IPv6 /64) may hold open at once. Default: 256.
+    #[arg(
+        long,
+        env = "BECKON_MAX_SOCKETS_PER_IP",
+        global = true,
+        value_name = "N"
+    )]
+    pub max_sockets_per_ip: Option<u32>,
+
     /// New guest ids one client address may obtain per minute. Default: 30.
     #[arg(
         long,
@@ -174,6 +192,8 @@ struct FileSettings {
     login_attempts_per_minute: Option<u32>,
     shutdown_timeout_secs: Option<u64>,
     max_guests_per_ip: Option<u32>,
+    max_sockets_per_guest: Option<u32>,
+    max_sockets_per_ip: Option<u32>,
     guests_per_minute: Option<u32>,
     guest_idle_minutes: Option<i64>,
     pageview_buffer: Option<usize>,
@@ -230,6 +250,10 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// Active guest ids per client address.
     pub max_guests_per_ip: u32,
+    /// Open visitor sockets per guest.
+    pub max_sockets_per_guest: u32,
+    /// Open visitor sockets per client address (IPv6 /64).
+    pub max_sockets_per_ip: u32,
     /// New guest ids per client address per minute.
     pub guests_per_minute: u32,
     /// Guest inactivity before deactivation.
@@ -367,6 +391,20 @@ impl Settings {
         if max_guests_per_ip == 0 {
             return Err(invalid("max-guests-per-ip", "must be at least 1"));
         }
+        let max_sockets_per_guest = args
+            .max_sockets_per_guest
+            .or(file.max_sockets_per_guest)
+            .unwrap_or(16);
+        if max_sockets_per_guest == 0 {
+            return Err(invalid("max-sockets-per-guest", "must be at least 1"));
+        }
+        let max_sockets_per_ip = args
+            .max_sockets_per_ip
+            .or(file.max_sockets_per_ip)
+            .unwrap_or(256);
+        if max_sockets_per_ip == 0 {
+            return Err(invalid("max-sockets-per-ip", "must be at least 1"));
+        }
         let guests_per_minute = args
             .guests_per_minute
             .or(file.guests_per_minute)
@@ -440,6 +478,8 @@ impl Settings {
                 .or(file.shutdown_timeout_secs)
                 .unwrap_or(10),
             max_guests_per_ip,
+            max_sockets_per_guest,
+            max_sockets_per_ip,
             guests_per_minute,
             guest_idle: chrono::Duration::minutes(guest_idle),
             pageview_buffer,

@@ -50,7 +50,17 @@ impl Inbox {
 /// Who a connection belongs to.
 enum Owner {
     Visitor(String),
-    Operator(String),
+    /// An operator's console tab: the operator's id and the id of the session it opened under.
+    Operator(String, String),
+}
+
+/// Which console sockets [`EventBus::close_consoles`] closes.
+#[derive(Debug, Clone, Copy)]
+pub enum Consoles<'a> {
+    /// Those opened under this console session (by its stored id).
+    Session(&'a str),
+    /// All of this operator's.
+    Operator(&'a str),
 }
 
 struct Conn {
@@ -107,6 +117,11 @@ impl Registry {
 pub trait EventBus: Send + Sync {
     /// Delivers `event` to every connection subscribed to `topic`.
     fn publish(&self, topic: &str, event: Arc<str>);
+
+    /// Closes the console sockets `which` names with `code` (after the events already queued
+    /// for them): a session that ended, or an operator whose access changed. A multi-node bus
+    /// relays this to every node, like an event.
+    fn close_consoles(&self, which: Consoles<'_>, code: u16, reason: &'static str);
 }
 
 /// The hub of one process.
@@ -126,9 +141,36 @@ impl EventBus for Hub {
             reg.offer(id, Outgoing::Text(event.clone()));
         }
     }
+
+    fn close_consoles(&self, which: Consoles<'_>, code: u16, reason: &'static str) {
+        self.close_consoles_here(which, code, reason);
+    }
 }
 
 impl Hub {
+    /// This node's part of [`EventBus::close_consoles`].
+    fn close_consoles_here(&self, which: Consoles<'_>, code: u16, reason: &'static str) {
+        let mut reg = self.lock();
+        let ids: Vec<u64> = reg
+            .conns
+            .iter()
+            .filter(|(_, c)| match (&c.owner, which) {
+                (Owner::Operator(_, session), Consoles::Session(s)) => session == s,
+                (Owner::Operator(operator, _), Consoles::Operator(o)) => operator == o,
+                (Owner::Visitor(_), _) => false,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            // Off the hub at once (its queue ends after the close), so nothing more is delivered
+            // to it; one whose queue is full gets no close frame and ends as too slow.
+            if let Some(conn) = reg.conns.get_mut(&id) {
+                let _ = conn.tx.try_send(Outgoing::Close(code, reason));
+            }
+            reg.remove(id);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -184,9 +226,12 @@ impl Hub {
         }
     }
 
-    /// Registers a console tab of an operator.
-    pub fn join_console(&self, operator_id: &str) -> (u64, Inbox) {
-        self.register(Owner::Operator(operator_id.to_owned()))
+    /// Registers a console tab of an operator, opened under the console session `session_id`.
+    pub fn join_console(&self, operator_id: &str, session_id: &str) -> (u64, Inbox) {
+        self.register(Owner::Operator(
+            operator_id.to_owned(),
+            session_id.to_owned(),
+        ))
     }
 
     /// Unregisters a console tab.
@@ -225,7 +270,7 @@ impl Hub {
         self.lock()
             .conns
             .values()
-            .any(|c| matches!(&c.owner, Owner::Operator(id) if id == operator_id))
+            .any(|c| matches!(&c.owner, Owner::Operator(id, _) if id == operator_id))
     }
 
     /// Topics starting with `prefix` that have at least one subscriber.
@@ -245,7 +290,7 @@ impl Hub {
             .conns
             .values()
             .filter_map(|c| match &c.owner {
-                Owner::Operator(id) => Some(id.clone()),
+                Owner::Operator(id, _) => Some(id.clone()),
                 Owner::Visitor(_) => None,
             })
             .collect();
@@ -283,8 +328,8 @@ mod tests {
     #[tokio::test]
     async fn topics_reach_their_subscribers_only() {
         let hub = Hub::default();
-        let (a, mut a_rx) = hub.join_console("op");
-        let (_b, mut b_rx) = hub.join_console("op2");
+        let (a, mut a_rx) = hub.join_console("op", "s1");
+        let (_b, mut b_rx) = hub.join_console("op2", "s2");
         hub.subscribe(a, "conv:1");
         hub.subscribe(a, "conv:1");
         hub.publish("conv:1", "m".into());
@@ -293,6 +338,26 @@ mod tests {
         assert!(a_rx.try_recv().is_none(), "subscribing twice delivers once");
         hub.leave_console(a);
         hub.publish("conv:1", "x".into());
+        assert_eq!(hub.online_operators(), vec!["op2".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn ending_a_session_closes_its_consoles_only() {
+        let hub = Hub::default();
+        let (a, mut a_rx) = hub.join_console("op", "s1");
+        let (_b, mut b_rx) = hub.join_console("op", "s2");
+        let (_c, mut c_rx) = hub.join_console("op2", "s3");
+        hub.subscribe(a, "t");
+        hub.publish("t", "before".into());
+        hub.close_consoles(Consoles::Session("s1"), 4401, "session ended");
+        hub.publish("t", "after".into());
+        assert!(matches!(a_rx.recv().await, Some(Outgoing::Text(t)) if &*t == "before"));
+        assert!(matches!(a_rx.recv().await, Some(Outgoing::Close(4401, _))));
+        assert!(a_rx.recv().await.is_none(), "nothing after the close");
+        assert!(b_rx.try_recv().is_none());
+        hub.close_consoles(Consoles::Operator("op"), 4403, "access changed");
+        assert!(matches!(b_rx.recv().await, Some(Outgoing::Close(4403, _))));
+        assert!(c_rx.try_recv().is_none());
         assert_eq!(hub.online_operators(), vec!["op2".to_owned()]);
     }
 

@@ -1,6 +1,7 @@
 //! Realtime: who is on each site right now ([`live`]), the socket registry that routes events to
 //! visitor tabs and console tabs ([`hub`]), and the socket sessions themselves.
 
+pub mod caps;
 pub mod hub;
 pub mod live;
 pub mod raw_socket;

@@ -50,6 +50,11 @@ impl RawSocket {
     /// Parses one frame from what was received; `Ok(None)` when more bytes are needed.
     fn next_message(&mut self) -> Result<Option<Inbound>, InboundError> {
         loop {
+            // actix-http's parser checks a frame's length only once all of it is buffered; a
+            // frame declared larger than the limit is refused here, from its header alone.
+            if declared_length(&self.inbound).is_some_and(|len| len > self.max_message as u64) {
+                return Err(InboundError::TooLarge);
+            }
             let (fin, opcode, payload) =
                 match Parser::parse(&mut self.inbound, true, self.max_message) {
                     Ok(Some(frame)) => frame,
@@ -92,6 +97,22 @@ impl RawSocket {
         let mut frame = BytesMut::with_capacity(payload.len() + 10);
         Parser::write_message(&mut frame, payload, opcode, true, false);
         self.io.write_all(&frame).await.map_err(|_| Closed)
+    }
+}
+
+/// The payload length a frame's header declares, once enough of the header has arrived.
+pub fn declared_length(header: &[u8]) -> Option<u64> {
+    let first = *header.get(1)? & 0x7f;
+    match first {
+        126 => Some(u64::from(u16::from_be_bytes([
+            *header.get(2)?,
+            *header.get(3)?,
+        ]))),
+        127 => {
+            let bytes: [u8; 8] = header.get(2..10)?.try_into().ok()?;
+            Some(u64::from_be_bytes(bytes))
+        }
+        n => Some(u64::from(n)),
     }
 }
 
@@ -201,6 +222,22 @@ mod tests {
         bytes.extend_from_slice(&client_frame(OpCode::Continue, true, &[b'a'; 60]));
         let (mut socket, _client) = socket_with(bytes, 100).await;
         assert_eq!(socket.next_message().err(), Some(InboundError::TooLarge));
+    }
+
+    #[tokio::test]
+    async fn a_huge_declared_frame_is_refused_from_its_header() {
+        // A masked text frame header declaring 2^40 bytes, and only a little of its payload.
+        let mut bytes = BytesMut::from(&[0x81u8, 0xff][..]);
+        bytes.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        bytes.extend_from_slice(&[1, 2, 3, 4, b'a', b'b']);
+        let (mut socket, _client) = socket_with(bytes, 100).await;
+        assert_eq!(socket.next_message().err(), Some(InboundError::TooLarge));
+        assert_eq!(
+            declared_length(&[0x81, 0xfe, 0x01]),
+            None,
+            "header incomplete"
+        );
+        assert_eq!(declared_length(&[0x81, 0xfe, 0x01, 0x00]), Some(256));
     }
 
     #[tokio::test]

@@ -19,6 +19,12 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_UNKNOWN_GUEST: u16 = 4401;
 /// Close code for a message that is not valid protocol JSON.
 pub const CLOSE_MALFORMED: u16 = 4400;
+/// Close code for a console socket whose session ended: logout, expiry, or the operator
+/// deactivated (the console should sign in again).
+pub const CLOSE_SESSION_ENDED: u16 = 4401;
+/// Close code for a console socket whose operator lost access to a site it may have been
+/// following (the console reconnects and follows only what it still may).
+pub const CLOSE_ACCESS_CHANGED: u16 = 4403;
 
 /// What the handler wants after an inbound message.
 pub enum Reply {
@@ -41,6 +47,12 @@ impl From<Option<String>> for Reply {
 pub trait SocketHandler {
     /// One complete text message.
     fn on_text(&mut self, text: &str) -> impl std::future::Future<Output = Reply>;
+
+    /// Called every [`PING_EVERY`], for checks that must hold while the socket is open (the
+    /// console's session, for one).
+    fn on_tick(&mut self) -> impl std::future::Future<Output = Reply> {
+        async { Reply::None }
+    }
 }
 
 /// Closes a socket at once with a code (before any loop ran).
@@ -96,6 +108,13 @@ pub async fn run<T: Transport, H: SocketHandler>(
                     break None;
                 }
                 if !write(transport.ping()).await { return; }
+                match Box::pin(handler.on_tick()).await {
+                    Reply::None => {}
+                    Reply::Send(out) => {
+                        if !write(transport.text(&out)).await { return; }
+                    }
+                    Reply::Close(code, why) => break Some((code, why)),
+                }
             }
         }
     };

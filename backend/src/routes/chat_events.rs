@@ -198,16 +198,27 @@ pub async fn catch_up(
     after_seq: i64,
     topic: fn(&str) -> String,
 ) -> String {
+    // Subscribed before the history is read, so a message committed in between reaches this
+    // socket live if not in the history (clients drop a second copy by `client_msg_id`); the
+    // other order loses it. Only once the party is known to be allowed in.
+    let check = (conversation_id.clone(), party.clone());
+    let allowed = crate::services::run(&state.db, move |conn| {
+        crate::services::chat::authorised(conn, &check.0, &check.1).map(|c| c.id)
+    })
+    .await;
+    match allowed {
+        Ok(id) => state.hub.subscribe(conn_id, &topic(&id)),
+        Err(e) => return service_error_json(&e, None),
+    }
     let answer = crate::services::run(&state.db, move |conn| {
         let history = crate::services::chat::history(conn, &conversation_id, &party, after_seq)?;
         let c = Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
         let current = conversation_json(conn, &c)?;
-        Ok((c.id.clone(), current, history_json(conn, &c, &history)?))
+        Ok((current, history_json(conn, &c, &history)?))
     })
     .await;
     match answer {
-        Ok((id, current, history)) => {
-            state.hub.subscribe(conn_id, &topic(&id));
+        Ok((current, history)) => {
             state
                 .hub
                 .send_to_conn(conn_id, Outgoing::text(current.to_string()));

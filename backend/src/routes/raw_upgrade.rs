@@ -59,7 +59,11 @@ async fn handshake(
         // Slow or silent: nothing to answer.
         Err(_) => return None,
     };
-    let admitted = match admit(state, &req).await {
+    let peer = io
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let admitted = match admit(state, &req, peer).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(io, refusal).await,
     };
@@ -102,8 +106,13 @@ async fn read_head(io: &mut TcpStream) -> Result<(Request, BytesMut), HttpRespon
     }
 }
 
-/// The WebSocket handshake check, then the visitor socket's own admission.
-async fn admit(state: &AppState, req: &Request) -> Result<ws_visitor::Admitted, HttpResponse> {
+/// The WebSocket handshake check, then the visitor socket's own admission (`peer` is the TCP
+/// peer, resolved through trusted proxies as on the dispatcher path).
+async fn admit(
+    state: &AppState,
+    req: &Request,
+    peer: std::net::IpAddr,
+) -> Result<ws_visitor::Admitted, HttpResponse> {
     actix_http::ws::verify_handshake(req.head()).map_err(|e| e.error_response())?;
     let query = actix_web::web::Query::<Connect>::from_query(req.uri().query().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(e.to_string()).error_response())?;
@@ -112,7 +121,13 @@ async fn admit(state: &AppState, req: &Request) -> Result<ws_visitor::Admitted, 
         .headers()
         .get("origin")
         .and_then(|v| v.to_str().ok());
-    ws_visitor::admit(state, origin, query.into_inner())
+    let forwarded = req
+        .head()
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = crate::limits::client_ip(peer, forwarded, &state.settings.trusted_proxies);
+    ws_visitor::admit(state, origin, ip, query.into_inner())
         .await
         .map_err(|e| e.error_response())
 }

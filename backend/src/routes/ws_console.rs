@@ -12,9 +12,12 @@ use crate::db::models::{Conversation, Invitation, Membership, Message};
 use crate::error::ApiError;
 use crate::realtime::hub::Outgoing;
 use crate::realtime::live::VisitorFilter;
-use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED};
+use crate::realtime::socket::{
+    self, Reply, SocketHandler, CLOSE_ACCESS_CHANGED, CLOSE_MALFORMED, CLOSE_SESSION_ENDED,
+};
 use crate::realtime::transport::ActixWs;
 use crate::realtime::EventBus as _;
+use crate::services::auth::{self, SocketCheck};
 use crate::services::availability::{console_topic, Chosen};
 use crate::services::chat::{self, Party};
 use crate::services::{self, invitations, ServiceError};
@@ -69,10 +72,20 @@ async fn console_socket(
         )
         .into());
     }
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let (response, transport) = ActixWs::upgrade(&req, body, MAX_MESSAGE).await?;
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        let (conn_id, inbox) = state.hub.join_console(&op.operator.id);
+        // The sites the operator belongs to as the socket opens: leaving any of them later
+        // closes the socket (see `ConsoleHandler::on_tick`).
+        let sites = match check_session(&state, &op.session.id, false).await {
+            Some(SocketCheck::Sites(sites)) => sites,
+            Some(SocketCheck::Ended) => {
+                socket::close_now(transport, CLOSE_SESSION_ENDED, "session ended").await;
+                return;
+            }
+            None => Vec::new(),
+        };
+        let (conn_id, inbox) = state.hub.join_console(&op.operator.id, &op.session.id);
         let _registration = Registration {
             state: state.clone(),
             conn_id,
@@ -92,13 +105,10 @@ async fn console_socket(
             op,
             conn_id,
             allowed: Default::default(),
+            sites,
+            active: false,
         };
-        socket::run(
-            ActixWs::new(session, stream, MAX_MESSAGE),
-            inbox,
-            &mut handler,
-        )
-        .await;
+        socket::run(transport, inbox, &mut handler).await;
     });
     Ok(response)
 }
@@ -191,6 +201,28 @@ struct ConsoleHandler {
     /// Conversations this operator was found to be allowed in (membership does not change while
     /// a socket is open often enough to matter for typing events).
     allowed: std::collections::HashSet<String>,
+    /// The operator's sites when the socket opened.
+    sites: Vec<String>,
+    /// Whether the socket was used since the last periodic check.
+    active: bool,
+}
+
+/// The periodic check of a console socket's session; `None` when the database could not answer
+/// (the socket is then left open until a check succeeds).
+async fn check_session(state: &AppState, session_id: &str, active: bool) -> Option<SocketCheck> {
+    let id = session_id.to_owned();
+    let policy = state.session_policy();
+    match services::run(&state.db, move |conn| {
+        auth::check_socket(conn, &id, active, policy)
+    })
+    .await
+    {
+        Ok(check) => Some(check),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a console socket's session");
+            None
+        }
+    }
 }
 
 impl ConsoleHandler {
@@ -380,7 +412,26 @@ impl ConsoleHandler {
 }
 
 impl SocketHandler for ConsoleHandler {
+    /// Ends the socket once its session has (logout is immediate through the hub; expiry and
+    /// deactivation are found here), or when the operator left one of their sites.
+    async fn on_tick(&mut self) -> Reply {
+        let active = std::mem::take(&mut self.active);
+        match check_session(&self.state, &self.op.session.id, active).await {
+            Some(SocketCheck::Ended) => Reply::Close(CLOSE_SESSION_ENDED, "session ended"),
+            Some(SocketCheck::Sites(now)) if self.sites.iter().any(|s| !now.contains(s)) => {
+                Reply::Close(CLOSE_ACCESS_CHANGED, "access changed")
+            }
+            Some(SocketCheck::Sites(now)) => {
+                // Sites joined since are followed from now on.
+                self.sites = now;
+                Reply::None
+            }
+            None => Reply::None,
+        }
+    }
+
     async fn on_text(&mut self, text: &str) -> Reply {
+        self.active = true;
         let message = match serde_json::from_str::<ConsoleMessage>(text) {
             Ok(m) => m,
             Err(_) => return Reply::Close(CLOSE_MALFORMED, "malformed message"),

@@ -43,13 +43,16 @@ pub struct Admitted {
     site: std::sync::Arc<crate::db::models::Site>,
     guest: Option<GuestFacts>,
     handle: Option<String>,
+    /// This socket's place under the per-guest and per-address caps, held while it is open.
+    slot: Option<crate::realtime::caps::SocketSlot>,
 }
 
-/// Checks a visitor socket request before the upgrade: a known site, an allowed origin, and the
-/// guest token.
+/// Checks a visitor socket request before the upgrade: a known site, an allowed origin, the
+/// guest token, and the caps on sockets per guest and per client address (`ip`).
 pub async fn admit(
     state: &AppState,
     origin: Option<&str>,
+    ip: std::net::IpAddr,
     query: Connect,
 ) -> Result<Admitted, ApiError> {
     let site = state
@@ -64,10 +67,20 @@ pub async fn admit(
         .guests
         .authenticate(&state.db, &site.id, &query.t)
         .await?;
+    // An unknown guest's socket is closed at once: it takes no place.
+    let slot = match &guest {
+        Some(g) => Some(state.socket_caps.acquire(&g.visitor_id, ip).map_err(|cap| {
+            tracing::debug!(?cap, visitor = %g.visitor_id, "visitor socket refused: cap reached");
+            // Sockets free their places when closed; a minute is a fair first wait.
+            ApiError::TooManyRequests { retry_after: 60 }
+        })?),
+        None => None,
+    };
     Ok(Admitted {
         site,
         guest,
         handle: query.h.filter(|h| !h.is_empty()),
+        slot,
     })
 }
 
@@ -80,9 +93,9 @@ async fn visitor_socket(
     query: web::Query<Connect>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
-    let admitted = admit(&state, origin, query.into_inner()).await?;
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let transport = ActixWs::new(session, stream, MAX_MESSAGE);
+    let ip = super::client::ip(&req, &state.settings);
+    let admitted = admit(&state, origin, ip, query.into_inner()).await?;
+    let (response, transport) = ActixWs::upgrade(&req, body, MAX_MESSAGE).await?;
     actix_web::rt::spawn(run_session(state.into_inner(), admitted, transport));
     Ok(response)
 }
@@ -98,6 +111,7 @@ pub async fn run_session(
         site,
         guest,
         handle,
+        slot: _slot,
     } = admitted;
     let Some(guest) = guest else {
         socket::close_now(transport, CLOSE_UNKNOWN_GUEST, "unknown guest").await;

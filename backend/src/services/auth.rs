@@ -121,3 +121,44 @@ pub fn logout(conn: &mut DbConnection, token: &str) -> Result<(), ServiceError> 
     ConsoleSession::delete(conn, &secrets::token_digest(token))?;
     Ok(())
 }
+
+/// What a console socket's periodic check finds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SocketCheck {
+    /// The session is gone (logged out), expired, or its operator deactivated.
+    Ended,
+    /// The session holds; the sites its operator belongs to now.
+    Sites(Vec<String>),
+}
+
+/// Checks that the session a console socket opened under still holds (by its stored id), and
+/// lists the operator's sites. `active`: the socket was used since the last check, which counts
+/// as activity for the idle timer as a request would.
+pub fn check_socket(
+    conn: &mut DbConnection,
+    session_id: &str,
+    active: bool,
+    policy: SessionPolicy,
+) -> Result<SocketCheck, ServiceError> {
+    use crate::db::schema::memberships;
+    use diesel::prelude::*;
+    let Some(session) = ConsoleSession::find(conn, session_id)? else {
+        return Ok(SocketCheck::Ended);
+    };
+    let now = domain::now();
+    if session.expires_at <= now || session.last_seen_at + policy.idle <= now {
+        return Ok(SocketCheck::Ended);
+    }
+    match Operator::find(conn, &session.operator_id)? {
+        Some(op) if op.disabled_at.is_none() => {}
+        _ => return Ok(SocketCheck::Ended),
+    }
+    if active && now - session.last_seen_at > Duration::seconds(60) {
+        ConsoleSession::touch(conn, session_id, now)?;
+    }
+    let sites = memberships::table
+        .filter(memberships::operator_id.eq(&session.operator_id))
+        .select(memberships::site_id)
+        .load::<String>(conn)?;
+    Ok(SocketCheck::Sites(sites))
+}

@@ -477,7 +477,7 @@ mod tests {
         let hub = Hub::default();
         let a = Availability::new(Duration::from_millis(50));
         assert_eq!(a.status(&hub, "op"), Status::Offline);
-        let (_conn, _inbox) = hub.join_console("op");
+        let (_conn, _inbox) = hub.join_console("op", "s");
         a.connected("op", Chosen::Available);
         assert_eq!(a.status(&hub, "op"), Status::Available);
         std::thread::sleep(Duration::from_millis(80));

@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 use super::page::{self, anonymous_csrf, csrf_ok, csrf_rejected, html, see_other, CSRF_COOKIE};
 use super::session::{expired_session_cookie, session_cookie, CurrentOperator, SESSION_COOKIE};
+use crate::realtime::hub::{Consoles, EventBus as _};
+use crate::realtime::socket::CLOSE_SESSION_ENDED;
 use crate::routes::client;
 use crate::services::{auth, ServiceError};
 use crate::state::AppState;
@@ -97,6 +99,7 @@ async fn login(
     }
     // Login rotates the session: whatever session this browser had is ended and a new id issued.
     let old_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let old_session = old_token.as_deref().map(crate::secrets::token_digest);
     let policy = state.session_policy();
     let (email, password) = (form.email.clone(), form.password.clone());
     let outcome = state
@@ -111,6 +114,12 @@ async fn login(
     match outcome {
         Ok(Ok(new)) => {
             tracing::info!(operator = %new.session.operator_id, "operator logged in");
+            if let Some(old) = &old_session {
+                // The session this login replaced ended: so do its sockets.
+                state
+                    .hub
+                    .close_consoles(Consoles::Session(old), CLOSE_SESSION_ENDED, "signed out");
+            }
             let mut res = see_other(&next);
             let _ = res.add_cookie(&session_cookie(&new.token, &state.settings));
             res
@@ -146,6 +155,12 @@ async fn logout(
     {
         return page::internal_error(&nonce, &e);
     }
+    // The session's console sockets end with it, at once.
+    state.hub.close_consoles(
+        Consoles::Session(&op.session.id),
+        CLOSE_SESSION_ENDED,
+        "signed out",
+    );
     let mut res = see_other("/login");
     let _ = res.add_cookie(&expired_session_cookie(&state.settings));
     res
