@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::limits::KeyedLimit;
+use crate::limits::{ChatLimits, KeyedLimit};
 use crate::realtime::{Hub, LiveVisitors};
 use crate::services::auth::SessionPolicy;
 use crate::services::pageviews::PageViewQueue;
@@ -24,6 +24,8 @@ pub struct AppState {
     pub guest_limit: Arc<KeyedLimit>,
     /// Offline messages per client address.
     pub offline_limit: Arc<KeyedLimit>,
+    /// The chat's flood limits (messages, uploads, typing, invitation answers).
+    pub chat_limits: Arc<ChatLimits>,
     /// Socket registry.
     pub hub: Arc<Hub>,
     /// Live visitor lists and console watches.
