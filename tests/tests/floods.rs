@@ -192,7 +192,12 @@ async fn guest_burst_is_limited_and_its_webhooks_coalesced(db: TestDatabase) {
     );
     let mut carried = seqs_in(&rows);
     carried.sort_unstable();
-    let expected: Vec<i64> = acked.values().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let expected: Vec<i64> = acked
+        .values()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(carried, expected);
 }
 
@@ -231,7 +236,11 @@ async fn a_flood_the_limits_allow_still_makes_few_webhook_deliveries_and_loses_n
 
     // 300 messages, at most 100 per delivery and about two deliveries per window.
     let rows = outbox_of(fx.app.database_url(), &id, "webhook").await;
-    assert!(rows.len() <= 8, "{} webhook jobs for 300 messages", rows.len());
+    assert!(
+        rows.len() <= 8,
+        "{} webhook jobs for 300 messages",
+        rows.len()
+    );
     // Every message reaches the receiver exactly once, however the deliveries were cut.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let delivered = loop {
@@ -253,9 +262,18 @@ async fn a_flood_the_limits_allow_still_makes_few_webhook_deliveries_and_loses_n
     };
     let mut sorted = delivered.clone();
     sorted.sort_unstable();
-    let expected: Vec<i64> = acked.values().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let expected: Vec<i64> = acked
+        .values()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(sorted, expected, "each message delivered once");
-    assert!(sink.requests().len() <= 8, "{} deliveries", sink.requests().len());
+    assert!(
+        sink.requests().len() <= 8,
+        "{} deliveries",
+        sink.requests().len()
+    );
 }
 
 #[tokio::test]
@@ -288,8 +306,10 @@ async fn a_typing_flood_is_limited() {
     assert_eq!(limited["code"], "rate_limited");
     assert!(limited["retry_after"].as_u64().is_some_and(|s| s >= 1));
     // A marker after the flood: everything relayed before it has arrived once it does.
-    tab.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "marker", "body": "done"}))
-        .await;
+    tab.send(
+        json!({"type": "send", "conversation_id": id, "client_msg_id": "marker", "body": "done"}),
+    )
+    .await;
     let mut relayed = 0;
     loop {
         let event = op.next_event(WAIT).await.expect("the marker arrives");
@@ -300,12 +320,23 @@ async fn a_typing_flood_is_limited() {
         }
     }
     // 20 at once; one more per 3 s while the flood lasts.
-    assert!((20..=22).contains(&relayed), "{relayed} typing events relayed");
+    assert!(
+        (20..=22).contains(&relayed),
+        "{relayed} typing events relayed"
+    );
 }
 
 /// An upload request of the guest (`token`) or, without one, of the operator.
-fn upload(fx: &SiteFixture, id: &str, token: Option<&str>, csrf: &str, n: usize) -> reqwest::RequestBuilder {
-    let url = fx.app.url(&format!("/api/v1/conversations/{id}/attachments"));
+fn upload(
+    fx: &SiteFixture,
+    id: &str,
+    token: Option<&str>,
+    csrf: &str,
+    n: usize,
+) -> reqwest::RequestBuilder {
+    let url = fx
+        .app
+        .url(&format!("/api/v1/conversations/{id}/attachments"));
     let request = match token {
         Some(token) => reqwest::Client::new()
             .post(url)
@@ -357,7 +388,10 @@ async fn an_upload_flood_gets_429_with_retry_after_per_guest_and_per_conversatio
     assert_eq!(statuses[..10], [201; 10], "{statuses:?}");
     assert_eq!(statuses[10..], [429; 4], "{statuses:?}");
     let (retry_after, body) = first_429.unwrap();
-    assert!(retry_after.parse::<u64>().is_ok_and(|s| s >= 1), "{retry_after:?}");
+    assert!(
+        retry_after.parse::<u64>().is_ok_and(|s| s >= 1),
+        "{retry_after:?}"
+    );
     assert_eq!(body["error"], "rate_limited");
 
     // The operator has a limit of their own: the guest's flood does not stop them, and 20
@@ -382,5 +416,8 @@ async fn an_upload_flood_gets_429_with_retry_after_per_guest_and_per_conversatio
     let (statuses, first_429) = uploads(&fx, &id, Some(&token), 5).await;
     assert_eq!(statuses, [201, 201, 201, 429, 429]);
     let (retry_after, _) = first_429.unwrap();
-    assert!(retry_after.parse::<u64>().is_ok_and(|s| s > 60), "{retry_after}");
+    assert!(
+        retry_after.parse::<u64>().is_ok_and(|s| s > 60),
+        "{retry_after}"
+    );
 }

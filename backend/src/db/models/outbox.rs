@@ -124,7 +124,10 @@ impl OutboxItem {
                 .filter(o::attempts.eq(0))
                 .filter(o::next_attempt_at.eq(self.next_attempt_at)),
         )
-        .set((o::payload.eq(payload), o::next_attempt_at.eq(next_attempt_at)))
+        .set((
+            o::payload.eq(payload),
+            o::next_attempt_at.eq(next_attempt_at),
+        ))
         .execute(conn)?;
         Ok(n == 1)
     }
