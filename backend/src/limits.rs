@@ -98,6 +98,16 @@ impl KeyedLimit {
         }
     }
 
+    /// Allows `burst` events per key at once, then `per_minute` a minute (one every `60 s /
+    /// per_minute`): governor's GCRA, so a key that was quiet has its burst back.
+    pub fn burst_then_per_minute(burst: u32, per_minute: u32) -> KeyedLimit {
+        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        KeyedLimit {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+        }
+    }
+
     /// Counts one event for `key`; `Err(wait)` when over the limit.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         self.limiter
@@ -108,7 +118,91 @@ impl KeyedLimit {
     /// Forgets keys whose limit has fully recovered, so memory follows active clients only.
     pub fn forget_idle_keys(&self) {
         self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
     }
+
+    /// How many keys are held (for tests and diagnostics).
+    pub fn keys(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// Seconds to tell a client to wait (`Retry-After`): the wait rounded up, at least one.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// The chat's flood limits, one keyed limiter each (see `config::FloodSettings`). Keys are guest
+/// (visitor) ids, operator ids and conversation ids, all of them checked or bounded before they
+/// become keys; the maintenance task forgets idle keys every few seconds, so memory follows the
+/// clients that are active now.
+pub struct ChatLimits {
+    /// Guest messages per (guest, conversation).
+    pub guest_messages: KeyedLimit,
+    /// Operator messages per (operator, conversation).
+    pub operator_messages: KeyedLimit,
+    /// Uploads per guest.
+    pub guest_uploads: KeyedLimit,
+    /// Guest uploads per conversation.
+    pub conversation_uploads: KeyedLimit,
+    /// Uploads per operator.
+    pub operator_uploads: KeyedLimit,
+    /// Typing events per guest.
+    pub guest_typing: KeyedLimit,
+    /// start_chat, resume and read per guest.
+    pub guest_events: KeyedLimit,
+    /// Invitation answers per guest.
+    pub invite_answers: KeyedLimit,
+    /// Offline messages per guest (the per-address limit is `AppState::offline_limit`).
+    pub guest_offline: KeyedLimit,
+}
+
+impl ChatLimits {
+    /// The limiters for these settings; `offline_per_hour` is the leave-a-message limit.
+    pub fn new(s: &crate::config::FloodSettings, offline_per_hour: u32) -> ChatLimits {
+        ChatLimits {
+            guest_messages: KeyedLimit::burst_then_per_minute(
+                s.guest_message_burst,
+                s.guest_messages_per_minute,
+            ),
+            operator_messages: KeyedLimit::burst_then_per_minute(
+                s.operator_message_burst,
+                s.operator_messages_per_minute,
+            ),
+            guest_uploads: KeyedLimit::per_minute(s.guest_uploads_per_minute),
+            conversation_uploads: KeyedLimit::per_hour(s.conversation_uploads_per_hour),
+            operator_uploads: KeyedLimit::per_minute(s.operator_uploads_per_minute),
+            guest_typing: KeyedLimit::per_minute(s.guest_typing_per_minute),
+            guest_events: KeyedLimit::per_minute(s.guest_events_per_minute),
+            invite_answers: KeyedLimit::per_minute(s.invite_answers_per_minute),
+            guest_offline: KeyedLimit::per_hour(offline_per_hour),
+        }
+    }
+
+    /// Forgets recovered keys of every limiter.
+    pub fn forget_idle_keys(&self) {
+        for limit in [
+            &self.guest_messages,
+            &self.operator_messages,
+            &self.guest_uploads,
+            &self.conversation_uploads,
+            &self.operator_uploads,
+            &self.guest_typing,
+            &self.guest_events,
+            &self.invite_answers,
+            &self.guest_offline,
+        ] {
+            limit.forget_idle_keys();
+        }
+    }
+}
+
+/// The key of something per `owner` in a conversation. The conversation id comes from the client
+/// and is not yet checked, so at most 64 of its characters are used: a made-up id costs a key no
+/// larger than a real one.
+pub fn conversation_key(owner: &str, conversation_id: &str) -> String {
+    let short: String = conversation_id.chars().take(64).collect();
+    format!("{owner} {short}")
 }
 
 #[cfg(test)]
@@ -180,6 +274,43 @@ mod tests {
         assert_eq!(ip_key(a), ip_key(b));
         assert_ne!(ip_key(a), ip_key(c));
         assert_eq!(ip_key("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
+    }
+
+    #[test]
+    fn burst_then_sustained_rate() {
+        let limit = KeyedLimit::burst_then_per_minute(3, 60);
+        for _ in 0..3 {
+            assert!(limit.check("a").is_ok());
+        }
+        let wait = limit.check("a").unwrap_err();
+        // The next cell comes one second (60 s / 60) after the burst.
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert_eq!(retry_after_secs(wait), 1);
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
+    }
+
+    #[test]
+    fn recovered_keys_are_forgotten() {
+        let limit = KeyedLimit::per_minute(1_000_000);
+        limit.check("a").unwrap();
+        assert_eq!(limit.keys(), 1);
+        std::thread::sleep(Duration::from_millis(5));
+        limit.forget_idle_keys();
+        assert_eq!(limit.keys(), 0);
+    }
+
+    #[test]
+    fn conversation_keys_are_bounded() {
+        let long = "é".repeat(10_000);
+        let key = conversation_key("v1", &long);
+        assert_eq!(key.chars().count(), 3 + 64);
     }
 
     #[test]

@@ -101,6 +101,10 @@ impl Application {
             offline_limit: Arc::new(KeyedLimit::per_hour(
                 settings.outbound.offline_messages_per_hour,
             )),
+            chat_limits: Arc::new(crate::limits::ChatLimits::new(
+                &settings.floods,
+                settings.outbound.offline_messages_per_hour,
+            )),
             settings: Arc::new(settings),
             db,
             hub: Arc::new(Hub::default()),
@@ -273,6 +277,7 @@ async fn run_maintenance(state: AppState) {
         state.login_limit.forget_idle_keys();
         state.guest_limit.forget_idle_keys();
         state.offline_limit.forget_idle_keys();
+        state.chat_limits.forget_idle_keys();
         let connected = state.live.connected_visitor_ids();
         let guest_idle = state.settings.guest_idle;
         match state

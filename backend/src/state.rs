@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::limits::KeyedLimit;
+use crate::limits::{ChatLimits, KeyedLimit};
 use crate::realtime::{Hub, LiveVisitors};
 use crate::services::auth::SessionPolicy;
 use crate::services::pageviews::PageViewQueue;
@@ -26,6 +26,8 @@ pub struct AppState {
     pub offline_limit: Arc<KeyedLimit>,
     /// Open visitor sockets per guest and per client address.
     pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
+    /// The chat's flood limits (messages, uploads, typing, invitation answers).
+    pub chat_limits: Arc<ChatLimits>,
     /// Socket registry.
     pub hub: Arc<Hub>,
     /// Live visitor lists and console watches.

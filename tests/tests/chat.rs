@@ -362,7 +362,18 @@ async fn a_consumer_that_cannot_keep_up_is_closed() {
 }
 
 async fn durable_across_sigkill(db: TestDatabase) {
-    let fx = SiteFixture::start(&db, &[], SHOP).await;
+    // A guest's flood limit would refuse most of the 1000 sends; this test is about durability.
+    let fx = SiteFixture::start(
+        &db,
+        &[
+            "--guest-message-burst",
+            "1000000",
+            "--guest-messages-per-minute",
+            "1000000",
+        ],
+        SHOP,
+    )
+    .await;
     let (mut tab, _) = guest(&fx).await;
     let id = start_chat(&mut tab, "").await;
     let site = fx.site.clone();

@@ -1,8 +1,10 @@
 //! Settings: flags, then `BECKON_*` environment variables, then an optional `beckon.toml`, then
 //! defaults; parsed once into [`Settings`] at start-up.
 
+mod floods;
 mod outbound;
 
+pub use floods::{FloodSettings, Pacing};
 pub use outbound::{OutboundSettings, SmsSettings, SmtpSettings, SmtpTls};
 
 use std::net::SocketAddr;
@@ -174,6 +176,10 @@ pub struct SettingsArgs {
     /// Email, SMS, webhooks and availability.
     #[command(flatten)]
     pub outbound: outbound::OutboundArgs,
+
+    /// Flood limits of the chat.
+    #[command(flatten)]
+    pub floods: floods::FloodArgs,
 }
 
 /// The same settings as read from `beckon.toml`.
@@ -202,6 +208,8 @@ struct FileSettings {
     log: Option<String>,
     #[serde(default)]
     outbound: outbound::FileOutbound,
+    #[serde(default)]
+    floods: floods::FileFloods,
 }
 
 /// A setting that cannot be used, with the reason. Printed as one line at start-up.
@@ -268,6 +276,8 @@ pub struct Settings {
     pub log: String,
     /// Email, SMS, webhooks and availability.
     pub outbound: OutboundSettings,
+    /// Flood limits of the chat.
+    pub floods: FloodSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -457,6 +467,7 @@ impl Settings {
             _ => "localhost".to_owned(),
         };
         let outbound = OutboundSettings::resolve(&args.outbound, file.outbound, &base_host)?;
+        let floods = FloodSettings::resolve(&args.floods, file.floods)?;
         Ok(Settings {
             listen,
             base_url,
@@ -487,6 +498,7 @@ impl Settings {
             attachment_max_bytes,
             log,
             outbound,
+            floods,
         })
     }
 

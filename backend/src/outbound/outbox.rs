@@ -23,6 +23,15 @@ pub struct Enqueue<'a> {
 
 /// Queues a delivery, due now. Call inside the transaction of the change that causes it.
 pub fn enqueue(conn: &mut DbConnection, e: Enqueue<'_>) -> diesel::QueryResult<String> {
+    enqueue_at(conn, e, domain::now())
+}
+
+/// Queues a delivery due at `due` (a coalesced one waits for its window).
+pub fn enqueue_at(
+    conn: &mut DbConnection,
+    e: Enqueue<'_>,
+    due: NaiveDateTime,
+) -> diesel::QueryResult<String> {
     let now = domain::now();
     let payload = serde_json::to_string(&e.job)
         .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
@@ -33,7 +42,7 @@ pub fn enqueue(conn: &mut DbConnection, e: Enqueue<'_>) -> diesel::QueryResult<S
         payload,
         status: "pending".to_owned(),
         attempts: 0,
-        next_attempt_at: now,
+        next_attempt_at: due,
         last_error: None,
         created_at: now,
         sent_at: None,

@@ -63,6 +63,29 @@ async fn caller(req: &HttpRequest, state: &AppState, needs_csrf: bool) -> Result
     Ok(Party::Operator(operator))
 }
 
+/// Counts one upload against the caller's flood limits, before a byte of the body is read: a guest's
+/// per guest, then per conversation; an operator's own, more generous one. 429 with `Retry-After`
+/// when over.
+fn check_upload_limit(
+    state: &AppState,
+    party: &Party,
+    conversation_id: &str,
+) -> Result<(), ApiError> {
+    let limits = &state.chat_limits;
+    let checked = match party {
+        // The guest's limit first: it bounds how many made-up conversation ids become keys.
+        Party::Guest { visitor_id } => limits.guest_uploads.check(visitor_id).and_then(|()| {
+            limits
+                .conversation_uploads
+                .check(&crate::limits::conversation_key("", conversation_id))
+        }),
+        Party::Operator(op) => limits.operator_uploads.check(&op.id),
+    };
+    checked.map_err(|wait| ApiError::TooManyRequests {
+        retry_after: crate::limits::retry_after_secs(wait),
+    })
+}
+
 async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -70,6 +93,7 @@ async fn upload(
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let party = caller(&req, &state, true).await?;
+    check_upload_limit(&state, &party, &conversation_id)?;
     let max = state.settings.attachment_max_bytes;
     let declared = header_str(&req, "content-length").and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
@@ -96,6 +120,7 @@ async fn upload(
     let data_dir = state.settings.data_dir.clone();
     let conversation_id = conversation_id.into_inner();
     let sender = party.clone();
+    let pacing = state.settings.floods.pacing;
     let (posted, attachment_id, name) = services::run(&state.db, move |conn| {
         let (posted, id) = attachments::upload(
             conn,
@@ -106,6 +131,7 @@ async fn upload(
             &name,
             &content_type,
             &bytes,
+            pacing,
         )?;
         let conversation = crate::db::models::Conversation::find(conn, &conversation_id)?
             .ok_or(ServiceError::NotFound)?;

@@ -167,6 +167,35 @@ pub fn error_json(code: &str, message: &str, client_msg_id: Option<&str>) -> Str
         .to_string()
 }
 
+/// A `rate_limited` error event, with the seconds to wait before trying again (`retry_after`).
+pub fn limited_json(message: &str, retry_after: u64, client_msg_id: Option<&str>) -> String {
+    json!({"type": "error", "code": "rate_limited", "message": message, "retry_after": retry_after, "client_msg_id": client_msg_id})
+        .to_string()
+}
+
+/// Counts one message of `party` in the conversation against its flood limit: guests and operators
+/// each have their own, per conversation (burst, then a sustained rate).
+pub fn check_message_limit(
+    state: &AppState,
+    party: &crate::services::chat::Party,
+    conversation_id: &str,
+) -> Result<(), ServiceError> {
+    use crate::limits::{conversation_key, retry_after_secs};
+    use crate::services::chat::Party;
+    let limits = &state.chat_limits;
+    let checked = match party {
+        Party::Guest { visitor_id } => limits
+            .guest_messages
+            .check(&conversation_key(visitor_id, conversation_id)),
+        Party::Operator(op) => limits
+            .operator_messages
+            .check(&conversation_key(&op.id, conversation_id)),
+    };
+    checked.map_err(|wait| ServiceError::Limited {
+        retry_after: retry_after_secs(wait),
+    })
+}
+
 /// The error event for a failed service call (internal causes logged, not shown).
 pub fn service_error_json(e: &ServiceError, client_msg_id: Option<&str>) -> String {
     let (code, message) = match e {
@@ -176,7 +205,9 @@ pub fn service_error_json(e: &ServiceError, client_msg_id: Option<&str>) -> Stri
         }
         ServiceError::Gone(m) => ("closed", m.clone()),
         ServiceError::Conflict(m) => ("conflict", m.clone()),
-        ServiceError::Limited { .. } => ("rate_limited", "too many messages; slow down".to_owned()),
+        ServiceError::Limited { retry_after } => {
+            return limited_json("too many messages; slow down", *retry_after, client_msg_id)
+        }
         ServiceError::Db(_) | ServiceError::Internal(_) => {
             tracing::error!(error = %e, "chat request failed");
             (
@@ -271,6 +302,11 @@ pub async fn send_message(
     kind: crate::services::chat::MessageKind,
 ) -> Option<String> {
     use crate::services::chat::{self, ClientMsgId, MessageBody};
+    // Before any parsing or storage: a flood is refused at the cost of a counter. A refused send
+    // stores nothing; the client may send it again (same client_msg_id) after `retry_after`.
+    if let Err(e) = check_message_limit(state, &party, &conversation_id) {
+        return Some(service_error_json(&e, Some(&client_msg_id)));
+    }
     let (id, body) = match (
         ClientMsgId::parse(&client_msg_id),
         MessageBody::parse(&body),
@@ -280,8 +316,9 @@ pub async fn send_message(
             return Some(service_error_json(&e.into(), Some(&client_msg_id)))
         }
     };
+    let pacing = state.settings.floods.pacing;
     let posted = crate::services::run(&state.db, move |conn| {
-        let posted = chat::post(conn, &conversation_id, &party, &id, &body, kind)?;
+        let posted = chat::post(conn, &conversation_id, &party, &id, &body, kind, pacing)?;
         let conversation =
             Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
         let name = sender_name(conn, &conversation, &posted.message)?;

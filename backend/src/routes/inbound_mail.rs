@@ -85,9 +85,10 @@ impl ProviderMail {
 /// Threads a received reply and tells the conversation's operators.
 pub async fn accept(state: &AppState, mail: InboundMail) -> Result<(), NotThreaded> {
     let domain = state.settings.outbound.reply_domain.clone();
+    let pacing = state.settings.floods.pacing;
     let threaded = state
         .db
-        .run(move |conn| Ok(inbound_mail::thread_reply(conn, &mail, &domain)))
+        .run(move |conn| Ok(inbound_mail::thread_reply(conn, &mail, &domain, pacing)))
         .await
         .map_err(|e| NotThreaded::Service(e.into()))??;
     let (conversation, posted) = threaded;

@@ -52,8 +52,9 @@ async fn inbound_sms(
         Ok(None) => return Ok(twiml()),
         Err(e) => return Err(ApiError::BadRequest(e.to_string())),
     };
+    let pacing = state.settings.floods.pacing;
     let received = services::run(&state.db, move |conn| {
-        let received = sms_inbound::receive(conn, &sms)?;
+        let received = sms_inbound::receive(conn, &sms, pacing)?;
         let conversation = if received.started {
             Some(conversation_json(conn, &received.conversation)?)
         } else {

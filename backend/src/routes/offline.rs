@@ -126,6 +126,12 @@ async fn submit(
         .authenticate(&state.db, &site.id, &token)
         .await?
         .ok_or(ApiError::UnknownGuest)?;
+    // Per guest too: one token used from many addresses is still one guest.
+    if let Err(wait) = state.chat_limits.guest_offline.check(&guest.visitor_id) {
+        return Err(ApiError::TooManyRequests {
+            retry_after: crate::limits::retry_after_secs(wait),
+        });
+    }
     let file = match upload {
         Some(u) => {
             let name =
@@ -139,6 +145,7 @@ async fn submit(
     let data_dir = state.settings.data_dir.clone();
     let base_url = state.settings.base().to_owned();
     let site_row = (*site).clone();
+    let pacing = state.settings.floods.pacing;
     let conversation = services::run(&state.db, move |conn| {
         let visitor = crate::db::models::Visitor::find(conn, &guest.visitor_id)?
             .ok_or(ServiceError::NotFound)?;
@@ -149,7 +156,9 @@ async fn submit(
                 content_type,
                 bytes,
             });
-        offline::submit(conn, &data_dir, &site_row, &visitor, &form, file, &base_url)
+        offline::submit(
+            conn, &data_dir, &site_row, &visitor, &form, file, &base_url, pacing,
+        )
     })
     .await?;
     state.outbound.wake();

@@ -250,7 +250,37 @@ impl Drop for VisitorHandler {
     }
 }
 
+/// Which of the guest's flood limits a socket request counts against.
+#[derive(Clone, Copy)]
+enum Counted {
+    Typing,
+    InviteAnswer,
+    /// start_chat, resume and read: each costs a database round trip.
+    Other,
+}
+
 impl VisitorHandler {
+    /// Counts one request against the guest's limit of its kind; the `rate_limited` error to answer
+    /// when over it. Keyed by the guest, so one guest's tabs share it.
+    fn over_limit(&self, counted: Counted) -> Option<Reply> {
+        let limits = &self.state.chat_limits;
+        let (limit, what) = match counted {
+            Counted::Typing => (&limits.guest_typing, "too many typing events; slow down"),
+            Counted::InviteAnswer => (
+                &limits.invite_answers,
+                "too many invitation answers; slow down",
+            ),
+            Counted::Other => (&limits.guest_events, "too many requests; slow down"),
+        };
+        let wait = limit.check(&self.guest.visitor_id).err()?;
+        let retry_after = crate::limits::retry_after_secs(wait);
+        Some(Reply::Send(chat_events::limited_json(
+            what,
+            retry_after,
+            None,
+        )))
+    }
+
     fn party(&self) -> Party {
         Party::Guest {
             visitor_id: self.guest.visitor_id.clone(),
@@ -408,6 +438,18 @@ impl SocketHandler for VisitorHandler {
         let Ok(message) = serde_json::from_str::<VisitorMessage>(text) else {
             return Reply::Close(CLOSE_MALFORMED, "malformed message");
         };
+        // `send` has its own limit per conversation (in chat_events::send_message).
+        let counted = match &message {
+            VisitorMessage::Send { .. } => None,
+            VisitorMessage::Typing { .. } => Some(Counted::Typing),
+            VisitorMessage::InviteResponse { .. } => Some(Counted::InviteAnswer),
+            VisitorMessage::StartChat { .. }
+            | VisitorMessage::Resume { .. }
+            | VisitorMessage::Read { .. } => Some(Counted::Other),
+        };
+        if let Some(refused) = counted.and_then(|c| self.over_limit(c)) {
+            return refused;
+        }
         match message {
             VisitorMessage::StartChat {
                 name,

@@ -97,6 +97,7 @@ pub fn upload(
     name: &str,
     content_type: &str,
     bytes: &[u8],
+    pacing: crate::config::Pacing,
 ) -> Result<(Posted, String), ServiceError> {
     chat::authorised(conn, conversation_id, party)?;
     let id = domain::new_id();
@@ -119,6 +120,7 @@ pub fn upload(
             client_msg_id,
             &MessageBody::generated(description.to_string()),
             MessageKind::Attachment,
+            pacing,
         )?;
         if !posted.duplicate {
             Attachment {

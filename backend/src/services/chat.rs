@@ -270,7 +270,7 @@ impl From<diesel::result::Error> for PostAbort {
 }
 
 /// Stores a message with the next sequence number, once per `(conversation, client_msg_id)`. The
-/// message is committed when this returns.
+/// message is committed when this returns; `pacing` paces the notifications it queues.
 pub fn post(
     conn: &mut DbConnection,
     conversation_id: &str,
@@ -278,6 +278,7 @@ pub fn post(
     client_msg_id: &ClientMsgId,
     body: &MessageBody,
     kind: MessageKind,
+    pacing: crate::config::Pacing,
 ) -> Result<Posted, ServiceError> {
     let conversation = authorised(conn, conversation_id, party)?;
     if kind == MessageKind::Note && matches!(party, Party::Guest { .. }) {
@@ -312,7 +313,7 @@ pub fn post(
             created_at: now,
         };
         message.insert(conn)?;
-        super::notify::message_posted(conn, &conversation, &message)?;
+        super::notify::message_posted(conn, &conversation, &message, pacing)?;
         Ok(message)
     });
     match attempt {

@@ -128,6 +128,7 @@ pub fn thread_reply(
     conn: &mut DbConnection,
     mail: &InboundMail,
     reply_domain: &str,
+    pacing: crate::config::Pacing,
 ) -> Result<(Conversation, Posted), NotThreaded> {
     let token = mail
         .recipients
@@ -174,6 +175,7 @@ pub fn thread_reply(
         &client_msg_id,
         &body,
         MessageKind::Text,
+        pacing,
     )?;
     let conversation = Conversation::find(conn, &conversation.id)?.unwrap_or(conversation);
     Ok((conversation, posted))

@@ -6,7 +6,8 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::models::{Conversation, Message, Operator, Site};
+use crate::config::Pacing;
+use crate::db::models::{Conversation, Message, Operator, OutboxItem, Site};
 use crate::db::DbConnection;
 use crate::outbound::mail::EmailJob;
 use crate::outbound::outbox::Enqueue;
@@ -105,19 +106,39 @@ pub fn conversation_closed(conn: &mut DbConnection, c: &Conversation) -> QueryRe
     .map(|_| ())
 }
 
-/// A message was stored: webhooks, and an operator's reply reaches a guest who is not in a panel
-/// by email or SMS.
-pub fn message_posted(conn: &mut DbConnection, c: &Conversation, m: &Message) -> QueryResult<()> {
+/// A message was stored: webhooks (coalesced per conversation, see
+/// [`events::emit_message_created`]), and an operator's reply reaches a guest who is not in a panel
+/// by email or SMS, at most `pacing.notifications_per_hour` of them per conversation.
+pub fn message_posted(
+    conn: &mut DbConnection,
+    c: &Conversation,
+    m: &Message,
+    pacing: Pacing,
+) -> QueryResult<()> {
     if m.kind == "note" || m.kind == "system" {
         return Ok(());
     }
-    let mut data = conversation_data(c);
-    data["message"] = json!({
+    let message = json!({
         "seq": m.seq, "sender": m.sender_kind, "kind": m.kind, "body": m.body,
         "created_at": m.created_at.and_utc().to_rfc3339(),
     });
-    events::emit(conn, &c.site_id, Some(&c.id), events::MESSAGE_CREATED, data)?;
+    events::emit_message_created(
+        conn,
+        &c.site_id,
+        &c.id,
+        conversation_data(c),
+        message,
+        pacing.webhook_window_secs,
+    )?;
     if m.sender_kind != "operator" || m.kind != "text" || !reached_outside(&c.channel) {
+        return Ok(());
+    }
+    let hour_ago = m.created_at - chrono::Duration::hours(1);
+    let recent = OutboxItem::count_of_conversation_since(conn, &c.id, &["email", "sms"], hour_ago)?;
+    if recent >= i64::from(pacing.notifications_per_hour) {
+        // A flood of replies must not become a flood of mail or texts; the reply is in the
+        // conversation (and its transcript) all the same.
+        tracing::warn!(conversation = %c.id, recent, "reply not emailed or texted: the conversation's hourly cap is reached");
         return Ok(());
     }
     let operator = match &m.sender_id {

@@ -89,6 +89,7 @@ pub fn submit(
     form: &OfflineForm,
     file: Option<OfflineFile<'_>>,
     base_url: &str,
+    pacing: crate::config::Pacing,
 ) -> Result<Conversation, ServiceError> {
     if visitor.site_id != site.id {
         return Err(ServiceError::NotFound);
@@ -138,6 +139,7 @@ pub fn submit(
             &ClientMsgId::parse(&domain::new_id())?,
             &form.message,
             MessageKind::Text,
+            pacing,
         )?;
         if let Some(file) = file {
             super::attachments::upload(
@@ -149,6 +151,7 @@ pub fn submit(
                 file.name,
                 file.content_type,
                 file.bytes,
+                pacing,
             )?;
         }
         super::notify::offline_message(conn, &conversation, form.message.as_ref(), base_url)?;

@@ -199,7 +199,11 @@ fn phone_guest(
 
 /// Adds an inbound SMS to the newest open conversation of its phone number, or starts a waiting
 /// `sms` conversation on the number's site. `NotFound` when no site can take it.
-pub fn receive(conn: &mut DbConnection, sms: &InboundSms) -> Result<Received, ServiceError> {
+pub fn receive(
+    conn: &mut DbConnection,
+    sms: &InboundSms,
+    pacing: crate::config::Pacing,
+) -> Result<Received, ServiceError> {
     if let Some((message, conversation)) = stored_earlier(conn, &sms.from, &sms.sid)? {
         return Ok(Received {
             conversation,
@@ -237,6 +241,7 @@ pub fn receive(conn: &mut DbConnection, sms: &InboundSms) -> Result<Received, Se
         &ClientMsgId::parse(&sms.sid)?,
         &sms.body,
         MessageKind::Text,
+        pacing,
     )?;
     let conversation = Conversation::find(conn, &conversation.id)?.ok_or(ServiceError::NotFound)?;
     Ok(Received {

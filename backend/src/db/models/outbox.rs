@@ -76,6 +76,62 @@ impl OutboxItem {
         Ok(n == 1)
     }
 
+    /// The newest `limit` items about a conversation on a channel with this summary.
+    pub fn newest_of_conversation(
+        conn: &mut DbConnection,
+        conversation_id: &str,
+        channel: &str,
+        summary: &str,
+        limit: i64,
+    ) -> QueryResult<Vec<OutboxItem>> {
+        o::table
+            .filter(o::conversation_id.eq(conversation_id))
+            .filter(o::channel.eq(channel))
+            .filter(o::summary.eq(summary))
+            .order((o::created_at.desc(), o::id.desc()))
+            .limit(limit)
+            .select(OutboxItem::as_select())
+            .load(conn)
+    }
+
+    /// How many items about a conversation on these channels were queued since `since`.
+    pub fn count_of_conversation_since(
+        conn: &mut DbConnection,
+        conversation_id: &str,
+        channels: &[&str],
+        since: chrono::NaiveDateTime,
+    ) -> QueryResult<i64> {
+        o::table
+            .filter(o::conversation_id.eq(conversation_id))
+            .filter(o::channel.eq_any(channels))
+            .filter(o::created_at.gt(since))
+            .count()
+            .get_result(conn)
+    }
+
+    /// Replaces the payload of this item and moves its due time, if it is still waiting for its
+    /// first attempt exactly as read (not claimed since); answers whether it was.
+    pub fn replace_waiting_payload(
+        &self,
+        conn: &mut DbConnection,
+        payload: &str,
+        next_attempt_at: chrono::NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            o::table
+                .filter(o::id.eq(&self.id))
+                .filter(o::status.eq("pending"))
+                .filter(o::attempts.eq(0))
+                .filter(o::next_attempt_at.eq(self.next_attempt_at)),
+        )
+        .set((
+            o::payload.eq(payload),
+            o::next_attempt_at.eq(next_attempt_at),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
     /// Records the outcome of an attempt.
     pub fn record(
         conn: &mut DbConnection,
