@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use actix_web::http::header::HeaderMap;
 use actix_web::HttpRequest;
 
 use crate::config::Settings;
@@ -15,11 +16,16 @@ pub fn ip(req: &HttpRequest, settings: &Settings) -> IpAddr {
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    ip_behind_proxies(peer, req.headers(), settings)
+}
+
+/// The client's IP from the TCP peer and the request's headers: the one rule for plain requests
+/// and for the visitor sockets Beckon upgrades itself.
+pub fn ip_behind_proxies(peer: IpAddr, headers: &HeaderMap, settings: &Settings) -> IpAddr {
     // Every line, in order: a proxy that adds a line of its own puts the client's address there,
     // after any line the client sent itself. A line that is not text is kept as a garbled hop
     // (which stops the walk) rather than dropped, so it cannot hide the lines left of it.
-    let forwarded: Vec<&str> = req
-        .headers()
+    let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .map(|v| v.to_str().unwrap_or("?"))
         .collect();
