@@ -582,6 +582,8 @@ function chatWorkspace(root) {
       core.handle(message);
     };
     ws.onclose = function (event) {
+      // 4401: the session ended (signed out, expired, deactivated); reconnecting cannot help.
+      if (event.code === 4401) { location.assign("/login"); return; }
       ws = null;
       typingFor = null;
       setStatus("Reconnecting…", false);

@@ -129,7 +129,9 @@ function liveVisitors(root) {
       try { message = JSON.parse(event.data); } catch (e) { return; }
       handle(message);
     };
-    ws.onclose = function () {
+    ws.onclose = function (event) {
+      // 4401: the session ended (signed out, expired, deactivated); reconnecting cannot help.
+      if (event && event.code === 4401) { location.assign("/login"); return; }
       status.textContent = "Reconnecting…";
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 30000);
