@@ -80,7 +80,7 @@ pub async fn resolve(
         for addr in &addrs {
             if let Some(why) = super::address::refusal_for_connect(addr.ip()) {
                 return Err(DeliveryError::Permanent(format!(
-                    "refused: {host} resolves to {} ({why})",
+                    "refused: {host} resolves to the internal address {} ({why})",
                     addr.ip()
                 )));
             }
