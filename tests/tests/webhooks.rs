@@ -187,15 +187,27 @@ async fn a_registered_webhook_receives_signed_conversation_and_message_events() 
     assert_eq!(message["data"]["message"]["body"], "Hello <b>there</b>");
     assert_eq!(message["data"]["message"]["sender"], "guest");
 
-    // Both show as sent in the console.
-    let page = fx
-        .app
-        .get("/console/deliveries")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(page.matches(r#"data-status="sent""#).count(), 2, "{page}");
+    // Both show as sent in the console, once the worker has recorded the receiver's answers (the
+    // receiver saw the requests before answering them).
+    let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
+    loop {
+        let page = fx
+            .app
+            .get("/console/deliveries")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let sent = page.matches(r#"data-status="sent""#).count();
+        if sent == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sent} sent: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

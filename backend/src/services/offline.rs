@@ -81,6 +81,10 @@ pub struct OfflineFile<'a> {
 
 /// Stores the message as a new offline conversation of `visitor` on `site`, with its file, and
 /// queues every notification, all committed together.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one submission's parts, each parsed at the edge, and the server's settings for it"
+)]
 pub fn submit(
     conn: &mut DbConnection,
     data_dir: &std::path::Path,
