@@ -12,6 +12,7 @@ pub mod edge;
 pub mod error;
 pub mod limits;
 pub mod outbound;
+pub mod panic_guard;
 pub mod realtime;
 pub mod request_span;
 pub mod routes;

@@ -177,6 +177,13 @@ pub fn service_error_json(e: &ServiceError, client_msg_id: Option<&str>) -> Stri
         ServiceError::Gone(m) => ("closed", m.clone()),
         ServiceError::Conflict(m) => ("conflict", m.clone()),
         ServiceError::Limited { .. } => ("rate_limited", "too many messages; slow down".to_owned()),
+        ServiceError::Db(db) if db.is_unavailable() => {
+            tracing::warn!(error = %e, "chat request failed: database unavailable");
+            (
+                "unavailable",
+                "the server cannot store that right now; send it again shortly".to_owned(),
+            )
+        }
         ServiceError::Db(_) | ServiceError::Internal(_) => {
             tracing::error!(error = %e, "chat request failed");
             (
