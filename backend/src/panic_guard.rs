@@ -115,11 +115,12 @@ mod tests {
         )
         .await;
         // The server turns the error into the response it sends; done here by hand.
-        let err =
+        let outcome =
             test::try_call_service(&app, test::TestRequest::get().uri("/boom/1").to_request())
-                .await
-                .err()
-                .expect("an error, not a dropped request");
+                .await;
+        let Err(err) = outcome else {
+            panic!("a panicking handler must give an error, not a response or a dropped request");
+        };
         let res = err.error_response();
         assert_eq!(res.status(), 500);
         let body = actix_web::body::to_bytes(res.into_body())
