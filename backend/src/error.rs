@@ -106,6 +106,10 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyRequests { retry_after } = self {
             res.insert_header(("Retry-After", retry_after.to_string()));
         }
+        if let ApiError::Unavailable(_) = self {
+            // Every 503 is temporary (a full buffer, a database that does not answer).
+            res.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
+        }
         res.insert_header(("X-Content-Type-Options", "nosniff"));
         res.json(ErrorBody {
             error: self.code(),
@@ -123,14 +127,24 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Gone(m) => ApiError::Gone(m),
             ServiceError::Limited { retry_after } => ApiError::TooManyRequests { retry_after },
-            ServiceError::Db(db) => ApiError::Internal(db.into()),
+            ServiceError::Db(db) => db.into(),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
 
+/// Seconds a client is asked to wait before retrying a 503.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
+        if e.is_unavailable() {
+            // Expected during an outage, one per request: a warning, not an internal error.
+            tracing::warn!(error = %e, "database unavailable; answered 503");
+            return ApiError::Unavailable(
+                "the database is not answering; try again shortly".into(),
+            );
+        }
         ApiError::Internal(e.into())
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod limits;
 pub mod memory;
 pub mod outbound;
+pub mod panic_guard;
 pub mod realtime;
 pub mod request_span;
 pub mod routes;

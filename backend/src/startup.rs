@@ -121,6 +121,8 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(BODY_LIMIT_BYTES))
                 .app_data(web::JsonConfig::default().limit(BODY_LIMIT_BYTES))
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT_BYTES))
+                // Inside the logger, so a panic's 500 is logged in the request's span like any other.
+                .wrap(crate::panic_guard::CatchPanic)
                 .wrap(TracingLogger::<crate::request_span::RequestSpan>::new())
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
@@ -230,8 +232,9 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     })?;
     let url = settings.database_url.clone();
     let pool_size = settings.db_pool_size;
+    let timeout = settings.db_timeout;
     tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&url, pool_size)?;
+        let db = Db::connect_with_timeout(&url, pool_size, timeout)?;
         db.migrate()?;
         Ok::<_, anyhow::Error>(db)
     })

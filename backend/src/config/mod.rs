@@ -46,6 +46,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "BECKON_DB_POOL_SIZE", global = true, value_name = "N")]
     pub db_pool_size: Option<u32>,
 
+    /// How long a request waits for the database (a pooled connection, SQLite's write lock) before
+    /// it is answered as retryable (HTTP 503 with Retry-After, socket error `unavailable`), in
+    /// milliseconds. Default: 3000.
+    #[arg(long, env = "BECKON_DB_TIMEOUT_MS", global = true, value_name = "MS")]
+    pub db_timeout_ms: Option<u64>,
+
     /// Proxies (IP or CIDR, comma-separated) whose X-Forwarded-For header is trusted for the client
     /// address. Default: none, so the peer address is used.
     #[arg(
@@ -191,6 +197,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     db_pool_size: Option<u32>,
+    db_timeout_ms: Option<u64>,
     trusted_proxies: Option<Vec<IpNet>>,
     session_idle_minutes: Option<i64>,
     session_max_hours: Option<i64>,
@@ -244,6 +251,8 @@ pub struct Settings {
     pub database_url: String,
     /// Pool size.
     pub db_pool_size: u32,
+    /// How long a request waits for the database before it is answered as retryable.
+    pub db_timeout: std::time::Duration,
     /// Trusted reverse proxies.
     pub trusted_proxies: Vec<IpNet>,
     /// Console session idle timeout.
@@ -358,6 +367,10 @@ impl Settings {
         let db_pool_size = args.db_pool_size.or(file.db_pool_size).unwrap_or(16);
         if !(1..=1000).contains(&db_pool_size) {
             return Err(invalid("db-pool-size", "must be between 1 and 1000"));
+        }
+        let db_timeout_ms = args.db_timeout_ms.or(file.db_timeout_ms).unwrap_or(3000);
+        if !(100..=60_000).contains(&db_timeout_ms) {
+            return Err(invalid("db-timeout-ms", "must be between 100 and 60000"));
         }
         let minutes = |setting, v: i64, max: i64| {
             if (1..=max).contains(&v) {
@@ -475,6 +488,7 @@ impl Settings {
             data_dir,
             database_url,
             db_pool_size,
+            db_timeout: std::time::Duration::from_millis(db_timeout_ms),
             trusted_proxies: args
                 .trusted_proxies
                 .clone()

@@ -53,10 +53,12 @@ impl Backend {
 pub struct ConnectionManager {
     url: String,
     backend: Backend,
+    /// SQLite's busy timeout: how long a statement waits for another process's lock.
+    busy_timeout: Duration,
 }
 
-/// A busy timeout first (so the pragmas after it wait for a writer instead of failing a new pooled
-/// connection with SQLITE_BUSY), WAL for concurrent readers, FULL sync so an acknowledged message
+/// After a busy timeout (set first, from `--db-timeout-ms`, so the pragmas after it wait for a
+/// writer instead of failing a new pooled connection with SQLITE_BUSY): WAL for concurrent readers, FULL sync so an acknowledged message
 /// survives power loss, foreign keys (off by default in SQLite), and reads through a memory map:
 /// every write invalidates the other connections' page caches, and reading the pages again by
 /// `read(2)` cost page-view writes more than the inserts did. Checkpoints every 10 000 WAL pages
@@ -64,7 +66,7 @@ pub struct ConnectionManager {
 /// rewritten since the last, and page views rewrite the same index pages in every batch, so this
 /// wrote about a quarter less under heavy page-view load; the WAL file is cut back to 64 MB after
 /// a burst.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; \
      PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;";
 
@@ -81,6 +83,11 @@ impl ManageConnection for ConnectionManager {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {};",
+                    self.busy_timeout.as_millis()
+                ))
+                .map_err(r2d2::Error::QueryError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -107,6 +114,12 @@ impl ManageConnection for ConnectionManager {
 /// flusher) cannot keep the others waiting by taking it straight back.
 static SQLITE_WRITER: parking_lot::FairMutex<()> = parking_lot::const_fair_mutex(());
 
+/// Longest wait for [`SQLITE_WRITER`], in milliseconds: the database timeout of the last pool
+/// opened (one per process outside tests). Bounded like SQLite's own busy timeout, so writers
+/// queued behind one that waits for another process's lock give up in time as well.
+static SQLITE_WRITER_WAIT_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_TIMEOUT.as_millis() as u64);
+
 /// Runs `work` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
 ///
 /// On SQLite the transaction begins with `BEGIN IMMEDIATE` under this process's writer lock, so a
@@ -128,7 +141,17 @@ where
     if nested {
         return conn.transaction(work);
     }
-    let _writer = SQLITE_WRITER.lock();
+    let wait = SQLITE_WRITER_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed);
+    let Some(_writer) = SQLITE_WRITER.try_lock_for(Duration::from_millis(wait)) else {
+        // Worded like SQLite's SQLITE_BUSY, which is what it amounts to (see DbError::is_unavailable).
+        return Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(
+                "database is locked (still waiting for this process's other writers)".to_owned(),
+            ),
+        )
+        .into());
+    };
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     match work(conn) {
         Ok(value) => {
@@ -157,9 +180,40 @@ pub enum DbError {
     /// The blocking task running the query was cancelled or panicked.
     #[error("database task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The database did not answer within the time given (see [`Db::ping_within`]).
+    #[error("the database did not answer in time")]
+    Timeout,
 }
 
 impl DbError {
+    /// True when the database could not be reached or locked in time, rather than refusing the
+    /// query: no pooled connection within `--db-timeout-ms`, a connection that cannot be opened
+    /// or was cut, or SQLite's write lock held by another process past the busy timeout. The
+    /// same request may succeed when retried later, so callers answer 503 / `unavailable`.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) | DbError::Timeout => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(_, info)) => {
+                let m = info.message();
+                // SQLITE_BUSY / SQLITE_LOCKED, and PostgreSQL connections cut by the server or
+                // the network (libpq reports these as plain errors without a SQLSTATE).
+                [
+                    "database is locked",
+                    "database table is locked",
+                    "terminating connection",
+                    "server closed the connection",
+                    "no connection to the server",
+                    "connection to server",
+                ]
+                .iter()
+                .any(|needle| m.contains(needle))
+            }
+            DbError::Query(_) | DbError::Task(_) => false,
+        }
+    }
+
     /// True when the query failed on a unique constraint (a conflict the caller can report).
     pub fn is_unique_violation(&self) -> bool {
         matches!(
@@ -171,6 +225,10 @@ impl DbError {
         )
     }
 }
+
+/// How long [`Db::connect`] waits for a pooled connection or SQLite's write lock; the server uses
+/// `--db-timeout-ms` instead.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pool of connections to the configured database.
 #[derive(Clone)]
@@ -190,19 +248,39 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Connects to `url` with at most `max_connections` pooled connections. SQLite files are created
-    /// if missing (their parent directory must exist).
+    /// Connects to `url` with at most `max_connections` pooled connections, waiting up to
+    /// [`DEFAULT_TIMEOUT`] for the database. SQLite files are created if missing (their parent
+    /// directory must exist).
     pub fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Db::connect_with_timeout(url, max_connections, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`Db::connect`], with `timeout` as the longest wait for a pooled connection and for
+    /// SQLite's write lock (`--db-timeout-ms`): past it a request fails with an error for which
+    /// [`DbError::is_unavailable`] holds, instead of queueing behind a database that does not
+    /// answer.
+    pub fn connect_with_timeout(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+    ) -> anyhow::Result<Db> {
         let backend = Backend::from_url(url);
         let manager = ConnectionManager {
             url: url.to_owned(),
             backend,
+            busy_timeout: timeout,
         };
         let opener = std::sync::Arc::new(manager.clone());
+        if backend == Backend::Sqlite {
+            SQLITE_WRITER_WAIT_MS.store(
+                u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(timeout)
             .build(manager)
             .with_context(|| format!("cannot connect to the {backend:?} database"))?;
         Ok(Db {
@@ -272,5 +350,14 @@ impl Db {
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), DbError> {
         self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
+    }
+
+    /// [`Db::ping`], given up after `within` ([`DbError::Timeout`]): a probe must answer fast even
+    /// while the pool waits for a database that does not answer (the check itself goes on in the
+    /// background until the pool's own timeout).
+    pub async fn ping_within(&self, within: Duration) -> Result<(), DbError> {
+        tokio::time::timeout(within, self.ping())
+            .await
+            .unwrap_or(Err(DbError::Timeout))
     }
 }

@@ -208,6 +208,13 @@ pub fn service_error_json(e: &ServiceError, client_msg_id: Option<&str>) -> Stri
         ServiceError::Limited { retry_after } => {
             return limited_json("too many messages; slow down", *retry_after, client_msg_id)
         }
+        ServiceError::Db(db) if db.is_unavailable() => {
+            tracing::warn!(error = %e, "chat request failed: database unavailable");
+            (
+                "unavailable",
+                "the server cannot store that right now; send it again shortly".to_owned(),
+            )
+        }
         ServiceError::Db(_) | ServiceError::Internal(_) => {
             tracing::error!(error = %e, "chat request failed");
             (

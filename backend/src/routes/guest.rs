@@ -484,3 +484,42 @@ async fn identify(
     Ok(with_cors(HttpResponse::Ok(), origin_of(&req))
         .json(serde_json::json!({"verified": true, "name": name})))
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::{page_text, page_url, referrer, Beacon};
+
+    proptest! {
+        /// The beacon parser on any bytes, and on well-formed beacons with any field text: no
+        /// panic; a page address is an http(s) URL; a title is at most 300 characters without
+        /// control characters; a referrer is empty or an http(s) URL.
+        #[test]
+        fn beacons_parse_any_input_without_panicking(
+            raw in prop::collection::vec(any::<u8>(), 0..600),
+            u in any::<String>(),
+            ti in any::<String>(),
+            r in any::<String>(),
+            scheme in "(https?|javascript|data|ftp)://",
+        ) {
+            let generated = serde_json::json!({
+                "k": "K", "t": "T", "u": format!("{scheme}{u}"), "ti": ti, "r": r
+            })
+            .to_string();
+            for body in [&raw[..], generated.as_bytes()] {
+                let Ok(beacon) = serde_json::from_slice::<Beacon>(body) else {
+                    continue;
+                };
+                if let Ok(url) = page_url(&beacon.u) {
+                    prop_assert!(url.starts_with("http://") || url.starts_with("https://"));
+                }
+                let title = page_text(&beacon.ti, 300);
+                prop_assert!(title.chars().count() <= 300);
+                prop_assert!(!title.chars().any(char::is_control));
+                let r = referrer(&beacon.r);
+                prop_assert!(r.is_empty() || r.starts_with("http://") || r.starts_with("https://"));
+            }
+        }
+    }
+}

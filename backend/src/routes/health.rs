@@ -1,5 +1,7 @@
 //! Liveness and readiness probes.
 
+use std::time::Duration;
+
 use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
@@ -15,9 +17,13 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// The database answers; 503 when it does not.
+/// Longest `/readyz` waits for the database: a load balancer's probe must get its answer well within
+/// its own timeout, whatever `--db-timeout-ms` is.
+const READY_WAIT: Duration = Duration::from_millis(800);
+
+/// The database answers; 503 when it does not, or not within [`READY_WAIT`].
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
+    match state.db.ping_within(READY_WAIT).await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -165,3 +165,26 @@ fn form_fields(body: &[u8]) -> Result<ProviderMail, ApiError> {
     serde_json::from_value(serde_json::Value::Object(map))
         .map_err(|e| ApiError::BadRequest(format!("malformed form: {e}")))
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A provider's inbound-mail webhook form, any bytes: a mail or a 400, never a panic.
+        #[test]
+        fn provider_forms_parse_any_bytes_without_panicking(
+            raw in prop::collection::vec(any::<u8>(), 0..1000),
+            to in any::<String>(),
+            text in any::<String>(),
+        ) {
+            let _ = super::form_fields(&raw).map(super::ProviderMail::into_mail);
+            let shaped: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("recipient", &to)
+                .append_pair("stripped-text", &text)
+                .finish();
+            let mail = super::form_fields(shaped.as_bytes()).map(super::ProviderMail::into_mail);
+            prop_assert!(mail.is_ok());
+        }
+    }
+}

@@ -173,3 +173,82 @@ async fn submit(
         "status": "received",
     })))
 }
+
+#[cfg(test)]
+mod props {
+    use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+    use actix_web::web::Bytes;
+    use proptest::prelude::*;
+
+    use crate::services::offline::OfflineForm;
+
+    /// Runs the form reader over `body`, sent in chunks of `chunk` bytes; false when it let a
+    /// file over `max_file` through.
+    fn read(body: Vec<u8>, chunk: usize, max_file: usize) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("multipart/form-data; boundary=XyZ"),
+        );
+        let chunks: Vec<Result<Bytes, actix_web::error::PayloadError>> = body
+            .chunks(chunk.max(1))
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let payload = actix_multipart::Multipart::new(&headers, futures_util::stream::iter(chunks));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        match runtime.block_on(super::read_form(payload, max_file)) {
+            Ok((form, _, _, upload)) => {
+                let _ = OfflineForm::parse(&form);
+                upload.is_none_or(|u| u.bytes.len() <= max_file)
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// A form shaped like the panel's, with arbitrary field names, values and file bytes.
+    fn form() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::collection::vec(
+                (
+                    "(site_key|token|name|email|message|website|handle|file|\\PC{0,8})",
+                    any::<String>(),
+                ),
+                0..6,
+            ),
+            prop::collection::vec(any::<u8>(), 0..300),
+        )
+            .prop_map(|(fields, file)| {
+                let mut body = Vec::new();
+                for (name, value) in fields {
+                    body.extend_from_slice(
+                        format!(
+                            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                }
+                body.extend_from_slice(
+                    b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n",
+                );
+                body.extend_from_slice(&file);
+                body.extend_from_slice(b"\r\n--XyZ--\r\n");
+                body
+            })
+    }
+
+    proptest! {
+        /// The leave-a-message form reader on any bytes and on forms of any content, in any
+        /// chunking: a form or a 4xx, never a panic, and never a file over the limit.
+        #[test]
+        fn offline_forms_parse_any_input_without_panicking(
+            raw in prop::collection::vec(any::<u8>(), 0..1000),
+            shaped in form(),
+            chunk in 1usize..64,
+        ) {
+            prop_assert!(read(raw, chunk, 100));
+            prop_assert!(read(shaped, chunk, 100));
+        }
+    }
+}

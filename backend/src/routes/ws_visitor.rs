@@ -524,3 +524,49 @@ impl SocketHandler for VisitorHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::VisitorMessage;
+
+    /// A JSON value of any shape, a few levels deep.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            any::<String>().prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    "(type|conversation_id|client_msg_id|body|after_seq|seq|state|name|\\PC{0,6})",
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The visitor socket's message parser on any text, and on objects of every message
+        /// type with fields of any type: a message or the malformed-message close, never a panic.
+        #[test]
+        fn visitor_messages_parse_any_text_without_panicking(
+            text in any::<String>(),
+            kind in "(start_chat|send|resume|typing|read|invite_response|\\PC{0,10})",
+            mut value in json(),
+        ) {
+            let _ = serde_json::from_str::<VisitorMessage>(&text);
+            if let Some(object) = value.as_object_mut() {
+                object.insert("type".to_owned(), kind.into());
+            }
+            let _ = serde_json::from_str::<VisitorMessage>(&value.to_string());
+        }
+    }
+}

@@ -41,7 +41,7 @@ const MAX_TERMS: usize = 8;
 
 /// The terms of a query: words, or phrases in double quotes (inner blanks collapsed), empty ones
 /// dropped. Case is left to [`contains_pattern`].
-fn terms(q: &str) -> Vec<String> {
+pub fn terms(q: &str) -> Vec<String> {
     let mut terms = Vec::new();
     for (i, part) in q.split('"').enumerate() {
         // Odd parts were inside quotes: one phrase. An unclosed quote runs to the end.

@@ -98,6 +98,28 @@ pub fn prune_used_signatures(conn: &mut DbConnection) -> diesel::QueryResult<usi
     diesel::delete(t::table.filter(t::expires_at.lt(crate::domain::now()))).execute(conn)
 }
 
+/// Checks a claim's fields, freshness and signature (not yet whether it was used before); the
+/// display name and the expected signature when it holds.
+fn check(
+    secret: &str,
+    claim: &IdentityClaim,
+    now: i64,
+) -> Result<(DisplayName, String), ServiceError> {
+    let name = DisplayName::parse(&claim.name)?;
+    if claim.id.is_empty() || claim.id.len() > 200 || claim.email.len() > 254 {
+        return Err(InvalidInput::new("id", "must be 1 to 200 characters").into());
+    }
+    // Saturating: a hostile `ts` near i64::MIN or MAX must not overflow the subtraction.
+    if now.saturating_sub(claim.ts).saturating_abs() > REPLAY_WINDOW_SECS {
+        return Err(ServiceError::Unauthorized);
+    }
+    let expected = sign(secret, claim);
+    if !crate::secrets::constant_time_eq(&expected, &claim.signature.to_ascii_lowercase()) {
+        return Err(ServiceError::Unauthorized);
+    }
+    Ok((name, expected))
+}
+
 /// Checks a claim for a site and, when it holds, names and verifies the guest. Returns the name.
 pub fn verify_and_apply(
     conn: &mut DbConnection,
@@ -106,17 +128,7 @@ pub fn verify_and_apply(
     claim: &IdentityClaim,
     now: i64,
 ) -> Result<String, ServiceError> {
-    let name = DisplayName::parse(&claim.name)?;
-    if claim.id.is_empty() || claim.id.len() > 200 || claim.email.len() > 254 {
-        return Err(InvalidInput::new("id", "must be 1 to 200 characters").into());
-    }
-    if (now - claim.ts).abs() > REPLAY_WINDOW_SECS {
-        return Err(ServiceError::Unauthorized);
-    }
-    let expected = sign(&site.identity_secret, claim);
-    if !crate::secrets::constant_time_eq(&expected, &claim.signature.to_ascii_lowercase()) {
-        return Err(ServiceError::Unauthorized);
-    }
+    let (name, expected) = check(&site.identity_secret, claim, now)?;
     if !record_signature(conn, &expected, visitor_id, claim.ts, now)? {
         return Err(ServiceError::Unauthorized);
     }
@@ -129,4 +141,91 @@ pub fn verify_and_apply(
         ))
         .execute(conn)?;
     Ok(name.as_ref().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{check, sign, IdentityClaim, REPLAY_WINDOW_SECS};
+    use crate::services::ServiceError;
+
+    /// Seen while writing the properties below: `now - ts` overflowed for a `ts` near `i64::MIN`
+    /// (a panic in debug builds, a wrapped value that passed the window check in release ones).
+    #[test]
+    fn an_extreme_timestamp_is_refused_not_a_panic() {
+        let claim = IdentityClaim {
+            id: "u1".into(),
+            name: "Ann".into(),
+            email: String::new(),
+            ts: i64::MIN,
+            signature: String::new(),
+        };
+        assert!(matches!(
+            check("secret", &claim, 1_700_000_000),
+            Err(ServiceError::Unauthorized)
+        ));
+    }
+
+    fn claim() -> impl Strategy<Value = IdentityClaim> {
+        (
+            any::<String>(),
+            any::<String>(),
+            any::<String>(),
+            any::<i64>(),
+            any::<String>(),
+        )
+            .prop_map(|(id, name, email, ts, signature)| IdentityClaim {
+                id,
+                name,
+                email,
+                ts,
+                signature,
+            })
+    }
+
+    proptest! {
+        /// Arbitrary claims: never a panic, and nothing unsigned is accepted.
+        #[test]
+        fn arbitrary_claims_are_refused_without_panicking(
+            secret in any::<String>(),
+            claim in claim(),
+            now in any::<i64>(),
+        ) {
+            if check(&secret, &claim, now).is_ok() {
+                prop_assert_eq!(claim.signature.to_ascii_lowercase(), sign(&secret, &claim));
+            }
+        }
+
+        /// A claim signed with the site's secret, fresh, is accepted (in either case of hex);
+        /// changed in any field, or signed with another secret, or stale, it is refused.
+        #[test]
+        fn only_a_fresh_claim_signed_with_the_secret_holds(
+            secret in "\\PC{1,40}",
+            other_secret in "\\PC{1,40}",
+            id in "[a-zA-Z0-9_-]{1,40}",
+            name in "[\\p{L} ]{0,20}[\\p{L}]",
+            email in "([a-z]{1,10}@[a-z]{1,10}\\.example)?",
+            skew in -REPLAY_WINDOW_SECS..=REPLAY_WINDOW_SECS,
+            stale in (REPLAY_WINDOW_SECS + 1)..100_000,
+            tampered_name in "\\PC{1,20}",
+        ) {
+            let now = 1_700_000_000;
+            let mut claim = IdentityClaim { id, name, email, ts: now + skew, signature: String::new() };
+            claim.signature = sign(&secret, &claim).to_ascii_uppercase();
+            prop_assert!(check(&secret, &claim, now).is_ok());
+            if other_secret != secret {
+                prop_assert!(check(&other_secret, &claim, now).is_err());
+            }
+            let mut changed = claim.clone();
+            changed.ts = now - stale;
+            changed.signature = sign(&secret, &changed);
+            prop_assert!(check(&secret, &changed, now).is_err(), "stale");
+            if tampered_name != claim.name {
+                let mut changed = claim.clone();
+                changed.name = tampered_name;
+                prop_assert!(check(&secret, &changed, now).is_err(), "tampered name");
+            }
+        }
+    }
 }

@@ -221,3 +221,65 @@ mod tests {
         assert_eq!(strip_quoted(&mail.text), "New text");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::{parse_raw, strip_quoted, token_of};
+
+    /// A mail that is mostly well formed, with arbitrary pieces where a sender controls them.
+    fn mail() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<String>(),
+            any::<String>(),
+            any::<String>(),
+            "(text/plain|text/html|multipart/alternative; boundary=\"b\")",
+            "(7bit|quoted-printable|base64|8bit)",
+        )
+            .prop_map(|(to, subject, body, ct, cte)| {
+                format!(
+                    "From: a@b.example\r\nTo: {to}\r\nSubject: {subject}\r\n\
+                     Content-Type: {ct}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n\
+                     --b\r\nContent-Type: text/plain\r\n\r\n{body}\r\n--b--\r\n"
+                )
+                .into_bytes()
+            })
+    }
+
+    proptest! {
+        /// The mail parser and the helpers after it take anything a sender can send.
+        #[test]
+        fn inbound_mail_parses_any_bytes_without_panicking(
+            raw in prop::collection::vec(any::<u8>(), 0..2000),
+            shaped in mail(),
+            envelope in prop::collection::vec(any::<String>(), 0..3),
+            domain in "\\PC{0,20}",
+        ) {
+            for raw in [&raw, &shaped] {
+                if let Some(mail) = parse_raw(raw, &envelope) {
+                    for r in &mail.recipients {
+                        if let Some(token) = token_of(r, &domain) {
+                            prop_assert!(!token.is_empty() && token.len() <= 64);
+                            prop_assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()));
+                        }
+                    }
+                    let kept = strip_quoted(&mail.text);
+                    prop_assert!(kept.len() <= mail.text.len());
+                }
+            }
+        }
+
+        /// Recipients and reply text of any shape.
+        #[test]
+        fn reply_addresses_and_quotes_take_any_text(
+            recipient in any::<String>(),
+            domain in any::<String>(),
+            text in any::<String>(),
+        ) {
+            let _ = token_of(&recipient, &domain);
+            let _ = token_of(&format!("x <reply+{recipient}@{domain}>"), &domain);
+            let _ = strip_quoted(&text);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The page-view write-behind buffer: beacons are queued in memory (bounded) and written in
 //! batches, never on the request path. When the queue is full, a caller waits briefly for room and
-//! is then refused, instead of memory growing.
+//! is then refused, instead of memory growing. A batch whose write fails (database outage, full
+//! disk) is kept and tried again with backoff; an accepted page view is only lost with the process.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +83,20 @@ impl PageViewQueue {
     }
 }
 
+/// Longest pause between two tries of a batch that could not be written.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How long a stopping flusher keeps trying to write what it holds before giving it up.
+const STOP_RETRY: Duration = Duration::from_secs(10);
+
+/// The pause before the `failures`-th retry: the flush interval doubled per failure, at most
+/// [`MAX_BACKOFF`].
+fn backoff(every: Duration, failures: u32) -> Duration {
+    every
+        .saturating_mul(1u32 << failures.min(16))
+        .min(MAX_BACKOFF)
+}
+
 async fn run_flusher(
     db: Db,
     mut rx: mpsc::Receiver<PageView>,
@@ -91,14 +106,24 @@ async fn run_flusher(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch = Vec::with_capacity(1024);
+    // Page views taken from the queue and not yet written. A batch that fails stays here and is
+    // tried again (a page view answered 202 is never thrown away for a failed write); meanwhile
+    // nothing more is taken from the queue, so it fills and only then are new page views refused.
+    let mut pending: Vec<PageView> = Vec::new();
+    let mut failures: u32 = 0;
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut stop_deadline: Option<tokio::time::Instant> = None;
     // The flusher's own connection, kept from one batch to the next.
     let mut writer: Option<DbConnection> = None;
     loop {
-        let stopping = tokio::select! {
-            _ = tick.tick() => false,
-            _ = stop.notified() => true,
-        };
+        let stopping = stop_deadline.is_some()
+            || tokio::select! {
+                _ = tick.tick() => false,
+                _ = stop.notified() => true,
+            };
+        if stopping && stop_deadline.is_none() {
+            stop_deadline = Some(tokio::time::Instant::now() + STOP_RETRY);
+        }
         let just_refused = refused.swap(0, Ordering::Relaxed);
         if just_refused > 0 {
             tracing::warn!(
@@ -106,47 +131,94 @@ async fn run_flusher(
                 "page-view buffer full: page views refused with 503"
             );
         }
+        if let Some(at) = retry_at {
+            if stopping {
+                tokio::time::sleep_until(at).await;
+            } else if tokio::time::Instant::now() < at {
+                continue;
+            }
+        }
         loop {
-            batch.clear();
-            while batch.len() < MAX_BATCH {
+            while pending.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(view) => batch.push(view),
+                    Ok(view) => pending.push(view),
                     Err(_) => break,
                 }
             }
-            if batch.is_empty() {
+            if pending.is_empty() {
                 break;
             }
-            let rows = std::mem::take(&mut batch);
+            let rows = std::mem::take(&mut pending);
             let n = rows.len();
             let db = db.clone();
             let mut kept = writer.take();
             let written = tokio::task::spawn_blocking(move || {
-                let conn = match kept.as_mut() {
-                    Some(conn) => conn,
-                    None => kept.insert(db.dedicated(BULK_PRAGMAS)?),
-                };
-                write_batch(conn, &rows)?;
-                Ok::<_, DbError>(kept)
+                let result = write_with(&db, &mut kept, &rows);
+                (kept, rows, result)
             })
             .await;
             match written {
-                Ok(Ok(conn)) => writer = conn,
-                // The connection is dropped and opened again for the next batch: it may be what
-                // failed (a PostgreSQL server that restarted).
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, rows = n, "page views could not be written")
+                Ok((conn, _, Ok(()))) => {
+                    writer = conn;
+                    if failures > 0 {
+                        tracing::info!(
+                            rows = n,
+                            failures,
+                            "page views written again after failed tries"
+                        );
+                    }
+                    failures = 0;
+                    retry_at = None;
                 }
+                // The rows stay for the next try. The connection is dropped and opened again
+                // then: it may be what failed (a PostgreSQL server that restarted).
+                Ok((_, rows, Err(e))) => {
+                    pending = rows;
+                    failures = failures.saturating_add(1);
+                    let wait = backoff(every, failures);
+                    retry_at = Some(tokio::time::Instant::now() + wait);
+                    tracing::error!(
+                        error = %e,
+                        rows = n,
+                        queued = rx.len(),
+                        failures,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "page views could not be written; kept for another try"
+                    );
+                    break;
+                }
+                // A panic in the writer: the rows went with its task. It would panic again on
+                // the same rows, so they are not tried again.
                 Err(e) => tracing::error!(error = %e, rows = n, "page-view writer failed"),
             }
             if n < MAX_BATCH {
                 break;
             }
         }
-        if stopping {
-            return;
+        if let Some(deadline) = stop_deadline {
+            let left = pending.len() + rx.len();
+            if left == 0 {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::error!(
+                    lost = left,
+                    "stopping with page views that could not be written"
+                );
+                return;
+            }
         }
     }
+}
+
+/// Writes `rows` on the flusher's connection, opening it first when there is none.
+fn write_with(db: &Db, kept: &mut Option<DbConnection>, rows: &[PageView]) -> Result<(), DbError> {
+    let conn = match kept {
+        Some(conn) => conn,
+        None => kept.insert(db.dedicated(BULK_PRAGMAS)?),
+    };
+    write_batch(conn, rows)?;
+    Ok(())
 }
 
 /// A visitor's activity time is rewritten at most this often by page views (it only decides when

@@ -307,7 +307,7 @@ function onError(event) {
       starting = false;
       failPending();
     }
-  } else if (code == "rate_limited" || code == "internal") {
+  } else if (code == "rate_limited" || code == "internal" || code == "unavailable") {
     // Try again later; re-sending is safe, the server stores each client_msg_id once.
     starting = false;
     later("again", sync, 5000);

@@ -24,16 +24,16 @@ struct HistoryQuery {
     c: Option<String>,
 }
 
-/// A snippet of `body` around the first case-insensitive match of `q` (at most ~160 characters).
+/// A snippet of `body` around the first case-insensitive match of a term of `q` (at most ~160
+/// characters), or its start when no term matches.
 fn snippet(body: &str, q: &str) -> String {
     let chars: Vec<char> = body.chars().collect();
-    let lower: String = body.to_lowercase();
-    let at = lower
-        .find(&q.to_lowercase())
-        .map(|byte| lower[..byte].chars().count())
+    let at = history::terms(q)
+        .iter()
+        .find_map(|term| match_at(&chars, term))
         .unwrap_or(0);
-    let start = at.saturating_sub(60);
     let end = (at + 100).min(chars.len());
+    let start = at.saturating_sub(60).min(end);
     let mut s: String = chars[start..end].iter().collect();
     if start > 0 {
         s.insert(0, '…');
@@ -42,6 +42,30 @@ fn snippet(body: &str, q: &str) -> String {
         s.push('…');
     }
     s
+}
+
+/// The index in `chars` of the character where `needle` first matches, case-insensitively.
+///
+/// A character's lower-case form can be longer than the character (`İ` becomes `i̇`, two
+/// characters), so positions in a lower-cased copy are not positions in the original: the copy is
+/// built here character by character, remembering which original character each of its bytes
+/// came from, and a match is mapped back through that.
+fn match_at(chars: &[char], needle: &str) -> Option<usize> {
+    let needle: String = needle.chars().flat_map(char::to_lowercase).collect();
+    if needle.is_empty() {
+        return None;
+    }
+    let mut lower = String::with_capacity(chars.len());
+    let mut origin = Vec::with_capacity(chars.len());
+    for (i, c) in chars.iter().enumerate() {
+        for l in c.to_lowercase() {
+            lower.push(l);
+            origin.extend(std::iter::repeat_n(i, l.len_utf8()));
+        }
+    }
+    lower
+        .find(&needle)
+        .and_then(|byte| origin.get(byte).copied())
 }
 
 async fn show(
@@ -131,11 +155,50 @@ async fn show(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     #[test]
     fn snippets_center_on_the_match() {
         let body = format!("{}needle{}", "a".repeat(200), "b".repeat(200));
         let s = super::snippet(&body, "NEEDLE");
         assert!(s.contains("needle") && s.starts_with('…') && s.ends_with('…'));
         assert!(s.chars().count() <= 162);
+    }
+
+    /// Found by the issue: `İ` lower-cases to two characters, so a match's position in the
+    /// lower-cased copy was past the end of the original and the slice panicked.
+    #[test]
+    fn characters_whose_lower_case_is_longer_do_not_shift_the_snippet() {
+        let body = format!("{}needle", "İ".repeat(150));
+        let s = super::snippet(&body, "needle");
+        assert!(s.ends_with("needle"), "{s}");
+        assert_eq!(super::snippet("İİİ", "i"), "İİİ");
+    }
+
+    #[test]
+    fn any_term_of_the_query_centres_the_snippet() {
+        let body = format!("{}refund{}", "x".repeat(300), "y".repeat(300));
+        assert!(super::snippet(&body, "missing refund").contains("refund"));
+    }
+
+    proptest! {
+        /// Any text and any query: no panic, a bounded snippet, and a matching needle is in it.
+        #[test]
+        fn snippets_hold_for_any_unicode(
+            prefix in any::<String>(),
+            needle in "\\PC{1,40}",
+            suffix in any::<String>(),
+            q in any::<String>(),
+        ) {
+            let s = super::snippet(&format!("{prefix}{q}{suffix}"), &q);
+            prop_assert!(s.chars().count() <= 162);
+            let body = format!("{prefix}{needle}{suffix}");
+            let s = super::snippet(&body, &needle);
+            prop_assert!(s.chars().count() <= 162);
+            if !needle.chars().any(char::is_whitespace) && !needle.contains('"') {
+                let lower = |t: &str| t.chars().flat_map(char::to_lowercase).collect::<String>();
+                prop_assert!(lower(&s).contains(&lower(&needle)), "{:?} not in {:?}", needle, s);
+            }
+        }
     }
 }
