@@ -59,6 +59,25 @@ impl WsClient {
         opened(tokio_tungstenite::connect_async(request).await)
     }
 
+    /// Opens the socket from `origin` with extra header lines, each appended (so a name given twice
+    /// is sent as two lines, as a proxy that adds its own line does).
+    pub async fn connect_with_header_lines(
+        url: &str,
+        origin: &str,
+        lines: &[(&'static str, &str)],
+    ) -> Result<WsClient, Refused> {
+        let mut request = url.into_client_request().expect("websocket URL");
+        let headers = request.headers_mut();
+        headers.insert(
+            "Origin",
+            HeaderValue::from_str(origin).expect("origin header"),
+        );
+        for (name, value) in lines {
+            headers.append(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        opened(tokio_tungstenite::connect_async(request).await)
+    }
+
     /// Opens the socket on a connection that has just served a plain HTTP request (`GET /healthz`,
     /// keep-alive), as a client that reuses a pooled connection for the upgrade would.
     pub async fn connect_after_request(url: &str, origin: &str) -> Result<WsClient, Refused> {

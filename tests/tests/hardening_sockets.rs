@@ -279,6 +279,50 @@ async fn sockets_are_capped_per_guest_and_per_address() {
     }
 }
 
+#[tokio::test]
+async fn a_forwarded_for_line_of_the_clients_own_cannot_dodge_the_socket_cap() {
+    let (_db, fx) = fixture(&[
+        "--trusted-proxies",
+        "127.0.0.1/32",
+        "--max-sockets-per-ip",
+        "2",
+    ])
+    .await;
+    let token = guest_token(&fx).await;
+    let url = fx.ws_url(&visitor_path(&fx, &token));
+    // The client writes a line of its own; the trusted proxy adds the client's real address as a
+    // second line. Only the real address may count.
+    let through_proxy =
+        |own: &'static str| [("X-Forwarded-For", own), ("X-Forwarded-For", "203.0.113.9")];
+    let mut open = Vec::new();
+    for own in ["6.6.6.1", "6.6.6.2"] {
+        open.push(
+            WsClient::connect_with_header_lines(&url, SHOP, &through_proxy(own))
+                .await
+                .expect("under the cap"),
+        );
+    }
+    let refused = WsClient::connect_with_header_lines(&url, SHOP, &through_proxy("6.6.6.3"))
+        .await
+        .err();
+    assert_eq!(
+        refused.map(|r| r.status),
+        Some(429),
+        "a third socket from 203.0.113.9, whatever its own line says"
+    );
+    // Another real client behind the same proxy is counted on its own.
+    WsClient::connect_with_header_lines(
+        &url,
+        SHOP,
+        &[
+            ("X-Forwarded-For", "6.6.6.1"),
+            ("X-Forwarded-For", "198.51.100.4"),
+        ],
+    )
+    .await
+    .expect("another address has its own cap");
+}
+
 /// Runs `sql` on the server's database.
 async fn execute(fx: &SiteFixture, sql: &'static str) {
     let url = fx.app.database_url().to_owned();
