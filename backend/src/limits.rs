@@ -149,6 +149,8 @@ pub struct ChatLimits {
     pub operator_uploads: KeyedLimit,
     /// Typing events per guest.
     pub guest_typing: KeyedLimit,
+    /// Typing events per operator.
+    pub operator_typing: KeyedLimit,
     /// start_chat, resume and read per guest.
     pub guest_events: KeyedLimit,
     /// Invitation answers per guest.
@@ -173,6 +175,7 @@ impl ChatLimits {
             conversation_uploads: KeyedLimit::per_hour(s.conversation_uploads_per_hour),
             operator_uploads: KeyedLimit::per_minute(s.operator_uploads_per_minute),
             guest_typing: KeyedLimit::per_minute(s.guest_typing_per_minute),
+            operator_typing: KeyedLimit::per_minute(s.operator_typing_per_minute),
             guest_events: KeyedLimit::per_minute(s.guest_events_per_minute),
             invite_answers: KeyedLimit::per_minute(s.invite_answers_per_minute),
             guest_offline: KeyedLimit::per_hour(offline_per_hour),
@@ -188,6 +191,7 @@ impl ChatLimits {
             &self.conversation_uploads,
             &self.operator_uploads,
             &self.guest_typing,
+            &self.operator_typing,
             &self.guest_events,
             &self.invite_answers,
             &self.guest_offline,

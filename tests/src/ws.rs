@@ -81,7 +81,6 @@ impl WsClient {
     /// Opens the socket on a connection that has just served a plain HTTP request (`GET /healthz`,
     /// keep-alive), as a client that reuses a pooled connection for the upgrade would.
     pub async fn connect_after_request(url: &str, origin: &str) -> Result<WsClient, Refused> {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let mut request = url.into_client_request().expect("websocket URL");
         request.headers_mut().insert(
             "Origin",
@@ -91,29 +90,7 @@ impl WsClient {
         let mut tcp = tokio::net::TcpStream::connect(&authority)
             .await
             .expect("connect");
-        let get = format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\n\r\n");
-        tcp.write_all(get.as_bytes()).await.expect("request");
-        // Read exactly the response (head, then Content-Length bytes), so nothing of the
-        // upgrade's answer is consumed here.
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            tcp.read_exact(&mut byte).await.expect("response head");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).expect("response head text");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().to_owned())
-            })
-            .and_then(|v| v.parse().ok())
-            .expect("content-length");
-        let mut body = vec![0u8; length];
-        tcp.read_exact(&mut body).await.expect("response body");
+        serve_one_plain_request(&mut tcp, &authority).await;
         opened(
             tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
                 .await,
@@ -263,4 +240,32 @@ impl WsClient {
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
     }
+}
+
+/// Sends `GET /healthz` (keep-alive) on `tcp` and reads exactly its answer (head, then
+/// Content-Length bytes), so the connection is a reused one and nothing after that answer is
+/// consumed.
+pub async fn serve_one_plain_request(tcp: &mut tokio::net::TcpStream, authority: &str) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let get = format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    tcp.write_all(get.as_bytes()).await.expect("request");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).expect("response head text");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("content-length");
+    let mut body = vec![0u8; length];
+    tcp.read_exact(&mut body).await.expect("response body");
 }

@@ -326,6 +326,40 @@ async fn a_typing_flood_is_limited() {
     );
 }
 
+#[tokio::test]
+async fn an_operators_typing_flood_is_limited_at_its_own_level() {
+    let db = TestDatabase::sqlite();
+    let fx = SiteFixture::start(&db, &["--operator-typing-per-minute", "30"], SHOP).await;
+    let (mut tab, _, mut op, id) = chat(&fx).await;
+
+    for _ in 0..200 {
+        op.send(json!({"type": "typing", "conversation_id": id, "state": true}))
+            .await;
+    }
+    let limited = op.next_of_type("error", WAIT).await.expect("refusal");
+    assert_eq!(limited["code"], "rate_limited");
+    assert!(limited["retry_after"].as_u64().is_some_and(|s| s >= 1));
+    // A marker after the flood: everything relayed before it has arrived once it does.
+    op.send(
+        json!({"type": "send", "conversation_id": id, "client_msg_id": "op-marker", "body": "done"}),
+    )
+    .await;
+    let mut relayed = 0;
+    loop {
+        let event = tab.next_event(WAIT).await.expect("the marker arrives");
+        match event["type"].as_str() {
+            Some("typing") => relayed += 1,
+            Some("message") if event["client_msg_id"] == "op-marker" => break,
+            _ => {}
+        }
+    }
+    // 30 at once; one more per 2 s while the flood lasts.
+    assert!(
+        (30..=32).contains(&relayed),
+        "{relayed} typing events relayed"
+    );
+}
+
 /// An upload request of the guest (`token`) or, without one, of the operator.
 fn upload(
     fx: &SiteFixture,

@@ -69,21 +69,7 @@ async fn open_raw(fx: &SiteFixture, path: Path<'_>, receive_buffer: Option<u32>)
     let (target, origin, cookie) = match path {
         Path::Lean(p) => (p.to_owned(), SHOP.to_owned(), String::new()),
         Path::Reused(p) => {
-            let get = format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\n\r\n");
-            tcp.write_all(get.as_bytes()).await.expect("request");
-            let head = read_head(&mut tcp).await;
-            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_owned())
-                })
-                .and_then(|v| v.parse().ok())
-                .expect("content-length");
-            let mut body = vec![0u8; length];
-            tcp.read_exact(&mut body).await.expect("body");
+            beckon_tests::ws::serve_one_plain_request(&mut tcp, &authority).await;
             (p.to_owned(), SHOP.to_owned(), String::new())
         }
         Path::Console(c) => (

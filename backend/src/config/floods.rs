@@ -75,6 +75,14 @@ pub struct FloodArgs {
         value_name = "N"
     )]
     pub guest_typing_per_minute: Option<u32>,
+    /// Typing events per operator per minute (all their conversations together). Default: 600.
+    #[arg(
+        long,
+        env = "BECKON_OPERATOR_TYPING_PER_MINUTE",
+        global = true,
+        value_name = "N"
+    )]
+    pub operator_typing_per_minute: Option<u32>,
     /// Other chat requests (start_chat, resume, read) per guest per minute. Default: 120.
     #[arg(
         long,
@@ -124,6 +132,7 @@ pub struct FileFloods {
     conversation_uploads_per_hour: Option<u32>,
     operator_uploads_per_minute: Option<u32>,
     guest_typing_per_minute: Option<u32>,
+    operator_typing_per_minute: Option<u32>,
     guest_events_per_minute: Option<u32>,
     invite_answers_per_minute: Option<u32>,
     webhook_coalesce_secs: Option<u64>,
@@ -149,6 +158,8 @@ pub struct FloodSettings {
     pub operator_uploads_per_minute: u32,
     /// Typing events per guest per minute.
     pub guest_typing_per_minute: u32,
+    /// Typing events per operator per minute.
+    pub operator_typing_per_minute: u32,
     /// start_chat, resume and read per guest per minute.
     pub guest_events_per_minute: u32,
     /// Invitation answers per guest per minute.
@@ -244,6 +255,12 @@ impl FloodSettings {
                 args.guest_typing_per_minute,
                 file.guest_typing_per_minute,
                 60,
+            )?,
+            operator_typing_per_minute: count(
+                "operator-typing-per-minute",
+                args.operator_typing_per_minute,
+                file.operator_typing_per_minute,
+                600,
             )?,
             guest_events_per_minute: count(
                 "guest-events-per-minute",

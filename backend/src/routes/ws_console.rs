@@ -325,6 +325,14 @@ impl ConsoleHandler {
     }
 
     async fn typing(&mut self, conversation_id: String, typing: bool) -> Reply {
+        let limit = &self.state.chat_limits.operator_typing;
+        if let Err(wait) = limit.check(&self.op.operator.id) {
+            return Reply::Send(chat_events::limited_json(
+                "too many typing events; slow down",
+                crate::limits::retry_after_secs(wait),
+                None,
+            ));
+        }
         // Typing events are frequent: the membership check is done once per conversation.
         if !self.allowed.contains(&conversation_id) {
             let party = self.party();
