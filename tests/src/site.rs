@@ -120,6 +120,24 @@ impl SiteFixture {
         format!("ws{}{path}", self.app.address.trim_start_matches("http"))
     }
 
+    /// Posts a signed identity (`Beckon.identify`) for the guest with `token` from `origin`; the
+    /// status.
+    pub async fn identify(&self, origin: &str, token: &str, claim: &serde_json::Value) -> u16 {
+        let mut body = claim.clone();
+        body["site_key"] = self.site.public_key.clone().into();
+        body["token"] = token.into();
+        self.app
+            .client
+            .post(self.app.url("/api/v1/identify"))
+            .header("Origin", origin)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("POST identify")
+            .status()
+            .as_u16()
+    }
+
     /// Obtains a guest for the site from `origin`; the JSON answer and status.
     pub async fn obtain_guest(
         &self,

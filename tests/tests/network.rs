@@ -112,21 +112,8 @@ async fn a_client_cannot_choose_its_address_with_a_forwarded_for_line_of_its_own
     );
 }
 
-/// Posts a signed identity for the guest with `token`; the status.
 async fn identify(fx: &SiteFixture, token: &str, claim: &serde_json::Value) -> u16 {
-    let mut body = claim.clone();
-    body["site_key"] = fx.site.public_key.clone().into();
-    body["token"] = token.into();
-    fx.app
-        .client
-        .post(fx.app.url("/api/v1/identify"))
-        .header("Origin", SHOP)
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("POST identify")
-        .status()
-        .as_u16()
+    fx.identify(SHOP, token, claim).await
 }
 
 /// What a site's server would hand its page for user `id`, signed now.

@@ -640,19 +640,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
 }
 
 async fn identify(fx: &SiteFixture, token: &str, claim: &serde_json::Value) -> u16 {
-    let mut body = claim.clone();
-    body["site_key"] = fx.site.public_key.clone().into();
-    body["token"] = token.into();
-    fx.app
-        .client
-        .post(fx.app.url("/api/v1/identify"))
-        .header("Origin", SHOP)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    fx.identify(SHOP, token, claim).await
 }
 
 fn signed(secret: &str, id: &str, name: &str, ts: i64) -> serde_json::Value {
