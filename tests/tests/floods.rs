@@ -292,33 +292,38 @@ async fn an_operator_is_not_limited_at_the_guests_levels() {
     assert!(acked.len() < 50 && !refused.is_empty());
 }
 
-#[tokio::test]
-async fn a_typing_flood_is_limited() {
-    let db = TestDatabase::sqlite();
-    let fx = SiteFixture::start(&db, &["--guest-typing-per-minute", "20"], SHOP).await;
-    let (mut tab, _, mut op, id) = chat(&fx).await;
-
+/// Sends 200 typing events from `from`, expects a `rate_limited` refusal, and counts the typing
+/// events `to` received before a marker message sent after the flood.
+async fn typing_flood(from: &mut WsClient, to: &mut WsClient, id: &str) -> usize {
     for _ in 0..200 {
-        tab.send(json!({"type": "typing", "conversation_id": id, "state": true}))
+        from.send(json!({"type": "typing", "conversation_id": id, "state": true}))
             .await;
     }
-    let limited = tab.next_of_type("error", WAIT).await.expect("refusal");
+    let limited = from.next_of_type("error", WAIT).await.expect("refusal");
     assert_eq!(limited["code"], "rate_limited");
     assert!(limited["retry_after"].as_u64().is_some_and(|s| s >= 1));
     // A marker after the flood: everything relayed before it has arrived once it does.
-    tab.send(
+    from.send(
         json!({"type": "send", "conversation_id": id, "client_msg_id": "marker", "body": "done"}),
     )
     .await;
     let mut relayed = 0;
     loop {
-        let event = op.next_event(WAIT).await.expect("the marker arrives");
+        let event = to.next_event(WAIT).await.expect("the marker arrives");
         match event["type"].as_str() {
             Some("typing") => relayed += 1,
-            Some("message") if event["client_msg_id"] == "marker" => break,
+            Some("message") if event["client_msg_id"] == "marker" => return relayed,
             _ => {}
         }
     }
+}
+
+#[tokio::test]
+async fn a_typing_flood_is_limited() {
+    let db = TestDatabase::sqlite();
+    let fx = SiteFixture::start(&db, &["--guest-typing-per-minute", "20"], SHOP).await;
+    let (mut tab, _, mut op, id) = chat(&fx).await;
+    let relayed = typing_flood(&mut tab, &mut op, &id).await;
     // 20 at once; one more per 3 s while the flood lasts.
     assert!(
         (20..=22).contains(&relayed),
@@ -331,28 +336,7 @@ async fn an_operators_typing_flood_is_limited_at_its_own_level() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &["--operator-typing-per-minute", "30"], SHOP).await;
     let (mut tab, _, mut op, id) = chat(&fx).await;
-
-    for _ in 0..200 {
-        op.send(json!({"type": "typing", "conversation_id": id, "state": true}))
-            .await;
-    }
-    let limited = op.next_of_type("error", WAIT).await.expect("refusal");
-    assert_eq!(limited["code"], "rate_limited");
-    assert!(limited["retry_after"].as_u64().is_some_and(|s| s >= 1));
-    // A marker after the flood: everything relayed before it has arrived once it does.
-    op.send(
-        json!({"type": "send", "conversation_id": id, "client_msg_id": "op-marker", "body": "done"}),
-    )
-    .await;
-    let mut relayed = 0;
-    loop {
-        let event = tab.next_event(WAIT).await.expect("the marker arrives");
-        match event["type"].as_str() {
-            Some("typing") => relayed += 1,
-            Some("message") if event["client_msg_id"] == "op-marker" => break,
-            _ => {}
-        }
-    }
+    let relayed = typing_flood(&mut op, &mut tab, &id).await;
     // 30 at once; one more per 2 s while the flood lasts.
     assert!(
         (30..=32).contains(&relayed),
