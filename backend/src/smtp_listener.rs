@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 
-use crate::services::inbound_mail;
+use crate::services::{inbound_mail, ServiceError};
 use crate::state::AppState;
 
 /// Largest reply accepted, in bytes.
@@ -62,6 +62,11 @@ impl Handler for ReplyHandler {
             .block_on(async move { crate::routes::inbound_mail::accept(&state, mail).await });
         match outcome {
             Ok(()) => response::OK,
+            Err(inbound_mail::NotThreaded::Service(ServiceError::Limited { .. })) => {
+                tracing::info!("mailed replies to one address arrive too fast; deferred");
+                // A temporary refusal: the sending server queues the mail and tries again.
+                response::INTERNAL_ERROR
+            }
             Err(inbound_mail::NotThreaded::Service(e)) => {
                 tracing::error!(error = %e, "could not store a mailed reply");
                 response::INTERNAL_ERROR

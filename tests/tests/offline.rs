@@ -320,6 +320,37 @@ async fn an_offline_message_is_mailed_answered_and_threaded_back() {
         .unwrap();
     assert_eq!(wrong.status(), 403);
 
+    // Replies to one address count against the guest message limit (a burst of 10 by default; three
+    // used above: the SMTP reply and the provider's post, sent twice): over it the provider gets 429
+    // with Retry-After and tries again later.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let body = format!("flood {i}");
+        let message_id = format!("<flood-{i}@guest.test>");
+        let form = [
+            ("recipient", reply_to.as_str()),
+            ("sender", "eve@guest.test"),
+            ("subject", "Re: your message"),
+            ("stripped-text", body.as_str()),
+            ("Message-Id", message_id.as_str()),
+        ];
+        let res = reqwest::Client::new()
+            .post(fx.app.url("/api/v1/inbound/email?secret=inbound-s3cret"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"), "{res:?}");
+        }
+        statuses.push(res.status().as_u16());
+    }
+    let accepted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        (7..=8).contains(&accepted) && statuses[accepted..].iter().all(|s| *s == 429),
+        "accepted until the burst was spent, then limited: {statuses:?}"
+    );
+
     // A transcript on request.
     console
         .send(json!({"type": "email_transcript", "conversation_id": conversation_id}))

@@ -82,9 +82,26 @@ impl ProviderMail {
     }
 }
 
-/// Threads a received reply and tells the conversation's operators.
+/// Threads a received reply and tells the conversation's operators. Replies to one reply address
+/// count against the guest message limit like chat messages: over it the answer is temporary
+/// (429 for a provider, 451 over SMTP), so the sender's mail system tries again later and nothing
+/// is lost.
 pub async fn accept(state: &AppState, mail: InboundMail) -> Result<(), NotThreaded> {
     let domain = state.settings.outbound.reply_domain.clone();
+    if let Some(token) = mail
+        .recipients
+        .iter()
+        .find_map(|r| inbound_mail::token_of(r, &domain))
+    {
+        let key = crate::limits::conversation_key("mail", &token);
+        if let Err(wait) = state.chat_limits.guest_messages.check(&key) {
+            return Err(NotThreaded::Service(
+                crate::services::ServiceError::Limited {
+                    retry_after: crate::limits::retry_after_secs(wait),
+                },
+            ));
+        }
+    }
     let pacing = state.settings.floods.pacing;
     let threaded = state
         .db
