@@ -145,6 +145,15 @@ pub fn refusal_for_connect(ip: IpAddr) -> Option<String> {
     refusal(ip).or_else(|| is_own_address(ip).then(|| "an address of this host".to_owned()))
 }
 
+/// The first of a name's resolved addresses that outbound HTTP must not reach, with the reason.
+/// Every address is judged, not only the one connected to: a name that also resolves inside is
+/// refused outright rather than by luck of the order.
+pub fn first_refused(addrs: &[SocketAddr]) -> Option<(IpAddr, String)> {
+    addrs
+        .iter()
+        .find_map(|addr| refusal_for_connect(addr.ip()).map(|why| (addr.ip(), why)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,15 +75,10 @@ pub async fn resolve(
         .first()
         .ok_or_else(|| DeliveryError::Retry(format!("{host} has no address")))?;
     if !allow_private {
-        // Every address the name has, not only the one connected to: a name that also resolves
-        // inside is refused outright rather than by luck of the order.
-        for addr in &addrs {
-            if let Some(why) = super::address::refusal_for_connect(addr.ip()) {
-                return Err(DeliveryError::Permanent(format!(
-                    "refused: {host} resolves to the internal address {} ({why})",
-                    addr.ip()
-                )));
-            }
+        if let Some((ip, why)) = super::address::first_refused(&addrs) {
+            return Err(DeliveryError::Permanent(format!(
+                "refused: {host} resolves to the internal address {ip} ({why})"
+            )));
         }
     }
     Ok(first)

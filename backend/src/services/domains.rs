@@ -219,10 +219,8 @@ pub async fn fetch_proof(domain: &str, options: CheckOptions) -> Result<String, 
         return Err(format!("{domain} has no address"));
     }
     if !options.allow_private {
-        for addr in &addrs {
-            if let Some(why) = crate::outbound::address::refusal_for_connect(addr.ip()) {
-                return Err(format!("{domain} resolves to {} ({why})", addr.ip()));
-            }
+        if let Some((ip, why)) = crate::outbound::address::first_refused(&addrs) {
+            return Err(format!("{domain} resolves to {ip} ({why})"));
         }
     }
     let https_twin = format!("https://{domain}{WELL_KNOWN_PATH}");
