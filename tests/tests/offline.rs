@@ -92,6 +92,16 @@ fn reply_address(mail: &beckon_tests::smtp_sink::ReceivedMail) -> String {
     reply_to[start..].trim_end_matches('>').trim().to_owned()
 }
 
+/// Posts a mail provider's inbound-mail webhook form with the test's secret.
+async fn post_provider_mail(fx: &SiteFixture, form: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(fx.app.url("/api/v1/inbound/email?secret=inbound-s3cret"))
+        .form(form)
+        .send()
+        .await
+        .expect("POST inbound email")
+}
+
 /// The next message the guest wrote (the console also hears its own messages).
 async fn next_guest_message(console: &mut WsClient) -> Value {
     loop {
@@ -294,13 +304,7 @@ async fn an_offline_message_is_mailed_answered_and_threaded_back() {
         ("Message-Id", "<guest-2@guest.test>"),
     ];
     for _ in 0..2 {
-        let res = reqwest::Client::new()
-            .post(fx.app.url("/api/v1/inbound/email?secret=inbound-s3cret"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(post_provider_mail(&fx, &form).await.status(), 200);
     }
     let webhook_msg = next_guest_message(&mut console).await;
     assert_eq!(webhook_msg["body"], "One more question: gift wrap?");
@@ -334,12 +338,7 @@ async fn an_offline_message_is_mailed_answered_and_threaded_back() {
             ("stripped-text", body.as_str()),
             ("Message-Id", message_id.as_str()),
         ];
-        let res = reqwest::Client::new()
-            .post(fx.app.url("/api/v1/inbound/email?secret=inbound-s3cret"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = post_provider_mail(&fx, &form).await;
         if res.status() == 429 {
             assert!(res.headers().contains_key("retry-after"), "{res:?}");
         }
