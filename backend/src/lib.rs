@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod extract;
 pub mod limits;
 pub mod memory;
 pub mod outbound;

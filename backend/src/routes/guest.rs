@@ -13,7 +13,7 @@ use crate::domain;
 use crate::error::ApiError;
 use crate::limits;
 use crate::realtime::live::GuestFacts;
-use crate::routes::client;
+use crate::extract::client;
 use crate::services::sites::origin_allowed;
 use crate::services::visitors::{self, GuestClient};
 use crate::state::AppState;

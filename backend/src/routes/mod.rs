@@ -5,7 +5,6 @@ pub mod attachments;
 pub mod badges;
 pub mod chat_events;
 pub mod chat_pages;
-pub mod client;
 pub mod console;
 pub mod guest;
 pub mod health;

@@ -95,7 +95,7 @@ async fn submit(
     state: web::Data<AppState>,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = crate::limits::ip_key(super::client::ip(&req, &state.settings));
+    let ip = crate::limits::ip_key(crate::extract::client::ip(&req, &state.settings));
     if let Err(wait) = state.offline_limit.check(&ip) {
         return Err(ApiError::TooManyRequests {
             retry_after: wait.as_secs().max(1),

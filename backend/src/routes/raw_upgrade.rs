@@ -121,7 +121,7 @@ async fn admit(
         .headers()
         .get("origin")
         .and_then(|v| v.to_str().ok());
-    let ip = super::client::ip_behind_proxies(peer, req.head().headers(), &state.settings);
+    let ip = crate::extract::client::ip_behind_proxies(peer, req.head().headers(), &state.settings);
     ws_visitor::admit(state, origin, ip, query.into_inner())
         .await
         .map_err(|e| e.error_response())

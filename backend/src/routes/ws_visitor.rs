@@ -93,7 +93,7 @@ async fn visitor_socket(
     query: web::Query<Connect>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
-    let ip = super::client::ip(&req, &state.settings);
+    let ip = crate::extract::client::ip(&req, &state.settings);
     let admitted = admit(&state, origin, ip, query.into_inner()).await?;
     let (response, transport) = ActixWs::upgrade(&req, body, MAX_MESSAGE).await?;
     actix_web::rt::spawn(run_session(state.into_inner(), admitted, transport));

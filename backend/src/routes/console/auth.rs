@@ -8,7 +8,7 @@ use super::page::{self, anonymous_csrf, csrf_ok, csrf_rejected, html, see_other,
 use super::session::{expired_session_cookie, session_cookie, CurrentOperator, SESSION_COOKIE};
 use crate::realtime::hub::{Consoles, EventBus as _};
 use crate::realtime::socket::CLOSE_SESSION_ENDED;
-use crate::routes::client;
+use crate::extract::client;
 use crate::services::{auth, ServiceError};
 use crate::state::AppState;
 use beckon_console::pages::{self as views, LoginView};

@@ -9,7 +9,7 @@ use super::session::session_cookie;
 use crate::domain::{
     AllowedOrigins, DisplayName, Email, Handle, InvalidInput, Password, SiteName, SiteSlug,
 };
-use crate::routes::client;
+use crate::extract::client;
 use crate::services::accounts::{NewOperator, NewSite};
 use crate::services::{auth, setup, ServiceError};
 use crate::state::AppState;
