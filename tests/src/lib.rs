@@ -7,6 +7,7 @@
 //!   endpoint.
 //! - [`Browser`]: headless Chromium over WebDriver, one independent browser per visitor or operator.
 //! - [`HostSite`]: the example shop on another origin, embedding the widget.
+//! - [`eventually`]: poll a condition until a deadline instead of sleeping before an assertion.
 //! - [`loadgen`]: the load generator behind the `beckon-loadgen` binary (docs/benchmarks.md).
 
 mod app;
@@ -15,6 +16,7 @@ mod database;
 pub mod host_site;
 pub mod html;
 pub mod loadgen;
+pub mod poll;
 pub mod require;
 mod site;
 pub mod smtp_sink;
@@ -24,6 +26,7 @@ pub use app::{beckon_binary, TestApp, TestAppBuilder};
 pub use browser::Browser;
 pub use database::TestDatabase;
 pub use host_site::HostSite;
+pub use poll::{eventually, eventually_async, Poll};
 pub use site::SiteFixture;
 pub use smtp_sink::SmtpSink;
 pub use ws::WsClient;
