@@ -5,18 +5,23 @@
 //! - [`TestDatabase`]: a fresh SQLite file or a fresh PostgreSQL database per test.
 //! - [`TestApp`]: the real `beckon` binary on a free port, with an HTTP client and one helper per
 //!   endpoint.
+//! - [`ChatFixture`]: a guest's chat accepted by the owner, and its steps ([`SiteFixture::guest`],
+//!   [`start_chat`], [`SiteFixture::operator_accepts`]).
 //! - [`Browser`]: headless Chromium over WebDriver, one independent browser per visitor or operator.
 //! - [`HostSite`]: the example shop on another origin, embedding the widget.
 //! - [`eventually`]: poll a condition until a deadline instead of sleeping before an assertion.
+//! - [`receiver`]: an HTTP receiver (wiremock) that records what Beckon sends out.
 //! - [`loadgen`]: the load generator behind the `beckon-loadgen` binary (docs/benchmarks.md).
 
 mod app;
 pub mod browser;
+mod chat_fixture;
 mod database;
 pub mod host_site;
 pub mod html;
 pub mod loadgen;
 pub mod poll;
+pub mod receiver;
 pub mod require;
 mod site;
 pub mod smtp_sink;
@@ -24,6 +29,7 @@ pub mod ws;
 
 pub use app::{beckon_binary, TestApp, TestAppBuilder};
 pub use browser::Browser;
+pub use chat_fixture::{start_chat, AcceptedChat, ChatFixture};
 pub use database::TestDatabase;
 pub use host_site::HostSite;
 pub use poll::{eventually, eventually_async, Poll};

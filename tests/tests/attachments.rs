@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use beckon_tests::{SiteFixture, TestDatabase, WsClient};
-use serde_json::json;
+use beckon_tests::{ChatFixture, SiteFixture, TestDatabase, WsClient};
 
 const SHOP: &str = "http://127.0.0.1:9";
 const WAIT: Duration = Duration::from_secs(5);
@@ -19,27 +18,14 @@ struct Chat {
 }
 
 async fn chat(args: &[&str], db: &TestDatabase) -> Chat {
-    let fx = SiteFixture::start(db, args, SHOP).await;
-    let (_, guest) = fx.obtain_guest(SHOP, None).await;
-    let token = guest["token"].as_str().unwrap().to_owned();
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    tab.next_event(WAIT).await.unwrap();
-    tab.send(json!({"type": "start_chat"})).await;
-    let id = tab.next_of_type("conversation", WAIT).await.unwrap()["conversation_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut op = fx.console_socket().await;
-    op.send(json!({"type": "accept", "conversation_id": id}))
-        .await;
-    op.next_of_type("conversation", WAIT).await.unwrap();
+    let ChatFixture { fx, chat } = ChatFixture::start(db, args, SHOP, "").await;
     let csrf = fx.app.csrf_of("/console").await;
     Chat {
         fx,
-        token,
-        tab,
-        op,
-        id,
+        token: chat.token,
+        tab: chat.tab,
+        op: chat.console,
+        id: chat.conversation_id,
         csrf,
     }
 }

@@ -3,46 +3,11 @@
 
 use std::time::Duration;
 
-use beckon_tests::{SiteFixture, TestApp, TestDatabase, WsClient};
+use beckon_tests::{start_chat, AcceptedChat, SiteFixture, TestApp, TestDatabase, WsClient};
 use serde_json::{json, Value};
 
 const SHOP: &str = "http://127.0.0.1:9";
 const WAIT: Duration = Duration::from_secs(5);
-
-/// A guest with one tab open, and the guest's token.
-async fn guest(fx: &SiteFixture) -> (WsClient, String) {
-    let (status, body) = fx.obtain_guest(SHOP, None).await;
-    assert_eq!(status, 201);
-    let token = body["token"].as_str().unwrap().to_owned();
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    assert_eq!(tab.next_event(WAIT).await.unwrap()["type"], "hello");
-    (tab, token)
-}
-
-/// Starts a chat from the guest's tab; the conversation id.
-async fn start_chat(tab: &mut WsClient, name: &str) -> String {
-    tab.send(json!({"type": "start_chat", "name": name})).await;
-    let conversation = tab
-        .next_of_type("conversation", WAIT)
-        .await
-        .expect("conversation");
-    assert_eq!(conversation["status"], "waiting");
-    conversation["conversation_id"].as_str().unwrap().to_owned()
-}
-
-/// An operator console that accepted and joined the conversation.
-async fn operator_in(fx: &SiteFixture, conversation_id: &str) -> WsClient {
-    let mut console = fx.console_socket().await;
-    console
-        .send(json!({"type": "accept", "conversation_id": conversation_id}))
-        .await;
-    let update = console
-        .next_of_type("conversation", WAIT)
-        .await
-        .expect("accepted");
-    assert_eq!(update["status"], "open");
-    console
-}
 
 async fn send(ws: &mut WsClient, conversation_id: &str, client_msg_id: &str, body: &str) {
     ws.send(json!({"type": "send", "conversation_id": conversation_id, "client_msg_id": client_msg_id, "body": body})).await;
@@ -59,7 +24,7 @@ async fn a_guest_and_an_operator_chat_with_commit_ack_broadcast() {
     let list = queue.next_of_type("conversation_list", WAIT).await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 
-    let (mut tab, _) = guest(&fx).await;
+    let (mut tab, _) = fx.guest(SHOP).await;
     let id = start_chat(&mut tab, "Gina <b>Guest</b>").await;
     let waiting = queue
         .next_of_type("conversation", WAIT)
@@ -68,7 +33,7 @@ async fn a_guest_and_an_operator_chat_with_commit_ack_broadcast() {
     assert_eq!(waiting["status"], "waiting");
     assert_eq!(waiting["guest"]["name"], "Gina <b>Guest</b>");
 
-    let mut op = operator_in(&fx, &id).await;
+    let mut op = fx.operator_accepts(&id).await;
     let joined = tab
         .next_of_type("message", WAIT)
         .await
@@ -178,7 +143,7 @@ async fn a_guest_and_an_operator_chat_with_commit_ack_broadcast() {
 async fn duplicate_client_msg_ids_store_one_message_even_when_concurrent() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut tab, token) = guest(&fx).await;
+    let (mut tab, token) = fx.guest(SHOP).await;
     let id = start_chat(&mut tab, "").await;
 
     send(&mut tab, &id, "retry-me", "once").await;
@@ -233,9 +198,12 @@ async fn duplicate_client_msg_ids_store_one_message_even_when_concurrent() {
 async fn a_reconnecting_guest_gets_exactly_the_missed_messages_or_a_resync() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut tab, token) = guest(&fx).await;
-    let id = start_chat(&mut tab, "").await;
-    let mut op = operator_in(&fx, &id).await;
+    let AcceptedChat {
+        mut tab,
+        token,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "").await;
     let seen = tab.next_of_type("message", WAIT).await.unwrap()["seq"]
         .as_i64()
         .unwrap();
@@ -268,9 +236,9 @@ async fn a_reconnecting_guest_gets_exactly_the_missed_messages_or_a_resync() {
 async fn another_guests_conversation_is_out_of_reach() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut alice, _) = guest(&fx).await;
+    let (mut alice, _) = fx.guest(SHOP).await;
     let alices = start_chat(&mut alice, "Alice").await;
-    let (mut mallory, _) = guest(&fx).await;
+    let (mut mallory, _) = fx.guest(SHOP).await;
     send(&mut mallory, &alices, "m-1", "let me in").await;
     let refused = mallory.next_of_type("error", WAIT).await.unwrap();
     assert_eq!(
@@ -298,7 +266,7 @@ async fn another_guests_conversation_is_out_of_reach() {
 async fn bad_input_gets_error_events_and_close_codes() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut tab, token) = guest(&fx).await;
+    let (mut tab, token) = fx.guest(SHOP).await;
     let id = start_chat(&mut tab, "").await;
     send(&mut tab, &id, "empty", "   ").await;
     assert_eq!(
@@ -337,9 +305,12 @@ async fn a_consumer_that_cannot_keep_up_is_closed() {
     // The flood below is of the operator's typing events, which are limited too; lift that limit,
     // this test is about the stuck tab.
     let fx = SiteFixture::start(&db, &["--operator-typing-per-minute", "1000000"], SHOP).await;
-    let (mut tab, guest_token) = guest(&fx).await;
-    let id = start_chat(&mut tab, "").await;
-    let mut op = operator_in(&fx, &id).await;
+    let AcceptedChat {
+        tab,
+        token: guest_token,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "").await;
     drop(tab);
     // A second tab of the same guest with a tiny receive buffer that never reads.
     let url = fx.ws_url(&format!(
@@ -376,7 +347,7 @@ async fn durable_across_sigkill(db: TestDatabase) {
         SHOP,
     )
     .await;
-    let (mut tab, _) = guest(&fx).await;
+    let (mut tab, _) = fx.guest(SHOP).await;
     let id = start_chat(&mut tab, "").await;
     let site = fx.site.clone();
     let SiteFixture { mut app, .. } = fx;
@@ -472,7 +443,7 @@ async fn acknowledged_messages_survive_sigkill_on_postgres() {
 async fn sigterm_tells_open_sockets_to_reconnect_and_exits_promptly() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut tab, _) = guest(&fx).await;
+    let (mut tab, _) = fx.guest(SHOP).await;
     let mut console = fx.console_socket().await;
     let SiteFixture { mut app, .. } = fx;
     let started = std::time::Instant::now();
@@ -490,9 +461,12 @@ async fn sigterm_tells_open_sockets_to_reconnect_and_exits_promptly() {
 async fn typing_previews_reach_operators_only_where_the_site_enabled_them() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut tab, _) = guest(&fx).await;
-    let id = start_chat(&mut tab, "").await;
-    let mut op = operator_in(&fx, &id).await;
+    let AcceptedChat {
+        mut tab,
+        token: _,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "").await;
     tab.send(json!({"type": "typing", "conversation_id": id, "state": true, "preview": "my card number is"})).await;
     let typing = op.next_of_type("typing", WAIT).await.unwrap();
     assert!(typing["preview"].is_null(), "off by default: {typing}");

@@ -284,18 +284,9 @@ async fn canned_responses_are_per_site_and_reach_the_chat_workspace() {
 async fn history_search(db: TestDatabase) {
     use serde_json::json;
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (_, guest) = fx.obtain_guest(SHOP, None).await;
-    let mut tab = fx
-        .visitor_socket(SHOP, guest["token"].as_str().unwrap())
-        .await;
+    let (mut tab, _) = fx.guest(SHOP).await;
     let wait = std::time::Duration::from_secs(5);
-    tab.next_event(wait).await.unwrap();
-    tab.send(json!({"type": "start_chat", "name": "Rita"}))
-        .await;
-    let id = tab.next_of_type("conversation", wait).await.unwrap()["conversation_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = beckon_tests::start_chat(&mut tab, "Rita").await;
     tab.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "r1", "body": "I want a REFUND, 50%_off was promised <b>"})).await;
     tab.next_of_type("ack", wait).await.unwrap();
     let mut op = fx.console_socket().await;

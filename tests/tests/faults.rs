@@ -188,20 +188,8 @@ async fn accepted_page_views_survive_an_outage_on_postgres() {
 /// A chat send within a bound: `unavailable` during the outage, `ack` after it.
 async fn faults_answer_fast(db: TestDatabase) {
     let fx = SiteFixture::start(&db, ARGS, SHOP).await;
-    let (status, guest) = fx.obtain_guest(SHOP, None).await;
-    assert_eq!(status, 201);
-    let token = guest["token"].as_str().expect("token").to_owned();
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    tab.send(json!({"type": "start_chat", "name": "Gina"}))
-        .await;
-    let conversation = tab
-        .next_of_type("conversation", Duration::from_secs(10))
-        .await
-        .expect("conversation");
-    let conversation_id = conversation["conversation_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (mut tab, _) = fx.guest(SHOP).await;
+    let conversation_id = beckon_tests::start_chat(&mut tab, "Gina").await;
     let bound = Duration::from_millis(3 * DB_TIMEOUT_MS + 1500);
 
     let mut outage = Outage::begin(&db);

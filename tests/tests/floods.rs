@@ -3,20 +3,13 @@
 //! the outbox stays small, typing and upload floods are limited (uploads with 429 and
 //! `Retry-After`), and operators have limits of their own, well above the guests'.
 
-#[allow(
-    dead_code,
-    reason = "shared by several test binaries; each uses a part"
-)]
-#[path = "support/http_sink.rs"]
-mod http_sink;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use beckon::db::models::OutboxItem;
 use beckon::db::Db;
-use beckon_tests::{SiteFixture, TestDatabase, WsClient};
-use http_sink::HttpSink;
+use beckon_tests::receiver::{self, Received};
+use beckon_tests::{AcceptedChat, SiteFixture, TestDatabase, WsClient};
 use serde_json::{json, Value};
 
 const SHOP: &str = "http://127.0.0.1:9";
@@ -30,25 +23,6 @@ const LOCAL_HOOKS: [&str; 5] = [
     "--delivery-timeout-secs",
     "2",
 ];
-
-/// A guest tab in a chat an operator accepted: (tab, token, operator console, conversation id).
-async fn chat(fx: &SiteFixture) -> (WsClient, String, WsClient, String) {
-    let (status, body) = fx.obtain_guest(SHOP, None).await;
-    assert_eq!(status, 201);
-    let token = body["token"].as_str().unwrap().to_owned();
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    assert_eq!(tab.next_event(WAIT).await.unwrap()["type"], "hello");
-    tab.send(json!({"type": "start_chat", "name": "Flo"})).await;
-    let id = tab.next_of_type("conversation", WAIT).await.unwrap()["conversation_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut op = fx.console_socket().await;
-    op.send(json!({"type": "accept", "conversation_id": id}))
-        .await;
-    op.next_of_type("conversation", WAIT).await.unwrap();
-    (tab, token, op, id)
-}
 
 /// Registers a `message.created` hook to `url` through the console form.
 async fn register_hook(fx: &SiteFixture, url: &str) {
@@ -157,10 +131,15 @@ async fn stored_guest_messages(op: &mut WsClient, id: &str) -> BTreeMap<String, 
 }
 
 async fn guest_burst_is_limited_and_its_webhooks_coalesced(db: TestDatabase) {
-    let sink = HttpSink::start(&[]).await;
+    let sink = receiver::start(&[]).await;
     let fx = SiteFixture::start(&db, &LOCAL_HOOKS, SHOP).await;
-    register_hook(&fx, &sink.url("/hook")).await;
-    let (mut tab, _, mut op, id) = chat(&fx).await;
+    register_hook(&fx, &format!("{}/hook", sink.uri())).await;
+    let AcceptedChat {
+        mut tab,
+        token: _,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
 
     let (acked, refused) = burst(&mut tab, &id, "g", 300).await;
 
@@ -217,7 +196,7 @@ async fn a_guest_burst_of_300_messages_is_limited_stored_once_and_coalesced_post
 #[tokio::test]
 async fn a_flood_the_limits_allow_still_makes_few_webhook_deliveries_and_loses_none() {
     let db = TestDatabase::sqlite();
-    let sink = HttpSink::start(&[]).await;
+    let sink = receiver::start(&[]).await;
     let mut args = LOCAL_HOOKS.to_vec();
     args.extend([
         "--guest-message-burst",
@@ -228,8 +207,13 @@ async fn a_flood_the_limits_allow_still_makes_few_webhook_deliveries_and_loses_n
         "2",
     ]);
     let fx = SiteFixture::start(&db, &args, SHOP).await;
-    register_hook(&fx, &sink.url("/hook")).await;
-    let (mut tab, _, _op, id) = chat(&fx).await;
+    register_hook(&fx, &format!("{}/hook", sink.uri())).await;
+    let AcceptedChat {
+        mut tab,
+        token: _,
+        console: _op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
 
     let (acked, refused) = burst(&mut tab, &id, "f", 300).await;
     assert!(refused.is_empty(), "{refused:?}");
@@ -242,24 +226,29 @@ async fn a_flood_the_limits_allow_still_makes_few_webhook_deliveries_and_loses_n
         rows.len()
     );
     // Every message reaches the receiver exactly once, however the deliveries were cut.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let delivered = loop {
-        let mut seqs = Vec::new();
-        for r in sink.requests() {
-            let body = r.json();
-            seqs.extend(
-                body["data"]["messages"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|m| m["seq"].as_i64().unwrap()),
-            );
-        }
-        if seqs.len() >= 300 || tokio::time::Instant::now() > deadline {
-            break seqs;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let delivered = beckon_tests::eventually_async(
+        Duration::from_secs(30),
+        "300 messages delivered",
+        || async {
+            let mut seqs = Vec::new();
+            for r in receiver::requests(&sink).await {
+                let body = r.json();
+                seqs.extend(
+                    body["data"]["messages"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m["seq"].as_i64().unwrap()),
+                );
+            }
+            if seqs.len() >= 300 {
+                Ok(seqs)
+            } else {
+                Err(format!("{} messages delivered", seqs.len()))
+            }
+        },
+    )
+    .await;
     let mut sorted = delivered.clone();
     sorted.sort_unstable();
     let expected: Vec<i64> = acked
@@ -269,18 +258,20 @@ async fn a_flood_the_limits_allow_still_makes_few_webhook_deliveries_and_loses_n
         .into_iter()
         .collect();
     assert_eq!(sorted, expected, "each message delivered once");
-    assert!(
-        sink.requests().len() <= 8,
-        "{} deliveries",
-        sink.requests().len()
-    );
+    let deliveries = receiver::requests(&sink).await.len();
+    assert!(deliveries <= 8, "{} deliveries", deliveries);
 }
 
 #[tokio::test]
 async fn an_operator_is_not_limited_at_the_guests_levels() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (mut tab, _, mut op, id) = chat(&fx).await;
+    let AcceptedChat {
+        mut tab,
+        token: _,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
 
     // 50 at once: five times a guest's burst, within an operator's.
     let (acked, refused) = burst(&mut op, &id, "o", 50).await;
@@ -322,7 +313,12 @@ async fn typing_flood(from: &mut WsClient, to: &mut WsClient, id: &str) -> usize
 async fn a_typing_flood_is_limited() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &["--guest-typing-per-minute", "20"], SHOP).await;
-    let (mut tab, _, mut op, id) = chat(&fx).await;
+    let AcceptedChat {
+        mut tab,
+        token: _,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
     let relayed = typing_flood(&mut tab, &mut op, &id).await;
     // 20 at once; one more per 3 s while the flood lasts.
     assert!(
@@ -335,7 +331,12 @@ async fn a_typing_flood_is_limited() {
 async fn an_operators_typing_flood_is_limited_at_its_own_level() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &["--operator-typing-per-minute", "30"], SHOP).await;
-    let (mut tab, _, mut op, id) = chat(&fx).await;
+    let AcceptedChat {
+        mut tab,
+        token: _,
+        console: mut op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
     let relayed = typing_flood(&mut op, &mut tab, &id).await;
     // 30 at once; one more per 2 s while the flood lasts.
     assert!(
@@ -399,7 +400,12 @@ async fn uploads(
 async fn an_upload_flood_gets_429_with_retry_after_per_guest_and_per_conversation() {
     let db = TestDatabase::sqlite();
     let fx = SiteFixture::start(&db, &[], SHOP).await;
-    let (_tab, token, _op, id) = chat(&fx).await;
+    let AcceptedChat {
+        tab: _tab,
+        token,
+        console: _op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
 
     // Per guest: 10 a minute by default.
     let (statuses, first_429) = uploads(&fx, &id, Some(&token), 14).await;
@@ -430,7 +436,12 @@ async fn an_upload_flood_gets_429_with_retry_after_per_guest_and_per_conversatio
         SHOP,
     )
     .await;
-    let (_tab, token, _op, id) = chat(&fx).await;
+    let AcceptedChat {
+        tab: _tab,
+        token,
+        console: _op,
+        conversation_id: id,
+    } = fx.accepted_chat(SHOP, "Flo").await;
     let (statuses, first_429) = uploads(&fx, &id, Some(&token), 5).await;
     assert_eq!(statuses, [201, 201, 201, 429, 429]);
     let (retry_after, _) = first_429.unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use beckon::db::Db;
-use beckon_tests::{SiteFixture, TestDatabase, WsClient};
+use beckon_tests::{start_chat, AcceptedChat, SiteFixture, TestDatabase, WsClient};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -412,11 +412,8 @@ fn server_holds_connection(server_port: u16, client_port: u16) -> bool {
 async fn a_console_that_stops_reading_is_let_go() {
     let (_db, fx) = fixture(&[]).await;
     // A conversation on the site, so each list answer carries something.
-    let token = guest_token(&fx).await;
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    tab.send(json!({"type": "start_chat", "name": "Slow"}))
-        .await;
-    assert!(tab.next_of_type("conversation", WAIT).await.is_some());
+    let (mut tab, _) = fx.guest(SHOP).await;
+    start_chat(&mut tab, "Slow").await;
 
     let stuck = open_raw(&fx, Path::Console(&fx.session_cookie), Some(4096)).await;
     let client_port = stuck.local_addr().expect("local").port();
@@ -475,22 +472,12 @@ fn seqs_of(event: &Value, into: &mut BTreeSet<i64>) {
 #[tokio::test]
 async fn joins_in_the_middle_of_a_burst_miss_no_message() {
     let (_db, fx) = fixture(&[]).await;
-    let token = guest_token(&fx).await;
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    tab.send(json!({"type": "start_chat", "name": "Burst"}))
-        .await;
-    let id = tab
-        .next_of_type("conversation", WAIT)
-        .await
-        .expect("conversation")["conversation_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let mut sender = console(&fx).await;
-    sender
-        .send(json!({"type": "accept", "conversation_id": id}))
-        .await;
-    assert!(sender.next_of_type("conversation", WAIT).await.is_some());
+    let AcceptedChat {
+        tab: _tab,
+        console: mut sender,
+        conversation_id: id,
+        ..
+    } = fx.accepted_chat(SHOP, "Burst").await;
 
     const BURST: usize = 150;
     const JOINERS: usize = 30;

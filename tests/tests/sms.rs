@@ -2,21 +2,14 @@
 //! own HMAC-SHA1), threading by phone number, idempotency by MessageSid, and the outbound adapter
 //! talking to a local stand-in for the provider.
 
-#[allow(
-    dead_code,
-    reason = "shared by several test binaries; each uses a part"
-)]
-#[path = "support/http_sink.rs"]
-mod http_sink;
-
 use std::time::Duration;
 
 use base64::Engine as _;
 use beckon::db::models::Conversation;
 use beckon::db::Db;
+use beckon_tests::receiver::{self, Received, Reply};
 use beckon_tests::{SiteFixture, TestApp, TestDatabase, WsClient};
 use hmac::{Hmac, Mac};
-use http_sink::{HttpSink, Reply};
 use serde_json::json;
 
 const SHOP: &str = "http://127.0.0.1:9";
@@ -259,8 +252,8 @@ async fn inbound_sms_is_not_found_when_sms_is_not_configured() {
 #[tokio::test]
 async fn an_operator_reply_to_an_sms_conversation_goes_out_through_the_provider_api() {
     let db = TestDatabase::sqlite();
-    let provider = HttpSink::start(&[Reply::Status(201)]).await;
-    let fx = start(&db, &provider.url("")).await;
+    let provider = receiver::start(&[Reply::Status(201)]).await;
+    let fx = start(&db, &provider.uri()).await;
     let res = post_signed(&fx.app, &inbound_form("SM0001", "Do you ship to Canada?")).await;
     assert_eq!(res.status(), 200);
     let id = sms_conversations(fx.app.database_url()).await[0].id.clone();
@@ -272,12 +265,12 @@ async fn an_operator_reply_to_an_sms_conversation_goes_out_through_the_provider_
         .await;
     assert!(console.next_of_type("ack", WAIT).await.is_some());
 
-    let got = provider.wait_for(1, Duration::from_secs(15)).await;
+    let got = receiver::wait_for(&provider, 1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1, "one SMS sent");
     let sms = &got[0];
     assert_eq!(sms.method, "POST");
     assert_eq!(
-        sms.path,
+        sms.path_and_query(),
         format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
     );
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT}:{TOKEN}"));
@@ -303,9 +296,9 @@ async fn the_sms_adapter_retries_server_errors_and_gives_up_on_client_errors() {
     use beckon::outbound::sms::{deliver, SmsJob};
     use beckon::outbound::{Delivered, DeliveryError};
 
-    let provider = HttpSink::start(&[Reply::Status(503), Reply::Status(400)]).await;
+    let provider = receiver::start(&[Reply::Status(503), Reply::Status(400)]).await;
     let settings = SmsSettings {
-        api_base: provider.url(""),
+        api_base: provider.uri(),
         account: ACCOUNT.into(),
         token: TOKEN.into(),
         from: OUR_NUMBER.into(),
@@ -331,7 +324,7 @@ async fn the_sms_adapter_retries_server_errors_and_gives_up_on_client_errors() {
         deliver(&http, None, &job).await,
         Err(DeliveryError::Permanent(_))
     ));
-    let got = provider.requests();
+    let got = receiver::requests(&provider).await;
     assert_eq!(got.len(), 3);
     assert_eq!(
         got[2].form_value("To").as_deref(),
@@ -344,8 +337,8 @@ async fn the_sms_adapter_retries_server_errors_and_gives_up_on_client_errors() {
 #[tokio::test]
 async fn an_operator_who_chose_sms_gets_a_text_for_a_new_offline_message() {
     let db = TestDatabase::sqlite();
-    let provider = HttpSink::start(&[]).await;
-    let fx = start(&db, &provider.url("")).await;
+    let provider = receiver::start(&[]).await;
+    let fx = start(&db, &provider.uri()).await;
     let url = fx.app.database_url().to_owned();
     tokio::task::spawn_blocking(move || {
         use beckon::db::schema::operators as o;
@@ -377,11 +370,11 @@ async fn an_operator_who_chose_sms_gets_a_text_for_a_new_offline_message() {
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
 
-    let got = provider.wait_for(1, Duration::from_secs(15)).await;
+    let got = receiver::wait_for(&provider, 1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1, "one text to the operator");
     let sms = &got[0];
     assert_eq!(
-        sms.path,
+        sms.path_and_query(),
         format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
     );
     assert_eq!(sms.form_value("To").as_deref(), Some("+15559990000"));

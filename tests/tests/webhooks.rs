@@ -2,20 +2,13 @@
 //! deliveries of chat events, retries with the same delivery id, the refusal of internal addresses,
 //! at-least-once delivery across SIGKILL, and who may see the webhook and delivery pages.
 
-#[allow(
-    dead_code,
-    reason = "shared by several test binaries; each uses a part"
-)]
-#[path = "support/http_sink.rs"]
-mod http_sink;
-
 use std::time::Duration;
 
 use beckon::db::models::OutboxItem;
 use beckon::db::Db;
-use beckon_tests::{SiteFixture, TestApp, TestDatabase, WsClient};
+use beckon_tests::receiver::{self, Received, Reply};
+use beckon_tests::{start_chat, SiteFixture, TestApp, TestDatabase, WsClient};
 use hmac::{Hmac, Mac};
-use http_sink::{HttpSink, Recorded, Reply};
 use serde_json::json;
 
 const SHOP: &str = "http://127.0.0.1:9";
@@ -58,23 +51,13 @@ async fn register(fx: &SiteFixture, url: &str, events: &[&str]) -> (String, Stri
 
 /// A guest tab that started a chat; the conversation id.
 async fn guest_chat(fx: &SiteFixture) -> (WsClient, String) {
-    let (status, body) = fx.obtain_guest(SHOP, None).await;
-    assert_eq!(status, 201);
-    let token = body["token"].as_str().unwrap().to_owned();
-    let mut tab = fx.visitor_socket(SHOP, &token).await;
-    assert_eq!(tab.next_event(WAIT).await.unwrap()["type"], "hello");
-    tab.send(json!({"type": "start_chat", "name": "Gina"}))
-        .await;
-    let conversation = tab
-        .next_of_type("conversation", WAIT)
-        .await
-        .expect("conversation");
-    let id = conversation["conversation_id"].as_str().unwrap().to_owned();
+    let (mut tab, _) = fx.guest(SHOP).await;
+    let id = start_chat(&mut tab, "Gina").await;
     (tab, id)
 }
 
 /// Checks `Beckon-Signature: t=…,v1=…` with our own HMAC-SHA256 over "{t}.{body}".
-fn signature_ok(secret: &str, request: &Recorded) -> bool {
+fn signature_ok(secret: &str, request: &receiver::Request) -> bool {
     let header = request
         .header("beckon-signature")
         .expect("signature header");
@@ -117,30 +100,28 @@ async fn outbox(fx_db_url: &str) -> Vec<OutboxItem> {
 
 /// Waits until the outbox item `id` has `status`; the item.
 async fn wait_status(db_url: &str, id: &str, status: &str) -> OutboxItem {
-    let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
-    loop {
-        let item = outbox(db_url).await.into_iter().find(|i| i.id == id);
-        if let Some(item) = &item {
-            if item.status == status {
-                return item.clone();
+    beckon_tests::eventually_async(
+        DELIVERY_WAIT,
+        &format!("item {id} to become {status}"),
+        || async {
+            let item = outbox(db_url).await.into_iter().find(|i| i.id == id);
+            match item {
+                Some(item) if item.status == status => Ok(item),
+                other => Err(other),
             }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "item {id} never became {status}: {item:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_registered_webhook_receives_signed_conversation_and_message_events() {
     let db = TestDatabase::sqlite();
-    let sink = HttpSink::start(&[]).await;
+    let sink = receiver::start(&[]).await;
     let fx = SiteFixture::start(&db, &FAST_LOCAL, SHOP).await;
     let (_, secret) = register(
         &fx,
-        &sink.url("/hooks/beckon?x=1"),
+        &format!("{}/hooks/beckon?x=1", sink.uri()),
         &["conversation.started", "message.created"],
     )
     .await;
@@ -150,11 +131,11 @@ async fn a_registered_webhook_receives_signed_conversation_and_message_events() 
         .await;
     assert!(tab.next_of_type("ack", WAIT).await.is_some());
 
-    let got = sink.wait_for(2, DELIVERY_WAIT).await;
+    let got = receiver::wait_for(&sink, 2, DELIVERY_WAIT).await;
     assert_eq!(got.len(), 2, "two events: {got:?}");
     for request in &got {
         assert_eq!(request.method, "POST");
-        assert_eq!(request.path, "/hooks/beckon?x=1");
+        assert_eq!(request.path_and_query(), "/hooks/beckon?x=1");
         assert_eq!(
             request.header("content-type"),
             Some("application/json"),
@@ -189,8 +170,7 @@ async fn a_registered_webhook_receives_signed_conversation_and_message_events() 
 
     // Both show as sent in the console, once the worker has recorded the receiver's answers (the
     // receiver saw the requests before answering them).
-    let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
-    loop {
+    beckon_tests::eventually_async(DELIVERY_WAIT, "two deliveries shown sent", || async {
         let page = fx
             .app
             .get("/console/deliveries")
@@ -200,25 +180,23 @@ async fn a_registered_webhook_receives_signed_conversation_and_message_events() 
             .unwrap();
         let sent = page.matches(r#"data-status="sent""#).count();
         if sent == 2 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{sent} sent: {page}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sent} sent: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_failing_receiver_is_retried_with_the_same_delivery_id() {
     let db = TestDatabase::sqlite();
-    let sink = HttpSink::start(&[Reply::Status(500), Reply::Status(503)]).await;
+    let sink = receiver::start(&[Reply::Status(500), Reply::Status(503)]).await;
     let fx = SiteFixture::start(&db, &FAST_LOCAL, SHOP).await;
-    let (_, secret) = register(&fx, &sink.url("/h"), &["conversation.started"]).await;
+    let (_, secret) = register(&fx, &format!("{}/h", sink.uri()), &["conversation.started"]).await;
 
     let _chat = guest_chat(&fx).await;
-    let got = sink.wait_for(3, DELIVERY_WAIT).await;
+    let got = receiver::wait_for(&sink, 3, DELIVERY_WAIT).await;
     assert_eq!(got.len(), 3, "500, 503, then 200: {got:?}");
     let ids: Vec<_> = got.iter().map(|r| r.header("beckon-delivery")).collect();
     assert!(
@@ -235,21 +213,26 @@ async fn a_failing_receiver_is_retried_with_the_same_delivery_id() {
     let item = wait_status(fx.app.database_url(), ids[0].unwrap(), "sent").await;
     assert_eq!(item.attempts, 3);
     assert!(item.sent_at.is_some());
-    // Nothing more comes: the receiver said 200.
+    // Nothing more comes: the receiver said 200. (Absence can only be watched for a while: the
+    // window is longer than the 1 s retry delay, so a wrong retry would have arrived.)
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(sink.requests().len(), 3);
+    assert_eq!(receiver::requests(&sink).await.len(), 3);
 }
 
 #[tokio::test]
 async fn webhooks_to_loopback_are_refused_without_the_flag_and_shown_failed() {
     let db = TestDatabase::sqlite();
-    let sink = HttpSink::start(&[]).await;
+    let sink = receiver::start(&[]).await;
     let fx = SiteFixture::start(&db, &["--delivery-retry-secs", "1"], SHOP).await;
-    register(&fx, &sink.url("/internal"), &["conversation.started"]).await;
+    register(
+        &fx,
+        &format!("{}/internal", sink.uri()),
+        &["conversation.started"],
+    )
+    .await;
 
     let _chat = guest_chat(&fx).await;
-    let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
-    let page = loop {
+    let page = beckon_tests::eventually_async(DELIVERY_WAIT, "a refused delivery", || async {
         let page = fx
             .app
             .get("/console/deliveries?status=failed")
@@ -257,11 +240,13 @@ async fn webhooks_to_loopback_are_refused_without_the_flag_and_shown_failed() {
             .text()
             .await
             .unwrap();
-        if page.contains("refused") || tokio::time::Instant::now() > deadline {
-            break page;
+        if page.contains("refused") {
+            Ok(page)
+        } else {
+            Err(page)
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert!(page.contains(r#"data-status="failed""#), "{page}");
     assert!(
         page.contains("refused: 127.0.0.1 resolves to the internal address 127.0.0.1"),
@@ -272,18 +257,21 @@ async fn webhooks_to_loopback_are_refused_without_the_flag_and_shown_failed() {
     assert_eq!(items[0].status, "failed");
     assert_eq!(items[0].attempts, 1, "a refusal is not retried");
     assert!(page.contains(&format!("/console/deliveries/{}/retry", items[0].id)));
-    assert!(sink.requests().is_empty(), "nothing reached the address");
+    assert!(
+        receiver::requests(&sink).await.is_empty(),
+        "nothing reached the address"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_delivery_can_be_retried_from_the_console() {
     let db = TestDatabase::sqlite();
     // 410 is final: the item fails at once, until someone retries it.
-    let sink = HttpSink::start(&[Reply::Status(410)]).await;
+    let sink = receiver::start(&[Reply::Status(410)]).await;
     let fx = SiteFixture::start(&db, &FAST_LOCAL, SHOP).await;
-    register(&fx, &sink.url("/h"), &["conversation.started"]).await;
+    register(&fx, &format!("{}/h", sink.uri()), &["conversation.started"]).await;
     let _chat = guest_chat(&fx).await;
-    let first = sink.wait_for(1, DELIVERY_WAIT).await;
+    let first = receiver::wait_for(&sink, 1, DELIVERY_WAIT).await;
     let id = first[0].header("beckon-delivery").unwrap().to_owned();
     let failed = wait_status(fx.app.database_url(), &id, "failed").await;
     assert!(failed.last_error.unwrap().contains("410"));
@@ -297,8 +285,9 @@ async fn a_failed_delivery_can_be_retried_from_the_console() {
         )
         .await;
     assert_eq!(res.status(), 403);
+    // Nothing is sent: absence is watched for a window longer than the 1 s retry delay.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(sink.requests().len(), 1);
+    assert_eq!(receiver::requests(&sink).await.len(), 1);
 
     let csrf = fx.app.csrf_of("/console/deliveries").await;
     let res = fx
@@ -309,7 +298,7 @@ async fn a_failed_delivery_can_be_retried_from_the_console() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let got = sink.wait_for(2, DELIVERY_WAIT).await;
+    let got = receiver::wait_for(&sink, 2, DELIVERY_WAIT).await;
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].header("beckon-delivery"), Some(id.as_str()));
     wait_status(fx.app.database_url(), &id, "sent").await;
@@ -340,11 +329,11 @@ async fn a_delivery_in_flight_when_the_server_is_killed_arrives_after_restart_on
 
 async fn in_flight_delivery_survives_sigkill(db: TestDatabase) {
     // The first attempt is received but never answered: the server dies while it is in flight.
-    let sink = HttpSink::start(&[Reply::Hang]).await;
+    let sink = receiver::start(&[Reply::Hang]).await;
     let fx = SiteFixture::start(&db, &FAST_LOCAL, SHOP).await;
-    let (_, secret) = register(&fx, &sink.url("/h"), &["conversation.started"]).await;
+    let (_, secret) = register(&fx, &format!("{}/h", sink.uri()), &["conversation.started"]).await;
     let (tab, _) = guest_chat(&fx).await;
-    let first = sink.wait_for(1, DELIVERY_WAIT).await;
+    let first = receiver::wait_for(&sink, 1, DELIVERY_WAIT).await;
     assert_eq!(first.len(), 1);
     let SiteFixture { mut app, .. } = fx;
     app.kill_hard();
@@ -356,7 +345,7 @@ async fn in_flight_delivery_survives_sigkill(db: TestDatabase) {
     drop(app);
 
     let _app = TestApp::builder(&db).args(FAST_LOCAL).spawn().await;
-    let got = sink.wait_for(2, DELIVERY_WAIT).await;
+    let got = receiver::wait_for(&sink, 2, DELIVERY_WAIT).await;
     assert_eq!(got.len(), 2, "delivered again after the restart");
     assert_eq!(got[1].header("beckon-delivery"), Some(id.as_str()));
     assert_eq!(got[1].json(), first[0].json(), "the same event");
