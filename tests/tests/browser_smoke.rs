@@ -159,15 +159,12 @@ async fn dialogs_are_recorded_in_every_frame_and_extra_pages_are_served() {
         )
         .await
         .expect("evaluate in the isolated world");
-    let mut open = None;
-    for _ in 0..50 {
-        open = browser.open_dialog().await;
-        if open.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(open.as_deref(), Some("real dialog"));
+    let open =
+        beckon_tests::eventually_async(Duration::from_millis(2500), "the dialog to open", || {
+            browser.open_dialog()
+        })
+        .await;
+    assert_eq!(open.as_str(), "real dialog");
     let failure = tokio::spawn(async move {
         browser.assert_no_dialogs("after the real dialog").await;
     })

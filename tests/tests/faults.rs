@@ -126,6 +126,7 @@ async fn beacons_for(
             503 => refused += 1,
             other => panic!("beacon answered {other}"),
         }
+        // Paces the beacons (about 100 a second) over the window: a steady load is what is tested.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     (accepted, refused)
@@ -154,22 +155,25 @@ async fn page_views_survive_an_outage(db: TestDatabase) {
         db.label()
     );
     let url = fx.app.database_url().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let u = url.clone();
-        let stored = tokio::task::spawn_blocking(move || count_page_views(&u))
-            .await
-            .expect("count");
-        if stored == Some(accepted) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: {accepted} page views answered 202, {stored:?} stored",
+    beckon_tests::eventually_async(
+        Duration::from_secs(20),
+        &format!(
+            "{}: the {accepted} page views answered 202 to be stored",
             db.label()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        ),
+        || async {
+            let u = url.clone();
+            let stored = tokio::task::spawn_blocking(move || count_page_views(&u))
+                .await
+                .expect("count");
+            if stored == Some(accepted) {
+                Ok(())
+            } else {
+                Err(stored)
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -237,15 +241,22 @@ async fn faults_answer_fast(db: TestDatabase) {
     outage.end();
 
     // Recovery by itself: the probe, then the same send (same client_msg_id) is stored once.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while fx.app.get("/readyz").await.status() != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "{}: never ready again",
-            db.label()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut recovery = beckon_tests::Poll::new(
+        Duration::from_secs(20),
+        &format!("{}: ready again", db.label()),
+    );
+    loop {
+        let status = fx.app.get("/readyz").await.status();
+        if status == 200 {
+            break;
+        }
+        recovery.wait(status).await;
     }
+    // The send is repeated (it needs `&mut tab`, hence a loop) until it is acknowledged.
+    let mut recovery = beckon_tests::Poll::new(
+        Duration::from_secs(20),
+        &format!("{}: sends recovered", db.label()),
+    );
     loop {
         tab.send(send.clone()).await;
         let answer = tab
@@ -256,12 +267,7 @@ async fn faults_answer_fast(db: TestDatabase) {
             break;
         }
         assert_eq!(answer["code"], "unavailable", "{}: {answer}", db.label());
-        assert!(
-            Instant::now() < deadline,
-            "{}: sends never recovered",
-            db.label()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        recovery.wait(answer).await;
     }
 }
 

@@ -252,17 +252,16 @@ async fn sockets_are_capped_per_guest_and_per_address() {
 
     // A closed socket gives its place back.
     open.pop().expect("one").close().await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    beckon_tests::eventually_async(WAIT, "the place given back", || async {
         match WsClient::connect(&url(&b), Some(SHOP), None).await {
-            Ok(_) => break,
+            Ok(_) => Ok(()),
             Err(r) => {
                 assert_eq!(r.status, 429);
-                assert!(tokio::time::Instant::now() < deadline, "place given back");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(r)
             }
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -431,14 +430,12 @@ async fn a_console_that_stops_reading_is_let_go() {
     }
     eprintln!("{sent} requests written before the server stopped reading");
     assert!(server_holds_connection(server_port, client_port) || sent < 20_000);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while server_holds_connection(server_port, client_port) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the server still holds a console that stopped reading"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    beckon_tests::eventually(
+        Duration::from_secs(60),
+        "the server to let go of a console that stopped reading",
+        || !server_holds_connection(server_port, client_port),
+    )
+    .await;
     // The server is fine afterwards.
     let mut other = console(&fx).await;
     other
@@ -511,6 +508,7 @@ async fn joins_in_the_middle_of_a_burst_miss_no_message() {
         joiner
             .send(json!({"type": "join", "conversation_id": id, "after_seq": 0}))
             .await;
+        // Paces the joins so they land spread over the burst: the spread is what is tested.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let last = burst.await.expect("burst");

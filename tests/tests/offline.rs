@@ -459,8 +459,7 @@ async fn without_smtp_mail_waits_in_the_outbox_directory() {
     .await;
     assert_eq!(status, 201);
     let dir = fx.app.data_dir.path().join("mail-outbox");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let files = beckon_tests::eventually(WAIT, &format!("two spooled mails in {dir:?}"), || {
         let files: Vec<String> = std::fs::read_dir(&dir)
             .map(|d| {
                 d.filter_map(|e| e.ok())
@@ -471,16 +470,14 @@ async fn without_smtp_mail_waits_in_the_outbox_directory() {
             })
             .unwrap_or_default();
         if files.len() >= 2 {
-            assert!(files.iter().any(|f| f.contains("owner@example.com")));
-            assert!(files.iter().any(|f| f.contains("ada@guest.test")));
-            break;
+            Ok(files)
+        } else {
+            Err(files.len())
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "spooled mail in {dir:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert!(files.iter().any(|f| f.contains("owner@example.com")));
+    assert!(files.iter().any(|f| f.contains("ada@guest.test")));
 }
 
 #[tokio::test]
@@ -499,8 +496,12 @@ async fn mail_queued_while_smtp_is_down_survives_a_restart() {
     )
     .await;
     assert_eq!(status, 201);
-    // Nobody listens on the SMTP port: attempts fail and are retried. Kill the server meanwhile.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nobody listens on the SMTP port: attempts fail and are retried. Kill the server meanwhile,
+    // once it has logged a failed attempt.
+    beckon_tests::eventually(Duration::from_secs(15), "a failed mail delivery", || {
+        fx.app.stderr().contains("delivery failed")
+    })
+    .await;
     let SiteFixture { mut app, site, .. } = fx;
     app.kill_hard();
     let sink = SmtpSink::start_on(smtp_port);

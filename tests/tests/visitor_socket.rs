@@ -31,6 +31,7 @@ async fn send_in_pieces(fx: &SiteFixture, pieces: &[&[u8]]) -> TcpStream {
     let mut tcp = TcpStream::connect(&addr).await.expect("connect");
     for piece in pieces {
         tcp.write_all(piece).await.expect("write");
+        // The pause makes each piece arrive on its own: split requests are what is tested.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tcp

@@ -260,16 +260,24 @@ async fn page_views_are_written_in_batches_and_listed_live() {
     );
     assert_eq!(delta["upserts"][0]["pages_viewed"], 2);
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let url = fx.app.database_url().to_owned();
-    let visitor_id = row["id"].as_str().unwrap().to_owned();
-    let trail = tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&url, 1).unwrap();
-        let mut conn = db.conn().unwrap();
-        PageView::trail(&mut conn, &visitor_id, 10).unwrap()
+    // Page views reach the database when the writer flushes its batch.
+    let trail = beckon_tests::eventually_async(5 * SECOND, "two page views stored", || async {
+        let url = fx.app.database_url().to_owned();
+        let visitor_id = row["id"].as_str().unwrap().to_owned();
+        let trail = tokio::task::spawn_blocking(move || {
+            let db = Db::connect(&url, 1).unwrap();
+            let mut conn = db.conn().unwrap();
+            PageView::trail(&mut conn, &visitor_id, 10).unwrap()
+        })
+        .await
+        .unwrap();
+        if trail.len() >= 2 {
+            Ok(trail)
+        } else {
+            Err(trail.len())
+        }
     })
-    .await
-    .unwrap();
+    .await;
     let urls: Vec<&str> = trail.iter().map(|p| p.url.as_str()).collect();
     assert_eq!(
         urls,
@@ -582,7 +590,10 @@ async fn badges_show_whether_an_operator_is_there() {
     assert!(badge("/s/demo-shop/status.svg").await.contains("offline"));
     assert!(badge("/u/olive/status.svg").await.contains("offline"));
     let console = fx.console_socket().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    beckon_tests::eventually_async(5 * SECOND, "the badge to say online", || async {
+        badge("/s/demo-shop/status.svg").await.contains(">online<")
+    })
+    .await;
     assert!(badge("/s/demo-shop/status.svg").await.contains(">online<"));
     assert!(badge("/u/olive/status.svg").await.contains(">online<"));
     console.close().await;
