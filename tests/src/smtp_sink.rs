@@ -152,27 +152,28 @@ impl SmtpSink {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Waits until a message to `address` whose subject contains `subject` arrives.
+    /// Waits until a message to `address` whose subject contains `subject` arrives; panics after
+    /// `timeout` with the (recipients, subject) of every message seen.
     pub async fn wait_for(&self, address: &str, subject: &str, timeout: Duration) -> ReceivedMail {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(m) = self.received().into_iter().find(|m| {
-                m.envelope_to
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(address))
-                    && m.subject().contains(subject)
-            }) {
-                return m;
-            }
-            if tokio::time::Instant::now() > deadline {
-                let seen: Vec<(Vec<String>, String)> = self
-                    .received()
-                    .iter()
-                    .map(|m| (m.envelope_to.clone(), m.subject()))
-                    .collect();
-                panic!("no mail to {address} about {subject:?} within {timeout:?}; got {seen:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::eventually(
+            timeout,
+            &format!("a mail to {address} about {subject:?}"),
+            || {
+                let received = self.received();
+                match received.iter().find(|m| {
+                    m.envelope_to
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(address))
+                        && m.subject().contains(subject)
+                }) {
+                    Some(m) => Ok(m.clone()),
+                    None => Err(received
+                        .iter()
+                        .map(|m| (m.envelope_to.clone(), m.subject()))
+                        .collect::<Vec<_>>()),
+                }
+            },
+        )
+        .await
     }
 }

@@ -221,7 +221,8 @@ impl WsClient {
         }
     }
 
-    /// Asserts that no text event arrives within `window`.
+    /// Asserts that no text event arrives within `window`. Absence cannot be polled for: the
+    /// whole window is waited out, so keep it short and just longer than the event would take.
     pub async fn expect_silence(&mut self, window: Duration) {
         if let Some(event) = self.next_event(window).await {
             panic!("expected silence, got {event}");
