@@ -1,6 +1,6 @@
 //! Beckon's own SMTP listener for replies to its mail (`--inbound-smtp-listen`). It accepts mail only
 //! for `reply+TOKEN@REPLY_DOMAIN` addresses (no relaying, nothing else), up to a size limit, and
-//! threads each message with [`crate::routes::inbound_mail::accept`].
+//! threads each message with [`crate::services::inbound_mail::accept`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl Handler for ReplyHandler {
         let state = self.state.clone();
         let outcome = self
             .runtime
-            .block_on(async move { crate::routes::inbound_mail::accept(&state, mail).await });
+            .block_on(async move { crate::services::inbound_mail::accept(&state, mail).await });
         match outcome {
             Ok(()) => response::OK,
             Err(inbound_mail::NotThreaded::Service(ServiceError::Limited { .. })) => {

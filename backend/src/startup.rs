@@ -283,36 +283,19 @@ async fn run_maintenance(state: AppState) {
         state.chat_limits.forget_idle_keys();
         let connected = state.live.connected_visitor_ids();
         let guest_idle = state.settings.guest_idle;
-        match state
-            .db
-            .run(move |conn| {
-                Ok(visitors::deactivate_idle_guests(
-                    conn, guest_idle, &connected,
-                ))
-            })
-            .await
-        {
-            Ok(Ok(n)) if n > 0 => {
+        let deactivated = crate::services::run(&state.db, move |conn| {
+            visitors::deactivate_idle_guests(conn, guest_idle, &connected)
+        })
+        .await;
+        match deactivated {
+            Ok(n) if n > 0 => {
                 tracing::info!(deactivated = n, "idle guest ids deactivated");
                 state.guests.clear();
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not deactivate idle guests"),
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not deactivate idle guests"),
         }
-        match state
-            .db
-            .write(|conn| Ok(invitations::expire_ignored(conn)))
-            .await
-        {
-            Ok(Ok(expired)) => {
-                for inv in expired {
-                    crate::routes::ws_console::announce_invitation(&state, &inv);
-                }
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not expire invitations"),
-            Err(e) => tracing::warn!(error = %e, "could not expire invitations"),
-        }
+        invitations::expire_and_announce(&state).await;
         let idle = state.settings.session_idle;
         let result = state
             .db

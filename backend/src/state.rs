@@ -45,6 +45,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The typed publishing interface over this state's hub.
+    pub fn bus(&self) -> crate::realtime::Bus<'_> {
+        crate::realtime::Bus::new(&self.hub)
+    }
+
     /// Session lifetimes from the settings.
     pub fn session_policy(&self) -> SessionPolicy {
         SessionPolicy {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::hub::{Hub, Outgoing};
+use super::protocol::ServerEvent;
 
 /// A visitor whose last tab closed drops off the list after this long (so moving between pages,
 /// which closes one socket and opens the next, does not flicker).
@@ -169,23 +170,6 @@ pub struct LiveVisitors {
     state: Mutex<State>,
 }
 
-#[derive(Serialize)]
-struct Snapshot<'a> {
-    r#type: &'static str,
-    site_id: &'a str,
-    total: usize,
-    offset: usize,
-    visitors: Vec<&'a LiveVisitor>,
-}
-
-#[derive(Serialize)]
-struct Delta<'a> {
-    r#type: &'static str,
-    total: usize,
-    upserts: Vec<&'a LiveVisitor>,
-    removed: Vec<String>,
-}
-
 impl LiveVisitors {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
@@ -305,14 +289,13 @@ impl LiveVisitors {
         let mut state = self.lock();
         let (total, window) = window_of(state.sites.get(site_id), &filter, offset, limit);
         let sent = window.iter().map(|v| (v.id.clone(), v.version)).collect();
-        let message = serde_json::to_string(&Snapshot {
-            r#type: "snapshot",
+        let message = ServerEvent::Snapshot {
             site_id,
             total,
             offset,
             visitors: window,
-        })
-        .unwrap_or_default();
+        }
+        .to_json();
         state.watches.insert(
             conn_id,
             Watch {
@@ -389,13 +372,12 @@ impl LiveVisitors {
             if upserts.is_empty() && removed.is_empty() && total == watch.sent_total {
                 continue;
             }
-            let message = serde_json::to_string(&Delta {
-                r#type: "visitors",
+            let message = ServerEvent::Visitors {
                 total,
                 upserts: upserts.clone(),
-                removed: removed.clone(),
-            })
-            .unwrap_or_default();
+                removed: &removed,
+            }
+            .to_json();
             for id in &removed {
                 watch.sent.remove(id);
             }

@@ -4,11 +4,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 
-use super::chat_events;
 use crate::error::ApiError;
 use crate::services::attachments::{self, Refused};
 use crate::services::chat::{ClientMsgId, Party};
-use crate::services::{self, auth, ServiceError};
+use crate::services::{self, auth};
 use crate::state::AppState;
 
 /// Attachment routes.
@@ -117,35 +116,18 @@ async fn upload(
     let content_type =
         attachments::accepted_type(header_str(&req, "content-type").unwrap_or(""), &bytes)
             .map_err(|Refused::Unsupported| ApiError::UnsupportedType)?;
-    let data_dir = state.settings.data_dir.clone();
-    let conversation_id = conversation_id.into_inner();
-    let sender = party.clone();
-    let pacing = state.settings.floods.pacing;
-    let (posted, attachment_id, name) = services::run(&state.db, move |conn| {
-        let (posted, id) = attachments::upload(
-            conn,
-            &data_dir,
-            &conversation_id,
-            &sender,
-            &client_msg_id,
-            &name,
-            &content_type,
-            &bytes,
-            pacing,
-        )?;
-        let conversation = crate::db::models::Conversation::find(conn, &conversation_id)?
-            .ok_or(ServiceError::NotFound)?;
-        let shown = chat_events::sender_name(conn, &conversation, &posted.message)?;
-        Ok((posted, id, shown))
-    })
-    .await?;
-    if !posted.duplicate {
-        chat_events::publish_message(&state, &posted.message, &name);
-    }
+    let upload = attachments::NewUpload {
+        conversation_id: conversation_id.into_inner(),
+        client_msg_id,
+        name,
+        content_type,
+        bytes: bytes.to_vec(),
+    };
+    let (message, attachment_id) = attachments::post_upload(&state, party, upload).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "attachment_id": attachment_id,
-        "seq": posted.message.seq,
-        "client_msg_id": posted.message.client_msg_id,
+        "seq": message.seq,
+        "client_msg_id": message.client_msg_id,
     })))
 }
 

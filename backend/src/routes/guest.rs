@@ -8,14 +8,12 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::db::models::{PageView, Site};
-use crate::domain;
+use crate::db::models::Site;
 use crate::error::ApiError;
+use crate::extract::client;
 use crate::limits;
 use crate::realtime::live::GuestFacts;
-use crate::extract::client;
-use crate::services::sites::origin_allowed;
-use crate::services::visitors::{self, GuestClient};
+use crate::services::visitors::{self, widget_origin_ok, GuestClient};
 use crate::state::AppState;
 
 /// Largest guest API body (JSON of a guest request).
@@ -61,17 +59,6 @@ fn with_cors(mut res: HttpResponseBuilder, origin: Option<&str>) -> HttpResponse
     res.insert_header((header::VARY, "Origin"));
     res.insert_header(("X-Content-Type-Options", "nosniff"));
     res
-}
-
-/// Whether a request from `origin` may use the site's widget routes: an allowed origin of the site,
-/// Beckon's own (the chat panel and the chat pages run there), or the site's own chat domain.
-pub fn widget_origin_ok(state: &AppState, site: &Site, origin: Option<&str>) -> bool {
-    let ours = state.settings.base_url.origin().ascii_serialization();
-    // The site's own chat domain serves the full-page chat, which talks to these routes from there.
-    let own_domain = site.custom_domain.as_deref().is_some_and(|domain| {
-        origin.is_some_and(|o| o == format!("https://{domain}") || o == format!("http://{domain}"))
-    });
-    origin_allowed(site, origin) || origin == Some(ours.as_str()) || own_domain
 }
 
 /// The site for a key, checked against the request's origin.
@@ -227,24 +214,13 @@ async fn queue_view(
     title: String,
     referrer: String,
 ) -> Result<(), ApiError> {
-    let view = PageView {
-        id: domain::new_id(),
-        site_id: guest.site_id.clone(),
-        visitor_id: guest.visitor_id.clone(),
-        url,
-        title,
-        referrer,
-        duration_ms: None,
-        created_at: domain::now(),
-    };
-    let (url, title, referrer) = (view.url.clone(), view.title.clone(), view.referrer.clone());
-    if state.pageviews.offer(view).await.is_err() {
-        return Err(ApiError::Unavailable(
-            "busy: page views are arriving faster than they can be stored".into(),
-        ));
-    }
-    state.live.page_view(guest, &url, &title, &referrer);
-    Ok(())
+    crate::services::pageviews::record(state, guest, url, title, referrer)
+        .await
+        .map_err(|_| {
+            ApiError::Unavailable(
+                "busy: page views are arriving faster than they can be stored".into(),
+            )
+        })
 }
 
 async fn beacon(
@@ -370,18 +346,10 @@ async fn pixel(
             }
             let max = state.settings.max_guests_per_ip;
             let site_row = site.clone();
-            let issued = match state
-                .db
-                .run(move |conn| {
-                    Ok(visitors::issue_or_resume(
-                        conn,
-                        &site_row,
-                        presented.as_deref(),
-                        &client,
-                        max,
-                    ))
-                })
-                .await?
+            let issued = match crate::services::run(&state.db, move |conn| {
+                visitors::issue_or_resume(conn, &site_row, presented.as_deref(), &client, max)
+            })
+            .await
             {
                 Ok(issued) => issued,
                 Err(crate::services::ServiceError::Limited { .. }) => {

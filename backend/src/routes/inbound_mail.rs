@@ -1,11 +1,10 @@
 //! Replies to Beckon's mail: `POST /api/v1/inbound/email?secret=…` for mail providers' inbound
 //! webhooks, and the optional SMTP listener (`--inbound-smtp-listen`). Both end in
-//! [`inbound_mail::thread_reply`].
+//! [`inbound_mail::accept`].
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::chat_events;
 use crate::error::ApiError;
 use crate::services::inbound_mail::{self, InboundMail, NotThreaded};
 use crate::state::AppState;
@@ -82,54 +81,6 @@ impl ProviderMail {
     }
 }
 
-/// Threads a received reply and tells the conversation's operators. Replies to one reply address
-/// count against the guest message limit like chat messages: over it the answer is temporary
-/// (429 for a provider, 451 over SMTP), so the sender's mail system tries again later and nothing
-/// is lost.
-pub async fn accept(state: &AppState, mail: InboundMail) -> Result<(), NotThreaded> {
-    let domain = state.settings.outbound.reply_domain.clone();
-    if let Some(token) = mail
-        .recipients
-        .iter()
-        .find_map(|r| inbound_mail::token_of(r, &domain))
-    {
-        let key = crate::limits::conversation_key("mail", &token);
-        if let Err(wait) = state.chat_limits.guest_messages.check(&key) {
-            return Err(NotThreaded::Service(
-                crate::services::ServiceError::Limited {
-                    retry_after: crate::limits::retry_after_secs(wait),
-                },
-            ));
-        }
-    }
-    let pacing = state.settings.floods.pacing;
-    let threaded = state
-        .db
-        .run(move |conn| Ok(inbound_mail::thread_reply(conn, &mail, &domain, pacing)))
-        .await
-        .map_err(|e| NotThreaded::Service(e.into()))??;
-    let (conversation, posted) = threaded;
-    if !posted.duplicate {
-        let c = conversation.clone();
-        let m = posted.message.clone();
-        let shown = state
-            .db
-            .run(move |conn| {
-                let name = chat_events::sender_name(conn, &c, &m).unwrap_or_default();
-                let event = chat_events::conversation_json(conn, &c).ok();
-                Ok((name, event))
-            })
-            .await
-            .unwrap_or_default();
-        chat_events::publish_message(state, &posted.message, &shown.0);
-        if let Some(event) = shown.1 {
-            chat_events::publish_conversation(state, &conversation, &event);
-        }
-        state.outbound.wake();
-    }
-    Ok(())
-}
-
 async fn inbound_email(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -160,7 +111,7 @@ async fn inbound_email(
     } else {
         return Err(ApiError::UnsupportedType);
     };
-    match accept(&state, mail).await {
+    match inbound_mail::accept(&state, mail).await {
         Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "threaded"}))),
         // Providers retry on errors; these will never succeed, so they are answered 200 with the
         // reason (and logged) rather than bounced forever.

@@ -4,11 +4,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
-use crate::routes::chat_events::{
-    conversation_json, publish_conversation, publish_message, sender_name,
-};
 use crate::services::sms_inbound::{self, InboundSms};
-use crate::services::{self, ServiceError};
+use crate::services::ServiceError;
 use crate::state::AppState;
 
 /// The empty TwiML answer: take the message, send no reply.
@@ -52,30 +49,8 @@ async fn inbound_sms(
         Ok(None) => return Ok(twiml()),
         Err(e) => return Err(ApiError::BadRequest(e.to_string())),
     };
-    let pacing = state.settings.floods.pacing;
-    let received = services::run(&state.db, move |conn| {
-        let received = sms_inbound::receive(conn, &sms, pacing)?;
-        let conversation = if received.started {
-            Some(conversation_json(conn, &received.conversation)?)
-        } else {
-            None
-        };
-        let name = sender_name(conn, &received.conversation, &received.message)?;
-        Ok((received, conversation, name))
-    })
-    .await;
-    match received {
-        Ok((received, conversation, name)) => {
-            if let Some(event) = conversation {
-                publish_conversation(&state, &received.conversation, &event);
-            }
-            if !received.duplicate {
-                publish_message(&state, &received.message, &name);
-                // The message's webhook events are queued: deliver them now, not at the next poll.
-                state.outbound.wake();
-            }
-            Ok(twiml())
-        }
+    match sms_inbound::accept(&state, sms).await {
+        Ok(()) => Ok(twiml()),
         Err(e) => {
             if matches!(e, ServiceError::NotFound) {
                 tracing::warn!("inbound SMS to a number no site uses");

@@ -3,7 +3,6 @@
 
 pub mod attachments;
 pub mod badges;
-pub mod chat_events;
 pub mod chat_pages;
 pub mod console;
 pub mod guest;
@@ -11,9 +10,6 @@ pub mod health;
 pub mod inbound_mail;
 pub mod inbound_sms;
 pub mod offline;
-pub mod raw_upgrade;
-pub mod ws_console;
-pub mod ws_visitor;
 
 use actix_web::web;
 
@@ -21,7 +17,7 @@ use actix_web::web;
 /// match, so the busiest ones (beacons, guest ids, the visitor socket) come first.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     guest::configure(cfg);
-    ws_visitor::configure(cfg);
+    crate::edge::visitor::configure(cfg);
     health::configure(cfg);
     attachments::configure(cfg);
     inbound_sms::configure(cfg);
@@ -29,6 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     inbound_mail::configure(cfg);
     badges::configure(cfg);
     chat_pages::configure(cfg);
-    ws_console::configure(cfg);
+    crate::edge::console::configure(cfg);
     console::configure(cfg);
 }

@@ -6,11 +6,10 @@ use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 
-use super::guest::widget_origin_ok;
 use crate::error::ApiError;
 use crate::services::attachments::{self, Refused};
-use crate::services::offline::{self, OfflineFile, OfflineForm, RawOfflineForm, Refusal};
-use crate::services::{self, ServiceError};
+use crate::services::offline::{self, OfflineForm, RawOfflineForm, Refusal};
+use crate::services::visitors::widget_origin_ok;
 use crate::state::AppState;
 
 /// Leave-a-message routes.
@@ -142,32 +141,7 @@ async fn submit(
         }
         None => None,
     };
-    let data_dir = state.settings.data_dir.clone();
-    let base_url = state.settings.base().to_owned();
-    let site_row = (*site).clone();
-    let pacing = state.settings.floods.pacing;
-    let conversation = services::run(&state.db, move |conn| {
-        let visitor = crate::db::models::Visitor::find(conn, &guest.visitor_id)?
-            .ok_or(ServiceError::NotFound)?;
-        let file = file
-            .as_ref()
-            .map(|(name, content_type, bytes)| OfflineFile {
-                name,
-                content_type,
-                bytes,
-            });
-        offline::submit(
-            conn, &data_dir, &site_row, &visitor, &form, file, &base_url, pacing,
-        )
-    })
-    .await?;
-    state.outbound.wake();
-    let event = services::run(&state.db, {
-        let c = conversation.clone();
-        move |conn| super::chat_events::conversation_json(conn, &c)
-    })
-    .await?;
-    super::chat_events::publish_conversation(&state, &conversation, &event);
+    let conversation = offline::leave_message(&state, &site, guest.visitor_id, form, file).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "conversation_id": conversation.id,
         "status": "received",

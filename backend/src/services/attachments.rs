@@ -175,6 +175,52 @@ pub fn open(
     Ok((attachment, path))
 }
 
+/// An upload as parsed at the edge.
+#[derive(Debug)]
+pub struct NewUpload {
+    /// The conversation it is posted in.
+    pub conversation_id: String,
+    /// The attachment message's idempotency key.
+    pub client_msg_id: ClientMsgId,
+    /// The cleaned file name.
+    pub name: String,
+    /// The accepted content type.
+    pub content_type: String,
+    /// The file.
+    pub bytes: Vec<u8>,
+}
+
+/// Posts an uploaded file as an attachment message: stores the file and the message, then
+/// broadcasts the message (a repeated upload, same `client_msg_id`, stores and broadcasts
+/// nothing). The stored message and the attachment's id.
+pub async fn post_upload(
+    state: &crate::state::AppState,
+    party: Party,
+    upload: NewUpload,
+) -> Result<(crate::db::models::Message, String), ServiceError> {
+    let data_dir = state.settings.data_dir.clone();
+    let pacing = state.settings.floods.pacing;
+    let (posted, attachment_id, name) = super::run(&state.db, move |conn| {
+        let (posted, id) = self::upload(
+            conn,
+            &data_dir,
+            &upload.conversation_id,
+            &party,
+            &upload.client_msg_id,
+            &upload.name,
+            &upload.content_type,
+            &upload.bytes,
+            pacing,
+        )?;
+        let conversation = crate::db::models::Conversation::find(conn, &upload.conversation_id)?
+            .ok_or(ServiceError::NotFound)?;
+        let shown = super::conversations::sender_name(conn, &conversation, &posted.message)?;
+        Ok((posted, id, shown))
+    })
+    .await?;
+    super::conversations::publish_posted(state, &posted, &name, None);
+    Ok((posted.message, attachment_id))
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,50 +12,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveTime, TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::db::models::Site;
-use crate::realtime::{EventBus as _, Hub};
+use crate::realtime::{Bus, Hub, ServerEvent, StatusTopic};
 
-/// What an operator chose in the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Chosen {
-    /// Ready to chat.
-    Available,
-    /// Not taking chats.
-    Away,
-}
-
-impl Chosen {
-    /// The stored value (`operators.availability`); anything but `away` means available.
-    pub fn parse(stored: &str) -> Chosen {
-        if stored == "away" {
-            Chosen::Away
-        } else {
-            Chosen::Available
-        }
-    }
-
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Chosen::Available => "available",
-            Chosen::Away => "away",
-        }
-    }
-}
-
-/// An operator's effective status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Will get chats.
-    Available,
-    /// Console open, not taking chats (chose so, or inactive).
-    Away,
-    /// No console open.
-    Offline,
-}
+pub use crate::realtime::protocol::{Chosen, Status};
 
 /// Business hours of a site (`settings.business_hours`): an IANA zone and, per weekday, the open
 /// intervals ("09:00-12:00,13:00-17:30"). A day that is missing or empty is closed.
@@ -156,20 +118,10 @@ type CachedSite = (Instant, Site, Vec<String>);
 pub struct Availability {
     away_after: Duration,
     presence: Mutex<HashMap<String, Presence>>,
-    published: Mutex<HashMap<String, String>>,
+    published: Mutex<HashMap<StatusTopic, Arc<str>>>,
     /// Sites (with their members) the watcher needs, refreshed every few seconds.
     sites: Mutex<HashMap<String, CachedSite>>,
     wake: tokio::sync::Notify,
-}
-
-/// Topic of a site's status (`site_status` events for widgets and chat pages).
-pub fn site_topic(site_id: &str) -> String {
-    format!("status:site:{site_id}")
-}
-
-/// Topic of one operator's own consoles (`availability` events).
-pub fn console_topic(operator_id: &str) -> String {
-    format!("status:me:{operator_id}")
 }
 
 /// How long the watcher trusts a site row and member list.
@@ -284,28 +236,28 @@ impl Availability {
     }
 
     /// The `site_status` event.
-    pub fn status_event(online: bool) -> String {
-        serde_json::json!({"type": "site_status", "online": online}).to_string()
+    pub fn status_event(online: bool) -> Arc<str> {
+        ServerEvent::SiteStatus { online }.to_json().into()
     }
 
     /// The `availability` event for an operator's consoles.
-    pub fn availability_event(&self, hub: &Hub, operator_id: &str) -> String {
-        serde_json::json!({
-            "type": "availability",
-            "status": self.status(hub, operator_id),
-            "chosen": self.chosen(operator_id),
-        })
-        .to_string()
+    pub fn availability_event(&self, hub: &Hub, operator_id: &str) -> Arc<str> {
+        ServerEvent::Availability {
+            status: self.status(hub, operator_id),
+            chosen: self.chosen(operator_id),
+        }
+        .to_json()
+        .into()
     }
 
     /// Publishes `event` on `topic` if it differs from what was published there last; answers
     /// whether it did.
-    fn publish_if_changed(&self, hub: &Hub, topic: String, event: String) -> bool {
+    fn publish_if_changed(&self, hub: &Hub, topic: StatusTopic, event: Arc<str>) -> bool {
         let mut published = Self::lock(&self.published);
         if published.get(&topic) == Some(&event) {
             return false;
         }
-        hub.publish(&topic, event.clone().into());
+        Bus::new(hub).to_status_followers(&topic, event.clone());
         published.insert(topic, event);
         true
     }
@@ -314,25 +266,29 @@ impl Availability {
     /// subscriber was just told it, and the watcher's next round would otherwise say it again.
     /// (A topic with an earlier, different status keeps it, so the watcher still tells the
     /// others of the change.)
-    pub fn told_first_subscriber(&self, topic: &str, event: &str) {
+    pub fn told_first_subscriber(&self, topic: &StatusTopic, event: &Arc<str>) {
         Self::lock(&self.published)
-            .entry(topic.to_owned())
-            .or_insert_with(|| event.to_owned());
+            .entry(topic.clone())
+            .or_insert_with(|| event.clone());
     }
 
     /// The operator's `availability` event for a console that just connected (sent to it alone),
     /// noted as published so the watcher does not repeat it.
-    pub fn greeting(&self, hub: &Hub, operator_id: &str) -> String {
+    pub fn greeting(&self, hub: &Hub, operator_id: &str) -> Arc<str> {
         let event = self.availability_event(hub, operator_id);
-        Self::lock(&self.published).insert(console_topic(operator_id), event.clone());
+        Self::lock(&self.published).insert(
+            StatusTopic::OwnConsoles(operator_id.to_owned()),
+            event.clone(),
+        );
         event
     }
 
     /// Tells all the operator's consoles their status if it changed; otherwise answers the event
     /// for the asking console alone.
-    pub fn announce(&self, hub: &Hub, operator_id: &str) -> Option<String> {
+    pub fn announce(&self, hub: &Hub, operator_id: &str) -> Option<Arc<str>> {
         let event = self.availability_event(hub, operator_id);
-        if self.publish_if_changed(hub, console_topic(operator_id), event.clone()) {
+        let topic = StatusTopic::OwnConsoles(operator_id.to_owned());
+        if self.publish_if_changed(hub, topic, event.clone()) {
             None
         } else {
             Some(event)
@@ -341,27 +297,29 @@ impl Availability {
 
     /// Recomputes every watched status and publishes changes.
     async fn round(&self, hub: &Hub, db: &crate::db::Db) {
-        let watched = hub.topics_with_prefix("status:");
-        let mut live: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let watched = Bus::new(hub).followed_statuses();
+        let mut live: std::collections::HashSet<StatusTopic> = std::collections::HashSet::new();
         for topic in watched {
             live.insert(topic.clone());
-            if let Some(site_id) = topic.strip_prefix("status:site:") {
-                let Some((site, members)) = self.site(db, site_id).await else {
-                    continue;
-                };
-                let online = self.site_online(hub, &site, &members);
-                let _ = self.publish_if_changed(hub, topic, Self::status_event(online));
-            } else if let Some(op) = topic.strip_prefix("status:op:") {
-                let (op, site_id) = op.split_once(':').unwrap_or((op, ""));
-                let Some((site, _)) = self.site(db, site_id).await else {
-                    continue;
-                };
-                let online = self.operator_online(hub, &site, op);
-                let _ = self.publish_if_changed(hub, topic.clone(), Self::status_event(online));
-            } else if let Some(op) = topic.strip_prefix("status:me:") {
-                let event = self.availability_event(hub, op);
-                let _ = self.publish_if_changed(hub, topic.clone(), event);
-            }
+            let event = match &topic {
+                StatusTopic::Site(site_id) => {
+                    let Some((site, members)) = self.site(db, site_id).await else {
+                        continue;
+                    };
+                    Self::status_event(self.site_online(hub, &site, &members))
+                }
+                StatusTopic::Operator {
+                    operator_id,
+                    site_id,
+                } => {
+                    let Some((site, _)) = self.site(db, site_id).await else {
+                        continue;
+                    };
+                    Self::status_event(self.operator_online(hub, &site, operator_id))
+                }
+                StatusTopic::OwnConsoles(operator_id) => self.availability_event(hub, operator_id),
+            };
+            let _ = self.publish_if_changed(hub, topic, event);
         }
         Self::lock(&self.published).retain(|t, _| live.contains(t));
     }
@@ -421,9 +379,93 @@ impl Availability {
     }
 }
 
-/// Topic of one operator's status as guests of `site_id` see it (`/u/HANDLE`, `/p/PHONE`).
-pub fn operator_site_topic(operator_id: &str, site_id: &str) -> String {
-    format!("status:op:{operator_id}:{site_id}")
+/// Whether someone can answer a panel now: the operator of a `/u/` or `/p/` page, or the site.
+pub async fn online_now(
+    state: &crate::state::AppState,
+    site: &Site,
+    operator: Option<&crate::db::models::Operator>,
+) -> bool {
+    if let Some(op) = operator {
+        return state.availability.operator_online(&state.hub, site, &op.id);
+    }
+    // Every visitor socket asks on connect: the members come from the status watcher's cache.
+    let members = state.availability.members(&state.db, &site.id).await;
+    state.availability.site_online(&state.hub, site, &members)
+}
+
+/// Makes a visitor tab (`conn_id`) follow the status it shows (the site's, or that of the operator
+/// with `handle`; an unknown handle falls back to the site's) and answers the current
+/// `site_status` event to greet it with.
+pub async fn follow_status(
+    state: &crate::state::AppState,
+    conn_id: u64,
+    site: &Site,
+    handle: Option<&str>,
+) -> Arc<str> {
+    let operator = match handle {
+        Some(h) => {
+            let h = h.to_lowercase();
+            super::run(&state.db, move |conn| {
+                Ok(crate::db::models::Operator::find_by_handle(conn, &h)?)
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    let online = online_now(state, site, operator.as_ref()).await;
+    let topic = match &operator {
+        Some(op) => StatusTopic::Operator {
+            operator_id: op.id.clone(),
+            site_id: site.id.clone(),
+        },
+        None => StatusTopic::Site(site.id.clone()),
+    };
+    state.bus().follow_status(conn_id, &topic);
+    let event = Availability::status_event(online);
+    state.availability.told_first_subscriber(&topic, &event);
+    event
+}
+
+/// Stores the operator's chosen status and tells all their consoles; the event for the asking
+/// console alone when nothing changed for the others.
+pub async fn choose(
+    state: &crate::state::AppState,
+    operator_id: &str,
+    chosen: Chosen,
+) -> Result<Option<Arc<str>>, super::ServiceError> {
+    let id = operator_id.to_owned();
+    super::run(&state.db, move |conn| {
+        use crate::db::schema::operators;
+        use diesel::prelude::*;
+        diesel::update(operators::table.find(&id))
+            .set(operators::availability.eq(chosen.as_str()))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    state.availability.choose(operator_id, chosen);
+    Ok(state.availability.announce(&state.hub, operator_id))
+}
+
+/// A console tab of the operator opened: notes them present with their stored choice, makes the
+/// tab follow their own status, and queues the `availability` greeting to it.
+pub fn console_opened(
+    state: &crate::state::AppState,
+    conn_id: u64,
+    operator_id: &str,
+    stored_choice: &str,
+) {
+    state
+        .availability
+        .connected(operator_id, Chosen::parse(stored_choice));
+    let bus = state.bus();
+    bus.follow_status(conn_id, &StatusTopic::OwnConsoles(operator_id.to_owned()));
+    let greeting = state.availability.greeting(&state.hub, operator_id);
+    state
+        .hub
+        .send_to_console(conn_id, crate::realtime::Outgoing::Text(greeting));
 }
 
 #[cfg(test)]

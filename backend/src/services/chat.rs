@@ -1,8 +1,6 @@
 //! Conversations and their messages: start, post (idempotent, numbered), history, read marks,
 //! accept, transfer, close. Every function checks that the caller may touch the conversation.
 
-use serde::Serialize;
-
 use super::ServiceError;
 use crate::db::models::{Conversation, Membership, Message, Operator, Site, Visitor};
 use crate::db::DbConnection;
@@ -556,37 +554,6 @@ pub fn set_capabilities(
         .set(crate::db::schema::conversations::guest_capabilities.eq(&json))
         .execute(conn)?;
     Ok(Conversation::find(conn, &conversation.id)?)
-}
-
-/// The wire form of a message (see docs/protocol.md).
-#[derive(Serialize)]
-pub struct MessageEvent<'a> {
-    r#type: &'static str,
-    conversation_id: &'a str,
-    seq: i64,
-    client_msg_id: &'a str,
-    kind: &'a str,
-    sender: &'a str,
-    sender_name: &'a str,
-    body: &'a str,
-    created_ms: i64,
-}
-
-impl<'a> MessageEvent<'a> {
-    /// The event for a stored message and its sender's shown name.
-    pub fn of(m: &'a Message, sender_name: &'a str) -> MessageEvent<'a> {
-        MessageEvent {
-            r#type: "message",
-            conversation_id: &m.conversation_id,
-            seq: m.seq,
-            client_msg_id: &m.client_msg_id,
-            kind: &m.kind,
-            sender: &m.sender_kind,
-            sender_name,
-            body: &m.body,
-            created_ms: m.created_at.and_utc().timestamp_millis(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -181,6 +181,49 @@ pub fn thread_reply(
     Ok((conversation, posted))
 }
 
+/// Threads a mailed reply (from the provider webhook or the SMTP listener) and tells the
+/// conversation's people. Replies to one reply address count against the guest message limit like
+/// chat messages: over it the answer is `Limited`, which the callers answer as temporary (429 for
+/// a provider, 451 over SMTP), so the sender's mail system tries again later and nothing is lost.
+pub async fn accept(state: &crate::state::AppState, mail: InboundMail) -> Result<(), NotThreaded> {
+    let domain = state.settings.outbound.reply_domain.clone();
+    if let Some(token) = mail.recipients.iter().find_map(|r| token_of(r, &domain)) {
+        let key = crate::limits::conversation_key("mail", &token);
+        if let Err(wait) = state.chat_limits.guest_messages.check(&key) {
+            return Err(NotThreaded::Service(ServiceError::Limited {
+                retry_after: crate::limits::retry_after_secs(wait),
+            }));
+        }
+    }
+    let pacing = state.settings.floods.pacing;
+    let threaded = state
+        .db
+        .run(move |conn| Ok(thread_reply(conn, &mail, &domain, pacing)))
+        .await
+        .map_err(|e| NotThreaded::Service(e.into()))
+        .and_then(|threaded| threaded);
+    let (conversation, posted) = threaded?;
+    if !posted.duplicate {
+        let c = conversation.clone();
+        let m = posted.message.clone();
+        // The reply is stored: a failure to read the names it shows only costs the live update.
+        let shown = super::run(&state.db, move |conn| {
+            let name = super::conversations::sender_name(conn, &c, &m)?;
+            let view = super::conversations::conversation_view(conn, &c)?;
+            Ok((name, view))
+        })
+        .await;
+        match shown {
+            Ok((name, view)) => {
+                super::conversations::publish_message(state, &posted.message, &name);
+                super::conversations::publish_conversation(state, &conversation, &view);
+            }
+            Err(e) => tracing::warn!(error = %e, "mailed reply stored but not announced"),
+        }
+        state.outbound.wake();
+    }
+    Ok(())
+}
 #[cfg(test)]
 mod tests {
     use super::*;

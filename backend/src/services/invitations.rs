@@ -1,54 +1,24 @@
 //! Beckoning a visitor: an operator's invitation, shown as a bubble on the visitor's page, and the
 //! visitor's answer (accepted, declined, or expired when ignored).
 
-use serde::Serialize;
-
 use super::ServiceError;
 use crate::db::models::{Invitation, Membership, Operator, Visitor};
 use crate::db::DbConnection;
 use crate::domain::{self, InvalidInput};
+use crate::realtime::ServerEvent;
+use crate::state::AppState;
 
 /// Unanswered invitations expire after this long (the bubble is ignored).
 pub const INVITATION_TTL_SECS: i64 = 120;
 
-/// The bubble event sent to the visitor's tabs.
-#[derive(Serialize)]
-pub struct InviteEvent<'a> {
-    r#type: &'static str,
-    invitation_id: &'a str,
-    operator: &'a str,
-    message: &'a str,
-}
-
-/// The status event sent to consoles.
-#[derive(Serialize)]
-pub struct StatusEvent<'a> {
-    r#type: &'static str,
-    invitation_id: &'a str,
-    visitor_id: &'a str,
-    status: &'a str,
-}
-
-impl<'a> StatusEvent<'a> {
-    /// The event for an invitation's current status.
-    pub fn of(inv: &'a Invitation) -> StatusEvent<'a> {
-        StatusEvent {
-            r#type: "invitation",
-            invitation_id: &inv.id,
-            visitor_id: &inv.visitor_id,
-            status: &inv.status,
-        }
-    }
-}
-
 /// Records an invitation from `operator` to an active visitor of a site the operator belongs to;
-/// returns it and the JSON of the bubble event.
+/// returns it.
 pub fn create(
     conn: &mut DbConnection,
     operator: &Operator,
     visitor_id: &str,
     message: &str,
-) -> Result<(Invitation, String), ServiceError> {
+) -> Result<Invitation, ServiceError> {
     let message = message.trim();
     if message.chars().count() > 500 {
         return Err(InvalidInput::new("message", "must be at most 500 characters").into());
@@ -76,14 +46,7 @@ pub fn create(
         responded_at: None,
     };
     invitation.insert(conn)?;
-    let event = serde_json::to_string(&InviteEvent {
-        r#type: "invite",
-        invitation_id: &invitation.id,
-        operator: &operator.display_name,
-        message: &invitation.message,
-    })
-    .map_err(anyhow::Error::from)?;
-    Ok((invitation, event))
+    Ok(invitation)
 }
 
 /// The visitor's answer to one of their own pending invitations; the updated invitation, or `None`
@@ -113,4 +76,87 @@ pub fn expire_ignored(conn: &mut DbConnection) -> Result<Vec<Invitation>, Servic
         inv.status = "expired".to_owned();
     }
     Ok(expired)
+}
+
+/// Tells consoles watching the invitation's site about its status and updates the live list; an
+/// expired invitation's bubble is taken off the visitor's tabs.
+pub fn announce(state: &AppState, invitation: &Invitation) {
+    state.live.set_invitation(
+        &invitation.site_id,
+        &invitation.visitor_id,
+        &invitation.status,
+    );
+    let bus = state.bus();
+    if invitation.status == "expired" {
+        bus.to_visitor(
+            &invitation.visitor_id,
+            &ServerEvent::InviteCancelled {
+                invitation_id: &invitation.id,
+            },
+        );
+    }
+    bus.to_consoles(
+        &state.live.watchers_of(&invitation.site_id),
+        &ServerEvent::Invitation {
+            invitation_id: &invitation.id,
+            visitor_id: &invitation.visitor_id,
+            status: &invitation.status,
+        },
+    );
+}
+
+/// An operator beckons a visitor: stores the invitation, shows the bubble on the visitor's tabs
+/// and tells the site's watching consoles.
+pub async fn send(
+    state: &AppState,
+    operator: &Operator,
+    visitor_id: String,
+    message: String,
+) -> Result<Invitation, ServiceError> {
+    let op = operator.clone();
+    let invitation = super::run(&state.db, move |conn| {
+        create(conn, &op, &visitor_id, &message)
+    })
+    .await?;
+    let tabs = state.bus().to_visitor(
+        &invitation.visitor_id,
+        &ServerEvent::Invite {
+            invitation_id: &invitation.id,
+            operator: &operator.display_name,
+            message: &invitation.message,
+        },
+    );
+    tracing::info!(invitation = %invitation.id, tabs, "visitor invited");
+    announce(state, &invitation);
+    Ok(invitation)
+}
+
+/// The visitor answers one of their invitations. An invitation not theirs, or no longer pending,
+/// is ignored; a failure is logged (the visitor has nothing to retry).
+pub async fn answer(state: &AppState, visitor_id: String, invitation_id: String, accepted: bool) {
+    let answered = super::run(&state.db, move |conn| {
+        respond(conn, &visitor_id, &invitation_id, accepted)
+    })
+    .await;
+    match answered {
+        Ok(Some(invitation)) => announce(state, &invitation),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "invitation answer failed"),
+    }
+}
+
+/// Expires the invitations nobody answered in time and tells everyone concerned (a scheduled job).
+pub async fn expire_and_announce(state: &AppState) {
+    let expired = super::run(&state.db, |conn| {
+        crate::db::write_transaction(conn, expire_ignored)
+    })
+    .await;
+    match expired {
+        Ok(expired) => {
+            for invitation in expired {
+                announce(state, &invitation);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not expire invitations"),
+    }
 }

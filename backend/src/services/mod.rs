@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod auth;
 pub mod availability;
 pub mod chat;
+pub mod conversations;
 pub mod deliveries;
 pub mod domains;
 pub mod history;

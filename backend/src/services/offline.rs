@@ -170,6 +170,40 @@ pub fn submit(
     Ok(Conversation::find(conn, &conversation.id)?.unwrap_or(conversation))
 }
 
+/// A visitor leaves a message while nobody can answer: stores it as a new offline conversation
+/// (with its file) and its notifications, wakes the delivery worker, and shows the conversation
+/// to the site's consoles.
+pub async fn leave_message(
+    state: &crate::state::AppState,
+    site: &Site,
+    visitor_id: String,
+    form: OfflineForm,
+    file: Option<(String, String, Vec<u8>)>,
+) -> Result<Conversation, ServiceError> {
+    let data_dir = state.settings.data_dir.clone();
+    let base_url = state.settings.base().to_owned();
+    let site_row = site.clone();
+    let pacing = state.settings.floods.pacing;
+    let (conversation, view) = super::run(&state.db, move |conn| {
+        let visitor = Visitor::find(conn, &visitor_id)?.ok_or(ServiceError::NotFound)?;
+        let file = file
+            .as_ref()
+            .map(|(name, content_type, bytes)| OfflineFile {
+                name,
+                content_type,
+                bytes,
+            });
+        let conversation = submit(
+            conn, &data_dir, &site_row, &visitor, &form, file, &base_url, pacing,
+        )?;
+        let view = super::conversations::conversation_view(conn, &conversation)?;
+        Ok((conversation, view))
+    })
+    .await?;
+    state.outbound.wake();
+    super::conversations::publish_conversation(state, &conversation, &view);
+    Ok(conversation)
+}
 #[cfg(test)]
 mod tests {
     use super::*;

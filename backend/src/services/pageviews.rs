@@ -246,3 +246,28 @@ pub fn write_batch(
     }
     Ok(())
 }
+
+/// Records a page view: queued for the write-behind buffer (never written on the request path) and
+/// shown on the live list at once. `QueueFull` when the buffer stayed full: nothing was stored.
+pub async fn record(
+    state: &crate::state::AppState,
+    guest: &crate::realtime::live::GuestFacts,
+    url: String,
+    title: String,
+    referrer: String,
+) -> Result<(), QueueFull> {
+    let view = PageView {
+        id: crate::domain::new_id(),
+        site_id: guest.site_id.clone(),
+        visitor_id: guest.visitor_id.clone(),
+        url,
+        title,
+        referrer,
+        duration_ms: None,
+        created_at: crate::domain::now(),
+    };
+    let (url, title, referrer) = (view.url.clone(), view.title.clone(), view.referrer.clone());
+    state.pageviews.offer(view).await?;
+    state.live.page_view(guest, &url, &title, &referrer);
+    Ok(())
+}

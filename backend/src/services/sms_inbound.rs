@@ -268,6 +268,41 @@ fn start_for_phone(
     })
 }
 
+/// Takes a text sent to Beckon's number: stores it (starting a conversation for a new sender),
+/// then tells the conversation's people and wakes the delivery worker for its webhook events.
+pub async fn accept(state: &crate::state::AppState, sms: InboundSms) -> Result<(), ServiceError> {
+    let pacing = state.settings.floods.pacing;
+    let (received, started, name) = super::run(&state.db, move |conn| {
+        let received = receive(conn, &sms, pacing)?;
+        let started = if received.started {
+            Some(super::conversations::conversation_view(
+                conn,
+                &received.conversation,
+            )?)
+        } else {
+            None
+        };
+        let name =
+            super::conversations::sender_name(conn, &received.conversation, &received.message)?;
+        Ok((received, started, name))
+    })
+    .await?;
+    let posted = super::chat::Posted {
+        message: received.message,
+        duplicate: received.duplicate,
+    };
+    super::conversations::publish_posted(
+        state,
+        &posted,
+        &name,
+        started.as_ref().map(|v| (&received.conversation, v)),
+    );
+    if !posted.duplicate {
+        // The message's webhook events are queued: deliver them now, not at the next poll.
+        state.outbound.wake();
+    }
+    Ok(())
+}
 #[cfg(test)]
 mod tests {
     use super::*;

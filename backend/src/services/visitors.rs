@@ -216,3 +216,61 @@ mod tests {
         assert!(!id[2..].contains(['0', 'O', '1', 'I', 'L']));
     }
 }
+
+/// Whether a request from `origin` may use the site's widget routes and socket: an allowed origin
+/// of the site, Beckon's own (the chat panel and the chat pages run there), or the site's own chat
+/// domain.
+pub fn widget_origin_ok(
+    state: &crate::state::AppState,
+    site: &crate::db::models::Site,
+    origin: Option<&str>,
+) -> bool {
+    let ours = state.settings.base_url.origin().ascii_serialization();
+    // The site's own chat domain serves the full-page chat, which talks to these routes from there.
+    let own_domain = site.custom_domain.as_deref().is_some_and(|domain| {
+        origin.is_some_and(|o| o == format!("https://{domain}") || o == format!("http://{domain}"))
+    });
+    super::sites::origin_allowed(site, origin) || origin == Some(ours.as_str()) || own_domain
+}
+
+/// Which slice of a site's live visitors a console shows.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Which visitors.
+    pub filter: crate::realtime::VisitorFilter,
+    /// Offset of the window.
+    pub offset: usize,
+    /// Size of the window.
+    pub limit: usize,
+}
+
+/// Console tab `conn_id` of operator `operator_id` (re)starts watching a site's live visitors;
+/// the `snapshot` event to send it. `NotFound` unless the operator belongs to the site.
+pub async fn watch_live(
+    state: &crate::state::AppState,
+    conn_id: u64,
+    operator_id: &str,
+    site_id: String,
+    window: Window,
+) -> Result<String, super::ServiceError> {
+    let operator_id = operator_id.to_owned();
+    let lookup = site_id.clone();
+    let role = super::run(&state.db, move |conn| {
+        Ok(crate::db::models::Membership::role_of(
+            conn,
+            &lookup,
+            &operator_id,
+        )?)
+    })
+    .await?;
+    if role.is_none() {
+        return Err(super::ServiceError::NotFound);
+    }
+    Ok(state.live.watch(
+        conn_id,
+        &site_id,
+        window.filter,
+        window.offset,
+        window.limit,
+    ))
+}

@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use super::page::{self, anonymous_csrf, csrf_ok, csrf_rejected, html, see_other, CSRF_COOKIE};
 use super::session::{expired_session_cookie, session_cookie, CurrentOperator, SESSION_COOKIE};
+use crate::extract::client;
 use crate::realtime::hub::{Consoles, EventBus as _};
 use crate::realtime::socket::CLOSE_SESSION_ENDED;
-use crate::extract::client;
 use crate::services::{auth, ServiceError};
 use crate::state::AppState;
 use beckon_console::pages::{self as views, LoginView};

@@ -1,5 +1,5 @@
 //! The lean path of `/ws/visitor`: a connection that opens with the visitor socket's upgrade
-//! request (see [`crate::edge`]) is answered here and then speaks WebSocket on the bare TCP
+//! request (see [`super`]) is answered here and then speaks WebSocket on the bare TCP
 //! stream ([`RawSocket`]), so an idle presence socket holds no HTTP buffers.
 //!
 //! The request head is parsed by actix-http's own HTTP/1 decoder and the upgrade checked by its
@@ -18,8 +18,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::ws_visitor::{self, Connect, MAX_MESSAGE};
-use crate::edge::REQUEST_HEAD_TIMEOUT;
+use super::timeouts::REQUEST_HEAD_TIMEOUT;
+use super::visitor::{self as ws_visitor, Connect, MAX_MESSAGE};
 use crate::error::ApiError;
 use crate::realtime::raw_socket::RawSocket;
 use crate::state::AppState;

@@ -1,10 +1,5 @@
-//! The TCP edge: what actix-web's `HttpServer` does (workers, the HTTP/1 service per connection,
-//! graceful stop), plus one fork in front of it. A connection whose first bytes are the visitor
-//! socket's upgrade request (`GET /ws/visitor?…`) goes to [`routes::raw_upgrade`], which answers
-//! the handshake and runs the socket on the bare stream; every other connection goes to the HTTP
-//! service unchanged. Browsers open every WebSocket on a connection of its own, so presence
-//! sockets (nearly all of a node's connections) never carry the HTTP dispatcher's buffers; one
-//! that does arrive on a reused keep-alive connection is still served, by the route.
+//! The TCP server: what actix-web's `HttpServer` does (workers, the HTTP/1 service per
+//! connection, graceful stop), plus one fork in front of it (see [`super`]).
 
 use std::future::Future as _;
 use std::io;
@@ -26,22 +21,14 @@ use futures_util::future::LocalBoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::routes::raw_upgrade;
+use super::raw_upgrade;
+pub use super::timeouts::{REQUEST_HEAD_TIMEOUT, WRITE_STALL_TIMEOUT};
 use crate::state::AppState;
 
 /// How long a new connection may take to send enough bytes to tell a visitor socket from other
 /// requests; a connection still silent then goes to the HTTP service, whose own request timeout
 /// takes over.
 const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
-
-/// How long a client may take to send its request head, on either path.
-pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long a connection on the HTTP service may make no progress writing before it is dropped.
-/// The dispatcher itself waits for ever on a peer that stopped reading; a WebSocket on it (the
-/// console's, or a visitor socket on a reused connection) would then hold the connection and
-/// everything queued for it, however the socket session ended.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Serves `app` (a factory of the actix-web `App`, called once per worker, as `HttpServer` does)
 /// on `listener` with the visitor-socket fork in front of it.
@@ -123,9 +110,12 @@ async fn opens_visitor_socket(io: &TcpStream) -> bool {
     let deadline = tokio::time::Instant::now() + FIRST_BYTES_WAIT;
     let mut seen = [0u8; raw_upgrade::REQUEST_PREFIX.len()];
     loop {
-        let n = match tokio::time::timeout_at(deadline, io.peek(&mut seen)).await {
-            Ok(Ok(n)) => n,
-            _ => return false,
+        // Too slow, or a failed peek: either way the HTTP service takes the connection.
+        let peeked = tokio::time::timeout_at(deadline, io.peek(&mut seen))
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()));
+        let Ok(n) = peeked else {
+            return false;
         };
         if n == 0 || seen[..n] != prefix[..n] {
             return false;

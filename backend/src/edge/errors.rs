@@ -1,0 +1,45 @@
+//! A failed use case as the socket tells it: an `error` event with a stable code. Internal causes
+//! are logged, never shown.
+
+use crate::realtime::ServerEvent;
+use crate::services::ServiceError;
+
+/// The `error` event for a failed chat request (`client_msg_id` for a `send`).
+pub fn chat_error(e: &ServiceError, client_msg_id: Option<&str>) -> String {
+    let (code, message) = match e {
+        ServiceError::Invalid(i) => ("bad_request", i.to_string()),
+        ServiceError::NotFound | ServiceError::Unauthorized => {
+            ("not_found", "no such conversation".to_owned())
+        }
+        ServiceError::Gone(m) => ("closed", m.clone()),
+        ServiceError::Conflict(m) => ("conflict", m.clone()),
+        ServiceError::Limited { retry_after } => {
+            return limited("too many messages; slow down", *retry_after, client_msg_id);
+        }
+        ServiceError::Db(db) if db.is_unavailable() => {
+            tracing::warn!(error = %e, "chat request failed: database unavailable");
+            (
+                "unavailable",
+                "the server cannot store that right now; send it again shortly".to_owned(),
+            )
+        }
+        ServiceError::Db(_) | ServiceError::Internal(_) => {
+            tracing::error!(error = %e, "chat request failed");
+            (
+                "internal",
+                "the server could not do that; try again".to_owned(),
+            )
+        }
+    };
+    ServerEvent::chat_error(code, &message, client_msg_id).to_json()
+}
+
+/// A `rate_limited` error event with the seconds to wait (`retry_after`).
+pub fn limited(message: &str, retry_after: u64, client_msg_id: Option<&str>) -> String {
+    ServerEvent::limited(message, retry_after, client_msg_id).to_json()
+}
+
+/// A console `error` event outside the chat (no `client_msg_id`).
+pub fn console_error(code: &str, message: &str) -> String {
+    ServerEvent::console_error(code, message).to_json()
+}
