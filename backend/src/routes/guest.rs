@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::db::models::{PageView, Site};
 use crate::domain;
 use crate::error::ApiError;
+use crate::extract::client;
 use crate::limits;
 use crate::realtime::live::GuestFacts;
-use crate::extract::client;
 use crate::services::sites::origin_allowed;
 use crate::services::visitors::{self, GuestClient};
 use crate::state::AppState;
@@ -283,7 +283,7 @@ async fn loader(
         .by_key(&state.db, key)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let settings = crate::routes::chat_pages::WidgetSettings::of(&site);
+    let settings = crate::services::widget_settings::WidgetSettings::of(&site);
     let script = beckon_widget::loader_script_with(&beckon_widget::LoaderOptions {
         site_key: &site.public_key,
         base_url: state.settings.base(),

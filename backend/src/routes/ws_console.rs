@@ -7,9 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::chat_events;
-use super::console::CurrentOperator;
 use crate::db::models::{Conversation, Invitation, Membership, Message};
 use crate::error::ApiError;
+use crate::extract::console::CurrentOperator;
 use crate::realtime::hub::Outgoing;
 use crate::realtime::live::VisitorFilter;
 use crate::realtime::socket::{

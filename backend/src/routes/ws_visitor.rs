@@ -183,7 +183,7 @@ async fn status_subscription(
         }
         None => None,
     };
-    let online = super::chat_pages::online_now(state, site, operator.as_ref()).await;
+    let online = crate::services::sites::online_now(state, site, operator.as_ref()).await;
     let topic = match &operator {
         Some(op) => operator_site_topic(&op.id, &site.id),
         None => site_topic(&site.id),
@@ -401,7 +401,7 @@ impl VisitorHandler {
                 .first(conn)?;
             Ok((
                 c,
-                crate::routes::chat_pages::WidgetSettings::of(&site).typing_preview,
+                crate::services::widget_settings::WidgetSettings::of(&site).typing_preview,
             ))
         })
         .await;
