@@ -72,12 +72,12 @@ pub fn for_sites(
     Ok(CannedResponse::for_sites(conn, site_ids)?)
 }
 
+/// The operator's sites (with their role on each) and those sites' canned responses.
+pub type Workspace = (Vec<(Site, String)>, Vec<CannedResponse>);
+
 /// The chat workspace's data: the operator's sites (with their role) and those sites' canned
 /// responses.
-pub fn workspace(
-    conn: &mut DbConnection,
-    operator_id: &str,
-) -> Result<(Vec<(Site, String)>, Vec<CannedResponse>), ServiceError> {
+pub fn workspace(conn: &mut DbConnection, operator_id: &str) -> Result<Workspace, ServiceError> {
     let sites = Site::for_operator(conn, operator_id)?;
     let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.clone()).collect();
     let canned = CannedResponse::for_sites(conn, &ids)?;
