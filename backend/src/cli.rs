@@ -7,8 +7,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Settings, SettingsArgs};
-use crate::db::models::{Operator, Role, Site};
+use crate::db::models::Role;
 use crate::domain::{AllowedOrigins, DisplayName, Email, Handle, Password, SiteName, SiteSlug};
+use crate::services;
 use crate::services::accounts::{self, NewOperator, NewSite};
 use crate::startup::{open_database, Application};
 
@@ -181,21 +182,10 @@ async fn operator_add(settings: Settings, args: OperatorAdd) -> anyhow::Result<(
     let role = Role::parse(&args.role).context("--role must be owner, admin or agent")?;
     let db = open_database(&settings).await?;
     let site_slug = args.site.clone();
-    let operator = db
-        .run(move |conn| {
-            let site = match site_slug {
-                Some(slug) => match Site::find_by_slug(conn, &slug)? {
-                    Some(site) => Some(site),
-                    None => return Ok(Err(anyhow::anyhow!("no site with slug '{slug}'"))),
-                },
-                None => None,
-            };
-            Ok(
-                accounts::create_operator(conn, &new, site.as_ref().map(|s| (s, role)))
-                    .map_err(anyhow::Error::from),
-            )
-        })
-        .await??;
+    let operator = services::run(&db, move |conn| {
+        accounts::add_operator(conn, &new, site_slug.as_deref(), role)
+    })
+    .await?;
     println!(
         "created operator {} <{}> (handle {})",
         operator.display_name, operator.email, operator.handle
@@ -219,18 +209,10 @@ async fn site_add(settings: Settings, args: SiteAdd) -> anyhow::Result<()> {
     };
     let db = open_database(&settings).await?;
     let owner_email = args.owner.clone();
-    let site = db
-        .run(move |conn| {
-            let owner = match owner_email {
-                Some(email) => match Operator::find_by_email(conn, &email.trim().to_lowercase())? {
-                    Some(op) => Some(op),
-                    None => return Ok(Err(anyhow::anyhow!("no operator with email '{email}'"))),
-                },
-                None => None,
-            };
-            Ok(accounts::create_site(conn, &new, owner.as_ref()).map_err(anyhow::Error::from))
-        })
-        .await??;
+    let site = services::run(&db, move |conn| {
+        accounts::add_site(conn, &new, owner_email.as_deref())
+    })
+    .await?;
     let base = settings.base();
     println!("created site {} (slug {})", site.name, site.slug);
     println!("site key: {}", site.public_key);

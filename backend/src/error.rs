@@ -148,3 +148,106 @@ impl From<crate::db::DbError> for ApiError {
         ApiError::Internal(e.into())
     }
 }
+
+/// An error answered by a console page: rendered as the console's message page (status, title and
+/// message), never as JSON. Internal causes are logged and never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// No live session: a 303 to the login page, which returns to `next` afterwards.
+    #[error("login required")]
+    LoginRequired {
+        /// The page to return to after logging in.
+        next: String,
+    },
+    /// The form's CSRF token did not match, or it came from another site (403).
+    #[error("form expired or sent from another site")]
+    CsrfRejected,
+    /// No such page, or a site the operator is not a member of (404).
+    #[error("not found")]
+    NotFound,
+    /// A member who may not do this (403), with the sentence that says why.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A form value that could not be saved: 422 for a bad value, 409 for a conflict.
+    #[error("{message}")]
+    BadForm {
+        /// 422 or 409 (or another 4xx a use case asked for).
+        status: StatusCode,
+        /// What is wrong, shown to the operator.
+        message: String,
+    },
+    /// Our fault (500); the cause is logged.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ConsoleError {
+    /// A 500 for `cause`, which is logged when the page is sent and never shown.
+    pub fn internal(cause: impl std::fmt::Display) -> ConsoleError {
+        ConsoleError::Internal(cause.to_string())
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            ConsoleError::CsrfRejected | ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::NotFound => StatusCode::NOT_FOUND,
+            ConsoleError::BadForm { status, .. } => *status,
+            ConsoleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::pages;
+        let nonce = pages::nonce();
+        match self {
+            ConsoleError::LoginRequired { next } => pages::see_other(&format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            )),
+            ConsoleError::CsrfRejected => pages::csrf_rejected(&nonce),
+            ConsoleError::NotFound => pages::not_found(&nonce),
+            ConsoleError::Forbidden(message) => pages::html(
+                StatusCode::FORBIDDEN,
+                &nonce,
+                beckon_console::pages::message(&beckon_console::pages::MessageView {
+                    nonce: &nonce,
+                    title: "Owners and admins only",
+                    message,
+                }),
+            ),
+            ConsoleError::BadForm { status, message } => pages::bad_form(*status, &nonce, message),
+            ConsoleError::Internal(cause) => pages::internal_error(&nonce, cause),
+        }
+    }
+}
+
+impl From<ServiceError> for ConsoleError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound => ConsoleError::NotFound,
+            ServiceError::Invalid(i) => ConsoleError::BadForm {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: i.to_string(),
+            },
+            ServiceError::Conflict(message) => ConsoleError::BadForm {
+                status: StatusCode::CONFLICT,
+                message,
+            },
+            ServiceError::Gone(message) => ConsoleError::BadForm {
+                status: StatusCode::GONE,
+                message,
+            },
+            ServiceError::Limited { .. } => ConsoleError::BadForm {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "Too many requests. Wait a minute and try again.".into(),
+            },
+            // A console request always carries a session; a use case refusing it is a bug.
+            other @ (ServiceError::Unauthorized
+            | ServiceError::Db(_)
+            | ServiceError::Internal(_)) => ConsoleError::internal(other),
+        }
+    }
+}

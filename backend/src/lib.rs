@@ -14,6 +14,7 @@ pub mod extract;
 pub mod limits;
 pub mod memory;
 pub mod outbound;
+pub mod pages;
 pub mod panic_guard;
 pub mod realtime;
 pub mod request_span;

@@ -9,14 +9,6 @@ use maud::{html, Markup};
 
 use crate::layout::{page, Frame, SignedIn};
 
-/// A site whose conversations the workspace follows.
-pub struct ChatSite<'a> {
-    /// Site id (what `{"type": "conversations", "site_id"}` names).
-    pub id: &'a str,
-    /// Site name, shown next to a conversation when the operator has more than one site.
-    pub name: &'a str,
-}
-
 /// Everything the chat workspace page shows.
 pub struct ChatsView<'a> {
     /// CSP nonce.
@@ -27,11 +19,16 @@ pub struct ChatsView<'a> {
     pub operator_name: &'a str,
     /// Operator's handle.
     pub operator_handle: &'a str,
-    /// Sites the operator answers chats for.
-    pub sites: Vec<ChatSite<'a>>,
-    /// Canned responses as `(shortcut, body)`: typing `/shortcut` then Tab inserts the body.
-    /// A shortcut may be given with or without its leading `/`.
-    pub canned: Vec<(&'a str, &'a str)>,
+    /// Sites the operator answers chats for, as the JSON array `[{"id", "name"}, …]` the script
+    /// reads (`id` is what `{"type": "conversations", "site_id"}` names).
+    pub sites_json: &'a str,
+    /// Whether there is any site (the page says so when there is none).
+    pub has_sites: bool,
+    /// Canned responses as the JSON array `[{"shortcut", "body"}, …]`: typing `/shortcut` then
+    /// Tab inserts the body. A shortcut may be given with or without its leading `/`.
+    pub canned_json: &'a str,
+    /// Whether there is any canned response (the composer hints at them then).
+    pub has_canned: bool,
 }
 
 /// The chat workspace page.
@@ -48,8 +45,8 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
         &frame,
         html! {
             section.chats data-chats
-                data-sites=(sites_json(&v.sites))
-                data-canned=(canned_json(&v.canned))
+                data-sites=(v.sites_json)
+                data-canned=(v.canned_json)
                 data-operator-name=(v.operator_name)
                 data-operator-handle=(v.operator_handle)
                 data-csrf=(v.csrf)
@@ -59,7 +56,7 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                         button type="button" id="enable-sound" { "Enable sound & notifications" }
                         p.status id="chat-status" role="status" { "Connecting…" }
                     }
-                    @if v.sites.is_empty() {
+                    @if !v.has_sites {
                         p.empty { "You do not belong to any site yet, so no chats can reach you." }
                     }
                     h2 { "Waiting " span.count id="queue-count" {} }
@@ -100,7 +97,7 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                                 input type="checkbox" name="note";
                                 " Internal note " small { "(never shown to the guest)" }
                             }
-                            @if !v.canned.is_empty() {
+                            @if v.has_canned {
                                 small.canned-hint { "Canned responses: type /shortcut and press Tab." }
                             }
                             button type="submit" { "Send" }
@@ -130,79 +127,20 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
 const ATTACH_ACCEPT: &str = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,\
 application/zip,.zip,.docx,.xlsx,.pptx";
 
-/// `[{"id": …, "name": …}, …]` for the `data-sites` attribute.
-fn sites_json(sites: &[ChatSite<'_>]) -> String {
-    let mut out = String::from("[");
-    for (i, site) in sites.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"id\":");
-        push_json_string(&mut out, site.id);
-        out.push_str(",\"name\":");
-        push_json_string(&mut out, site.name);
-        out.push('}');
-    }
-    out.push(']');
-    out
-}
-
-/// `[{"shortcut": …, "body": …}, …]` for the `data-canned` attribute.
-fn canned_json(canned: &[(&str, &str)]) -> String {
-    let mut out = String::from("[");
-    for (i, (shortcut, body)) in canned.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"shortcut\":");
-        push_json_string(&mut out, shortcut);
-        out.push_str(",\"body\":");
-        push_json_string(&mut out, body);
-        out.push('}');
-    }
-    out.push(']');
-    out
-}
-
-/// Appends `s` as a JSON string literal.
-///
-/// Besides what JSON requires, the HTML-significant characters `<`, `>`, `&` and `'` are written as
-/// `\u00XX` escapes: maud escapes the attribute anyway, but then the raw attribute text carries no
-/// markup characters at all, whatever quoting a later template change might use. This keeps the
-/// console crate free of a JSON dependency for two small arrays.
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\'') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            // JSON allows them raw, but JavaScript source before ES2019 did not.
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn view<'a>(sites: Vec<ChatSite<'a>>, canned: Vec<(&'a str, &'a str)>) -> ChatsView<'a> {
+    fn view<'a>(sites_json: &'a str, canned_json: &'a str) -> ChatsView<'a> {
         ChatsView {
             nonce: "nonce-123",
             csrf: "csrf-tok",
             operator_name: "Ann",
             operator_handle: "ann",
-            sites,
-            canned,
+            sites_json,
+            has_sites: sites_json != "[]",
+            canned_json,
+            has_canned: canned_json != "[]",
         }
     }
 
@@ -223,14 +161,7 @@ mod tests {
 
     #[test]
     fn page_loads_the_chat_script_with_the_nonce_and_offers_logout() {
-        let html = chats(&view(
-            vec![ChatSite {
-                id: "s1",
-                name: "Shop",
-            }],
-            vec![],
-        ))
-        .into_string();
+        let html = chats(&view(r#"[{"id":"s1","name":"Shop"}]"#, "[]")).into_string();
         assert!(html.contains(&format!(
             r#"<script type="module" nonce="nonce-123" src="{}"></script>"#,
             crate::CHAT_JS_PATH
@@ -270,54 +201,21 @@ mod tests {
     }
 
     #[test]
-    fn hostile_site_and_operator_names_are_escaped() {
+    fn hostile_names_and_json_are_escaped_and_the_attributes_decode_exactly() {
+        let sites = r#"[{"id":"s\"1","name":"</section><script>alert(1)</script>"}]"#;
+        let canned = r#"[{"shortcut":"bye","body":"'><script>alert(2)</script> & done"}]"#;
         let html = chats(&ChatsView {
             operator_name: "\"><img src=x onerror=alert(2)>",
-            ..view(
-                vec![ChatSite {
-                    id: "s\"1",
-                    name: "</section><script>alert(1)</script>",
-                }],
-                vec![],
-            )
+            ..view(sites, canned)
         })
         .into_string();
         assert!(!html.contains("<script>alert"));
+        assert!(!html.contains("'><script>"));
         assert!(!html.contains("<img src=x"));
         assert!(!html.contains("</section><script>"));
-        // The attribute still decodes to the exact JSON the script parses.
-        assert_eq!(
-            attribute(&html, "data-sites"),
-            r#"[{"id":"s\"1","name":"\u003c/section\u003e\u003cscript\u003ealert(1)\u003c/script\u003e"}]"#
-        );
-    }
-
-    #[test]
-    fn canned_responses_are_escaped_json() {
-        let html = chats(&view(
-            vec![],
-            vec![
-                ("/hi", "Hello! How can I help?"),
-                ("bye", "'><script>alert(1)</script>\n\"quoted\" \\ & done"),
-            ],
-        ))
-        .into_string();
-        assert!(!html.contains("'><script>"));
-        assert!(!html.contains("<script>alert"));
-        assert_eq!(
-            attribute(&html, "data-canned"),
-            concat!(
-                r#"[{"shortcut":"/hi","body":"Hello! How can I help?"},"#,
-                r#"{"shortcut":"bye","body":"\u0027\u003e\u003cscript\u003ealert(1)\u003c/script\u003e\n\"quoted\" \\ \u0026 done"}]"#
-            )
-        );
+        // The attributes still decode to the exact JSON the script parses.
+        assert_eq!(attribute(&html, "data-sites"), sites);
+        assert_eq!(attribute(&html, "data-canned"), canned);
         assert!(html.contains("type /shortcut and press Tab"));
-    }
-
-    #[test]
-    fn json_strings_escape_control_and_line_separator_characters() {
-        let mut out = String::new();
-        push_json_string(&mut out, "a\u{1}b\tc\u{2028}é");
-        assert_eq!(out, r#""a\u0001b\tc\u2028é""#);
     }
 }

@@ -10,8 +10,9 @@ use crate::layout::{page, Frame, SignedIn};
 
 /// One message that matches the search.
 pub struct HistoryHit<'a> {
-    /// The conversation the message belongs to.
-    pub conversation_id: &'a str,
+    /// The link that shows the message's conversation under the same search, already encoded
+    /// (`/console/history?q=…&c=…`).
+    pub href: String,
     /// Name of the conversation's site.
     pub site_name: &'a str,
     /// The guest's name (or guest id).
@@ -48,8 +49,27 @@ pub struct TranscriptLine<'a> {
     pub sender: &'a str,
     /// `text`, `note` (internal), `system` or `attachment`.
     pub kind: &'a str,
-    /// The message body; for `attachment` the JSON `{"attachment_id", "name", "size", "content_type"}`.
-    pub body: &'a str,
+    /// What the line shows.
+    pub body: LineBody<'a>,
+}
+
+/// The body of a transcript line.
+pub enum LineBody<'a> {
+    /// Text, shown as text.
+    Text(&'a str),
+    /// An attached file.
+    Attachment(AttachmentView),
+}
+
+/// An attached file as the transcript shows it.
+#[derive(Debug, PartialEq)]
+pub struct AttachmentView {
+    /// The download link, already encoded; `None` when the file has no id (shown as its name).
+    pub href: Option<String>,
+    /// The file's name (shown as text).
+    pub name: String,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
 }
 
 /// A whole conversation.
@@ -104,7 +124,7 @@ pub fn history(v: &HistoryView<'_>) -> Markup {
                                         td.when { (hit.when) }
                                         td { (hit.sender) }
                                         td.snippet {
-                                            a href={ "/console/history?q=" (query_component(v.query)) "&c=" (query_component(hit.conversation_id)) } { (hit.snippet) }
+                                            a href=(hit.href) { (hit.snippet) }
                                         }
                                     }
                                 }
@@ -153,56 +173,21 @@ fn transcript_line(line: &TranscriptLine<'_>) -> Markup {
                 @if kind == "note" { " " span.badge.note-badge { "internal note" } }
             }
             div.line-body {
-                @if kind == "attachment" {
-                    @match parse_attachment(line.body) {
-                        Some(a) => {
-                            "📎 "
-                            @if let Some(id) = &a.id {
-                                a href={ "/api/v1/attachments/" (path_segment(id)) } download { (a.name) }
-                            } @else {
-                                (a.name)
-                            }
-                            @if let Some(size) = a.size { " " small.attachment-size { "(" (human_size(size)) ")" } }
+                @match &line.body {
+                    LineBody::Attachment(a) => {
+                        "📎 "
+                        @if let Some(href) = &a.href {
+                            a href=(href) download { (a.name) }
+                        } @else {
+                            (a.name)
                         }
-                        None => { (line.body) }
+                        @if let Some(size) = a.size { " " small.attachment-size { "(" (human_size(size)) ")" } }
                     }
-                } @else {
-                    (line.body)
+                    LineBody::Text(text) => { (text) }
                 }
             }
         }
     }
-}
-
-/// What the transcript shows of an attachment message.
-#[derive(Debug, PartialEq)]
-struct Attachment {
-    id: Option<String>,
-    name: String,
-    size: Option<u64>,
-}
-
-/// Reads an attachment message body; `None` unless it is a flat JSON object with a string `name`.
-fn parse_attachment(body: &str) -> Option<Attachment> {
-    let fields = json::flat_object(body)?;
-    let mut id = None;
-    let mut name = None;
-    let mut size = None;
-    for (key, value) in fields {
-        match (key.as_str(), value) {
-            ("attachment_id", json::Value::Str(s)) if !s.is_empty() => id = Some(s),
-            ("name", json::Value::Str(s)) => name = Some(s),
-            ("size", json::Value::Num(n)) if n >= 0.0 && n.fract() == 0.0 && n < 9.0e15 => {
-                size = Some(n as u64);
-            }
-            _ => {}
-        }
-    }
-    Some(Attachment {
-        id,
-        name: name?,
-        size,
-    })
 }
 
 /// "512 B", "1.5 KB", "12 KB", "3.2 MB" (1024-based, like the chat workspace).
@@ -224,178 +209,6 @@ fn human_size(bytes: u64) -> String {
         format!("{}", n.round())
     };
     format!("{number} {}", units[unit])
-}
-
-/// Percent-encodes `s` for a URL query value: only unreserved characters stay as they are.
-fn query_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Percent-encodes `s` for one URL path segment (the same set as a query value).
-fn path_segment(s: &str) -> String {
-    query_component(s)
-}
-
-/// Just enough JSON to read one flat object defensively, so the console needs no JSON crate.
-mod json {
-    /// A scalar JSON value.
-    #[derive(Debug, PartialEq)]
-    pub enum Value {
-        Str(String),
-        Num(f64),
-        Other,
-    }
-
-    /// The members of a JSON object whose values are all scalars; `None` for anything else.
-    pub fn flat_object(text: &str) -> Option<Vec<(String, Value)>> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        p.ws();
-        p.eat(b'{')?;
-        let mut out = Vec::new();
-        p.ws();
-        if p.peek() == Some(b'}') {
-            p.i += 1;
-        } else {
-            loop {
-                p.ws();
-                let key = p.string()?;
-                p.ws();
-                p.eat(b':')?;
-                p.ws();
-                let value = p.scalar()?;
-                out.push((key, value));
-                p.ws();
-                match p.next()? {
-                    b',' => continue,
-                    b'}' => break,
-                    _ => return None,
-                }
-            }
-        }
-        p.ws();
-        (p.i == p.s.len()).then_some(out)
-    }
-
-    struct Parser<'a> {
-        s: &'a [u8],
-        i: usize,
-    }
-
-    impl Parser<'_> {
-        fn peek(&self) -> Option<u8> {
-            self.s.get(self.i).copied()
-        }
-
-        fn next(&mut self) -> Option<u8> {
-            let b = self.peek()?;
-            self.i += 1;
-            Some(b)
-        }
-
-        fn eat(&mut self, b: u8) -> Option<()> {
-            (self.next()? == b).then_some(())
-        }
-
-        fn ws(&mut self) {
-            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-                self.i += 1;
-            }
-        }
-
-        fn literal(&mut self, word: &[u8]) -> Option<()> {
-            let end = self.i.checked_add(word.len())?;
-            (self.s.get(self.i..end)? == word).then(|| self.i = end)
-        }
-
-        fn scalar(&mut self) -> Option<Value> {
-            match self.peek()? {
-                b'"' => self.string().map(Value::Str),
-                b't' => self.literal(b"true").map(|()| Value::Other),
-                b'f' => self.literal(b"false").map(|()| Value::Other),
-                b'n' => self.literal(b"null").map(|()| Value::Other),
-                b'-' | b'0'..=b'9' => self.number().map(Value::Num),
-                _ => None,
-            }
-        }
-
-        fn number(&mut self) -> Option<f64> {
-            let start = self.i;
-            while matches!(
-                self.peek(),
-                Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-            ) {
-                self.i += 1;
-            }
-            let text = std::str::from_utf8(&self.s[start..self.i]).ok()?;
-            // Rust accepts a few spellings JSON does not ("1.", ".5", "+1"); harmless here.
-            text.parse::<f64>().ok().filter(|n| n.is_finite())
-        }
-
-        fn hex4(&mut self) -> Option<u32> {
-            let end = self.i.checked_add(4)?;
-            let digits = std::str::from_utf8(self.s.get(self.i..end)?).ok()?;
-            let v = u32::from_str_radix(digits, 16).ok()?;
-            if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            self.i = end;
-            Some(v)
-        }
-
-        fn string(&mut self) -> Option<String> {
-            self.eat(b'"')?;
-            let mut out = String::new();
-            loop {
-                let start = self.i;
-                while !matches!(self.peek()?, b'"' | b'\\') {
-                    if self.peek()? < 0x20 {
-                        return None;
-                    }
-                    self.i += 1;
-                }
-                out.push_str(std::str::from_utf8(&self.s[start..self.i]).ok()?);
-                if self.next()? == b'"' {
-                    return Some(out);
-                }
-                let c = match self.next()? {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        let hi = self.hex4()?;
-                        if (0xD800..0xDC00).contains(&hi) {
-                            self.literal(b"\\u")?;
-                            let lo = self.hex4()?;
-                            if !(0xDC00..0xE000).contains(&lo) {
-                                return None;
-                            }
-                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
-                        } else {
-                            char::from_u32(hi)?
-                        }
-                    }
-                    _ => return None,
-                };
-                out.push(c);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -421,7 +234,7 @@ mod tests {
 
     fn hit<'a>(id: &'a str, snippet: &'a str) -> HistoryHit<'a> {
         HistoryHit {
-            conversation_id: id,
+            href: format!("/console/history?q=refund&c={id}"),
             site_name: "Shop",
             guest: "Guest 7",
             when: "2024-05-01 10:02".to_owned(),
@@ -435,7 +248,20 @@ mod tests {
             when: "10:02".to_owned(),
             sender,
             kind,
-            body,
+            body: LineBody::Text(body),
+        }
+    }
+
+    fn attachment<'a>(sender: &'a str, href: Option<&str>, name: &str) -> TranscriptLine<'a> {
+        TranscriptLine {
+            when: "10:02".to_owned(),
+            sender,
+            kind: "attachment",
+            body: LineBody::Attachment(AttachmentView {
+                href: href.map(str::to_owned),
+                name: name.to_owned(),
+                size: Some(1536),
+            }),
         }
     }
 
@@ -487,7 +313,7 @@ mod tests {
         let html = history(&view(
             HOSTILE,
             vec![HistoryHit {
-                conversation_id: "c1&x=\"><script>",
+                href: HOSTILE.to_owned(),
                 site_name: HOSTILE,
                 guest: HOSTILE,
                 when: HOSTILE.to_owned(),
@@ -499,12 +325,11 @@ mod tests {
         .into_string();
         assert_no_markup_injected(&html);
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(html.contains("&amp;c=c1%26x%3D%22%3E%3Cscript%3E\""));
+        assert!(html.contains("href=\"&lt;script&gt;alert(1)&lt;/script&gt;&quot;"));
     }
 
     #[test]
     fn transcript_marks_notes_mutes_system_lines_and_names_attachments() {
-        let attachment = r#"{"attachment_id":"a-1","name":"invoice <1>.pdf","size":1536,"content_type":"application/pdf"}"#;
         let html = history(&view(
             "",
             vec![],
@@ -517,7 +342,7 @@ mod tests {
                     line("text", "Guest 7", "hello"),
                     line("note", "Ann", "VIP"),
                     line("system", "system", "Ann joined"),
-                    line("attachment", "Ann", attachment),
+                    attachment("Ann", Some("/api/v1/attachments/a-1"), "invoice <1>.pdf"),
                     line("attachment", "Guest 7", "{not json"),
                 ],
             }),
@@ -531,15 +356,15 @@ mod tests {
         assert!(html
             .contains(r#"<a href="/api/v1/attachments/a-1" download>invoice &lt;1&gt;.pdf</a>"#));
         assert!(html.contains("(1.5 KB)"));
-        assert!(!html.contains("attachment_id"), "the JSON is not shown");
-        assert!(html.contains("{not json"), "unparsable bodies show as text");
+        assert!(
+            html.contains("{not json"),
+            "a line given as text shows as text"
+        );
         assert!(html.contains("<code>c1</code>"));
     }
 
     #[test]
     fn hostile_transcript_is_escaped() {
-        let attachment =
-            r#"{"attachment_id":"../x?y","name":"<script>alert(1)</script>","size":1}"#;
         let html = history(&view(
             "",
             vec![],
@@ -551,57 +376,18 @@ mod tests {
                 lines: vec![
                     line(HOSTILE, HOSTILE, HOSTILE),
                     line("note", HOSTILE, HOSTILE),
-                    line("attachment", HOSTILE, attachment),
+                    attachment(HOSTILE, Some(HOSTILE), HOSTILE),
+                    attachment(HOSTILE, None, HOSTILE),
                     line("attachment", HOSTILE, HOSTILE),
                 ],
             }),
         ))
         .into_string();
         assert_no_markup_injected(&html);
-        assert!(html.contains(r#"href="/api/v1/attachments/..%2Fx%3Fy""#));
         assert!(
             html.contains(r#"<li class="line text">"#),
             "unknown kinds are text"
         );
-    }
-
-    #[test]
-    fn attachment_bodies_are_parsed_defensively() {
-        assert_eq!(
-            parse_attachment(
-                r#" {"attachment_id": "a1", "name": "caf\u00e9 \ud83d\ude00\n.txt", "size": 10, "content_type": "text/plain"} "#
-            ),
-            Some(Attachment {
-                id: Some("a1".into()),
-                name: "café 😀\n.txt".into(),
-                size: Some(10),
-            })
-        );
-        assert_eq!(
-            parse_attachment(r#"{"name":"x","attachment_id":null,"size":-1}"#),
-            Some(Attachment {
-                id: None,
-                name: "x".into(),
-                size: None,
-            })
-        );
-        for bad in [
-            "",
-            "x",
-            "[]",
-            "{}",
-            r#"{"attachment_id":"a"}"#,
-            r#"{"name":1}"#,
-            r#"{"name":"x","extra":{"nested":1}}"#,
-            r#"{"name":"x"} trailing"#,
-            r#"{"name":"x",}"#,
-            r#"{"name":"\ud800"}"#,
-            r#"{"name":"\u12"}"#,
-            "{\"name\":\"a\u{1}b\"}",
-            r#"{"name":"x""#,
-        ] {
-            assert_eq!(parse_attachment(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::realtime::socket::{
 };
 use crate::realtime::transport::ActixWs;
 use crate::realtime::ServerEvent;
-use crate::routes::console::CurrentOperator;
+use crate::extract::console::CurrentOperator;
 use crate::services::auth::{self, SocketCheck};
 use crate::services::chat::{MessageKind, Party};
 use crate::services::conversations::{self, Change, NewMessage};

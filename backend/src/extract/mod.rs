@@ -3,3 +3,4 @@
 //! HTTP routes and the socket edge, so no route module imports another.
 
 pub mod client;
+pub mod console;

@@ -45,7 +45,7 @@ async fn caller(req: &HttpRequest, state: &AppState, needs_csrf: bool) -> Result
         });
     }
     let token = req
-        .cookie(super::console::SESSION_COOKIE)
+        .cookie(crate::extract::console::SESSION_COOKIE)
         .map(|c| c.value().to_owned())
         .ok_or(ApiError::Unauthorized)?;
     let policy = state.session_policy();

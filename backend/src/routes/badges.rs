@@ -3,10 +3,8 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::db::models::{Operator, Site};
 use crate::error::ApiError;
-use crate::services::availability::Status;
-use crate::services::sites::member_ids;
+use crate::services::{self, availability::Status};
 use crate::state::AppState;
 
 /// Badge routes.
@@ -46,16 +44,10 @@ async fn site_badge(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = slug.into_inner();
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some(site) = Site::find_by_slug(conn, &slug)? else {
-                return Ok(None);
-            };
-            let members = member_ids(conn, &site.id)?;
-            Ok(Some((site, members)))
-        })
-        .await?;
+    let found = services::run(&state.db, move |conn| {
+        services::sites::with_members(conn, &slug)
+    })
+    .await?;
     let (site, members) = found.ok_or(ApiError::NotFound)?;
     Ok(svg_response(
         state.availability.site_online(&state.hub, &site, &members),
@@ -67,13 +59,11 @@ async fn operator_badge(
     handle: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let handle = handle.into_inner().to_lowercase();
-    let operator = state
-        .db
-        .run(move |conn| Ok(Operator::find_by_handle(conn, &handle)?))
-        .await?;
-    let operator = operator
-        .filter(|o| o.disabled_at.is_none())
-        .ok_or(ApiError::NotFound)?;
+    let operator = services::run(&state.db, move |conn| {
+        services::sites::enabled_operator_by_handle(conn, &handle)
+    })
+    .await?
+    .ok_or(ApiError::NotFound)?;
     Ok(svg_response(
         state.availability.status(&state.hub, &operator.id) == Status::Available,
     ))

@@ -7,45 +7,22 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use beckon_widget::{PanelConfig, PanelMode, PanelTexts};
 
-use super::console::page;
 use crate::db::models::{Operator, Site};
-use crate::db::schema::{memberships, sites};
 use crate::error::ApiError;
-use crate::services::{self, auth, ServiceError};
+use crate::extract::console::SESSION_COOKIE;
+use crate::pages as page;
+use crate::services::availability::online_now;
+use crate::services::widget_settings::WidgetSettings;
+use crate::services::{self, auth};
 use crate::state::AppState;
-use diesel::prelude::*;
 
-/// Chat page routes.
+/// Chat page routes, and `/` (a site's own domain shows its chat; Beckon's host the console).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/chat/{key}", web::get().to(embedded_panel))
+    cfg.route("/", web::get().to(root))
+        .route("/chat/{key}", web::get().to(embedded_panel))
         .route("/s/{slug}", web::get().to(site_page))
         .route("/u/{handle}", web::get().to(operator_page))
         .route("/p/{phone}", web::get().to(phone_page));
-}
-
-/// Site settings that shape the panel (`sites.settings` JSON).
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub struct WidgetSettings {
-    /// Accent colour.
-    pub colour: Option<String>,
-    /// `left` or `right`.
-    pub position: Option<String>,
-    /// Greeting template.
-    pub greeting: Option<String>,
-    /// Offline text template.
-    pub offline: Option<String>,
-    /// Give new chats to the least busy available operator.
-    pub auto_assign: bool,
-    /// Operators see what the guest types before it is sent (the guest is told in the panel).
-    pub typing_preview: bool,
-}
-
-impl WidgetSettings {
-    /// The settings of a site (defaults when unreadable).
-    pub fn of(site: &Site) -> WidgetSettings {
-        serde_json::from_str(&site.settings).unwrap_or_default()
-    }
 }
 
 fn panel_config(
@@ -75,16 +52,6 @@ fn panel_config(
     }
 }
 
-/// Whether someone can answer this panel now: the operator of a `/u/` or `/p/` page, or the site.
-pub async fn online_now(state: &AppState, site: &Site, operator: Option<&Operator>) -> bool {
-    if let Some(op) = operator {
-        return state.availability.operator_online(&state.hub, site, &op.id);
-    }
-    // Every visitor socket asks on connect: the members come from the status watcher's cache.
-    let members = state.availability.members(&state.db, &site.id).await;
-    state.availability.site_online(&state.hub, site, &members)
-}
-
 /// The panel document with its CSP. `frame_ancestors` is who may frame it.
 fn panel_response(cfg: &PanelConfig, frame_ancestors: &str) -> HttpResponse {
     let nonce = page::nonce();
@@ -106,10 +73,7 @@ fn panel_response(cfg: &PanelConfig, frame_ancestors: &str) -> HttpResponse {
 
 /// Whether this browser is logged in to the console (a live session).
 async fn logged_in(req: &HttpRequest, state: &AppState) -> bool {
-    let Some(token) = req
-        .cookie(super::console::SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
-    else {
+    let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return false;
     };
     let policy = state.session_policy();
@@ -159,28 +123,10 @@ async fn site_page(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = slug.into_inner().to_lowercase();
-    let site = services::run(&state.db, move |conn| Ok(Site::find_by_slug(conn, &slug)?))
+    let site = services::run(&state.db, move |conn| services::sites::by_slug(conn, &slug))
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(site_chat(&req, &state, &site).await)
-}
-
-/// An operator and the first site they belong to.
-fn operator_and_site(
-    conn: &mut crate::db::DbConnection,
-    operator: Option<Operator>,
-) -> Result<Option<(Operator, Site)>, ServiceError> {
-    let Some(operator) = operator.filter(|o| o.disabled_at.is_none()) else {
-        return Ok(None);
-    };
-    let site: Option<Site> = sites::table
-        .inner_join(memberships::table)
-        .filter(memberships::operator_id.eq(&operator.id))
-        .order(memberships::created_at.asc())
-        .select(Site::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(site.map(|s| (operator, s)))
 }
 
 async fn operator_chat(
@@ -206,8 +152,7 @@ async fn operator_page(
 ) -> Result<HttpResponse, ApiError> {
     let handle = handle.into_inner().to_lowercase();
     let found = services::run(&state.db, move |conn| {
-        let op = Operator::find_by_handle(conn, &handle)?;
-        operator_and_site(conn, op)
+        services::sites::desk_of_handle(conn, &handle)
     })
     .await?;
     operator_chat(&req, &state, found).await
@@ -226,9 +171,42 @@ async fn phone_page(
         return Err(ApiError::NotFound);
     }
     let found = services::run(&state.db, move |conn| {
-        let op = Operator::find_by_phone(conn, &phone)?;
-        operator_and_site(conn, op)
+        services::sites::desk_of_phone(conn, &phone)
     })
     .await?;
     operator_chat(&req, &state, found).await
+}
+
+/// `/`: a site's own chat domain shows its chat; Beckon's own host goes to the console.
+async fn root(
+    req: actix_web::HttpRequest,
+    state: web::Data<crate::state::AppState>,
+) -> HttpResponse {
+    // The Host header itself: forwarded-host headers are not trusted for routing.
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let ours = state
+        .settings
+        .base_url
+        .host_str()
+        .unwrap_or("")
+        .to_lowercase();
+    if !host.is_empty() && host != ours {
+        let lookup = host.clone();
+        let found = services::run(&state.db, move |conn| {
+            services::sites::by_custom_domain(conn, &lookup)
+        })
+        .await;
+        if let Ok(Some(site)) = found {
+            return site_chat(&req, &state, &site).await;
+        }
+    }
+    page::see_other("/console")
 }

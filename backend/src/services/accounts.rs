@@ -142,3 +142,38 @@ fn conflict_or_db(e: diesel::result::Error, message: &str) -> ServiceError {
         ServiceError::Db(e)
     }
 }
+
+/// Creates an operator from the command line, on the site with `site_slug` with `role` when one
+/// is named (a slug that names no site is an error saying so, which the CLI prints).
+pub fn add_operator(
+    conn: &mut DbConnection,
+    new: &NewOperator,
+    site_slug: Option<&str>,
+    role: Role,
+) -> Result<Operator, ServiceError> {
+    let site = match site_slug {
+        Some(slug) => Some(Site::find_by_slug(conn, slug)?.ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("no site with slug '{slug}'"))
+        })?),
+        None => None,
+    };
+    create_operator(conn, new, site.as_ref().map(|s| (s, role)))
+}
+
+/// Registers a site from the command line, owned by the operator with `owner_email` when one is
+/// named (an email that names no operator is an error saying so).
+pub fn add_site(
+    conn: &mut DbConnection,
+    new: &NewSite,
+    owner_email: Option<&str>,
+) -> Result<Site, ServiceError> {
+    let owner = match owner_email {
+        Some(email) => Some(
+            Operator::find_by_email(conn, &email.trim().to_lowercase())?.ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!("no operator with email '{email}'"))
+            })?,
+        ),
+        None => None,
+    };
+    create_site(conn, new, owner.as_ref())
+}

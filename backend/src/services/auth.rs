@@ -62,6 +62,23 @@ pub fn login(
     }
 }
 
+/// Logs in from a browser that may already hold a session: login rotates the session, so the old
+/// one (if any) ends whatever the outcome, and a new one is opened when the credentials hold.
+pub fn login_replacing(
+    conn: &mut DbConnection,
+    old_token: Option<&str>,
+    email: &str,
+    password: &str,
+    client: &ClientInfo,
+    policy: SessionPolicy,
+) -> Result<NewSession, ServiceError> {
+    if let Some(old) = old_token {
+        // An old session that cannot be ended does not stop the login (it expires on its own).
+        let _ = logout(conn, old);
+    }
+    login(conn, email, password, client, policy)
+}
+
 /// Opens a fresh session for an operator (after login or set-up).
 pub fn open_session(
     conn: &mut DbConnection,

@@ -161,6 +161,92 @@ pub fn transcript(
     })
 }
 
+/// The history page's data: the hits with their guests' labels, and the picked transcript.
+pub struct HistoryPage {
+    /// The matching messages, each with its guest's label (name, guest id or "Guest").
+    pub hits: Vec<(Hit, String)>,
+    /// The conversation picked with `c`, when the operator may read it.
+    pub transcript: Option<Transcript>,
+}
+
+/// Searches the operator's history for `q` and, when `conversation` names one they may read, loads
+/// its transcript (one they may not read is simply not shown).
+pub fn page(
+    conn: &mut DbConnection,
+    operator: &Operator,
+    q: &str,
+    conversation: Option<&str>,
+) -> Result<HistoryPage, ServiceError> {
+    let found = search(conn, &operator.id, q)?;
+    let transcript = match conversation {
+        Some(id) => match transcript(conn, operator, id) {
+            Ok(t) => Some(t),
+            Err(ServiceError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let mut hits = Vec::with_capacity(found.len());
+    for hit in found {
+        let guest_id = match &hit.conversation.visitor_id {
+            Some(id) => Visitor::find(conn, id)?.map(|v| v.guest_id),
+            None => None,
+        };
+        let label = hit
+            .conversation
+            .guest_name
+            .clone()
+            .or(guest_id)
+            .unwrap_or_else(|| "Guest".to_owned());
+        hits.push((hit, label));
+    }
+    Ok(HistoryPage { hits, transcript })
+}
+
+/// What an attachment message's stored body says about its file.
+#[derive(Debug, PartialEq)]
+pub struct AttachmentRef {
+    /// The attachment's id, when it has one.
+    pub id: Option<String>,
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+impl AttachmentRef {
+    /// Reads an attachment message's body (`{"attachment_id", "name", "size", "content_type"}`);
+    /// `None` unless it is a JSON object with a string `name`. An empty or non-string id counts as
+    /// none, and a size that is not a whole non-negative number as unknown.
+    pub fn parse(body: &str) -> Option<AttachmentRef> {
+        let value: serde_json::Value = serde_json::from_str(body).ok()?;
+        let object = value.as_object()?;
+        let name = object.get("name")?.as_str()?.to_owned();
+        let id = object
+            .get("attachment_id")
+            .and_then(serde_json::Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
+        let size = object.get("size").and_then(serde_json::Value::as_u64);
+        Some(AttachmentRef { id, name, size })
+    }
+}
+
+/// A visitor of the site and their page trail (newest last, at most `limit` pages); `None` when
+/// the visitor is not the site's.
+pub fn visitor_trail(
+    conn: &mut DbConnection,
+    site_id: &str,
+    visitor_id: &str,
+    limit: i64,
+) -> Result<Option<(Visitor, Vec<crate::db::models::PageView>)>, ServiceError> {
+    let Some(visitor) = Visitor::find(conn, visitor_id)?.filter(|v| v.site_id == site_id) else {
+        return Ok(None);
+    };
+    let pages = crate::db::models::PageView::trail(conn, &visitor.id, limit)?;
+    Ok(Some((visitor, pages)))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -171,5 +257,42 @@ mod tests {
             ["Refund", "ORDER 1234", "tent", "refund", "unclosed quote"]
         );
         assert!(super::terms(" \"  \" ").is_empty());
+    }
+
+    #[test]
+    fn attachment_bodies_are_read_defensively() {
+        use super::AttachmentRef;
+        assert_eq!(
+            AttachmentRef::parse(
+                r#" {"attachment_id": "a1", "name": "caf\u00e9 \ud83d\ude00\n.txt", "size": 10, "content_type": "text/plain"} "#
+            ),
+            Some(AttachmentRef {
+                id: Some("a1".into()),
+                name: "café 😀\n.txt".into(),
+                size: Some(10),
+            })
+        );
+        assert_eq!(
+            AttachmentRef::parse(r#"{"name":"x","attachment_id":null,"size":-1}"#),
+            Some(AttachmentRef {
+                id: None,
+                name: "x".into(),
+                size: None,
+            })
+        );
+        for bad in [
+            "",
+            "x",
+            "[]",
+            "{}",
+            r#"{"attachment_id":"a"}"#,
+            r#"{"name":1}"#,
+            r#"{"name":"x"} trailing"#,
+            r#"{"name":"x",}"#,
+            r#"{"name":"\u12"}"#,
+            r#"{"name":"x""#,
+        ] {
+            assert_eq!(AttachmentRef::parse(bad), None, "{bad}");
+        }
     }
 }

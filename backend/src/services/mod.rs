@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod attachments;
 pub mod auth;
 pub mod availability;
+pub mod canned;
 pub mod chat;
 pub mod conversations;
 pub mod deliveries;
@@ -22,6 +23,7 @@ pub mod sites;
 pub mod sms_inbound;
 pub mod visitors;
 pub mod webhooks;
+pub mod widget_settings;
 
 use crate::db::DbError;
 use crate::domain::InvalidInput;

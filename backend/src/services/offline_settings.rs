@@ -123,6 +123,83 @@ pub fn save(
     Ok(())
 }
 
+/// "Change offline settings": commits them, then invalidates what reads them (the site cache, and
+/// the availability watcher, since forced status and hours decide whether the site is online).
+pub async fn change(
+    state: &crate::state::AppState,
+    site: &crate::db::models::Site,
+    settings: OfflineSettings,
+) -> Result<(), ServiceError> {
+    let id = site.id.clone();
+    super::run(&state.db, move |conn| save(conn, &id, &settings)).await?;
+    super::sites::settings_changed(state, site);
+    Ok(())
+}
+
+impl RawOfflineSettings {
+    /// The form's fields as the site has them now.
+    pub fn of_site(site: &crate::db::models::Site) -> RawOfflineSettings {
+        use crate::outbound::templates;
+        let hours = BusinessHours::of_settings(&site.settings);
+        let mut days: [String; 7] = Default::default();
+        if let Some(h) = &hours {
+            for (i, d) in DAYS.iter().enumerate() {
+                days[i] = h.days.get(*d).cloned().unwrap_or_default();
+            }
+        }
+        let settings: serde_json::Value = serde_json::from_str(&site.settings).unwrap_or_default();
+        RawOfflineSettings {
+            forced: site.forced_status.clone().unwrap_or_else(|| "auto".into()),
+            tz: hours.map(|h| h.tz).unwrap_or_default(),
+            days,
+            sms_number: settings["sms_number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            templates: TemplateName::ALL
+                .iter()
+                .map(|t| {
+                    let tpl = templates::of_site(&site.settings, *t);
+                    (t.key().to_owned(), tpl.subject, tpl.body)
+                })
+                .collect(),
+        }
+    }
+
+    /// The form as posted, field by field (template fields are named `subject_KEY` / `body_KEY`).
+    pub fn from_fields(fields: &[(String, String)]) -> RawOfflineSettings {
+        let mut raw = RawOfflineSettings::default();
+        let mut subjects = std::collections::HashMap::new();
+        let mut bodies = std::collections::HashMap::new();
+        for (k, v) in fields {
+            match k.as_str() {
+                "forced" => raw.forced = v.clone(),
+                "tz" => raw.tz = v.clone(),
+                "sms_number" => raw.sms_number = v.clone(),
+                key => {
+                    if let Some(i) = DAYS.iter().position(|d| *d == key) {
+                        raw.days[i] = v.clone();
+                    } else if let Some(t) = key.strip_prefix("subject_") {
+                        subjects.insert(t.to_owned(), v.clone());
+                    } else if let Some(t) = key.strip_prefix("body_") {
+                        bodies.insert(t.to_owned(), v.clone());
+                    }
+                }
+            }
+        }
+        raw.templates = TemplateName::ALL
+            .iter()
+            .map(|t| {
+                let key = t.key().to_owned();
+                let subject = subjects.remove(&key).unwrap_or_default();
+                let body = bodies.remove(&key).unwrap_or_default();
+                (key, subject, body)
+            })
+            .collect();
+        raw
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

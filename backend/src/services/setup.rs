@@ -60,3 +60,18 @@ pub fn complete(
     })?;
     Ok((operator, site_row))
 }
+
+/// Completes set-up ([`complete`]) and signs the new owner in: the owner, the site and the new
+/// session.
+pub fn complete_and_sign_in(
+    conn: &mut DbConnection,
+    token: &str,
+    owner: &NewOperator,
+    site: &NewSite,
+    client: &super::auth::ClientInfo,
+    policy: super::auth::SessionPolicy,
+) -> Result<(Operator, Site, super::auth::NewSession), ServiceError> {
+    let (operator, site) = complete(conn, token, owner, site)?;
+    let session = super::auth::open_session(conn, &operator.id, client, policy)?;
+    Ok((operator, site, session))
+}

@@ -183,6 +183,123 @@ pub fn save_settings(
     })
 }
 
+/// "Change settings": validates nothing more (the form parsed into [`SiteSettings`]), commits the
+/// site's settings, and then invalidates what reads them: the site cache, and the availability
+/// watcher's view of the site (a changed site is read afresh on every node's next look).
+pub async fn change_settings(
+    state: &crate::state::AppState,
+    site: &Site,
+    settings: SiteSettings,
+) -> Result<(), super::ServiceError> {
+    let id = site.id.clone();
+    super::run(&state.db, move |conn| save_settings(conn, &id, &settings)).await?;
+    settings_changed(state, site);
+    Ok(())
+}
+
+/// Forgets every cached copy of `site` after its settings (or domain) changed.
+pub fn settings_changed(state: &crate::state::AppState, site: &Site) {
+    state.sites.forget(&site.public_key);
+    state.availability.changed(Some(&site.id));
+}
+
+/// The site `site_id` and the operator's role on it, when they are a member (`None` otherwise,
+/// whether or not the site exists).
+pub fn membership(
+    conn: &mut DbConnection,
+    site_id: &str,
+    operator_id: &str,
+) -> Result<Option<(Site, crate::db::models::Role)>, super::ServiceError> {
+    let Some(role) = crate::db::models::Membership::role_of(conn, site_id, operator_id)? else {
+        return Ok(None);
+    };
+    let site = crate::db::schema::sites::table
+        .find(site_id)
+        .select(Site::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(site.map(|s| (s, role)))
+}
+
+/// The sites an operator belongs to, with their role on each, by name.
+pub fn for_operator(
+    conn: &mut DbConnection,
+    operator_id: &str,
+) -> Result<Vec<(Site, String)>, super::ServiceError> {
+    Ok(Site::for_operator(conn, operator_id)?)
+}
+
+/// The site served on its own (proven) domain `host`.
+pub fn by_custom_domain(
+    conn: &mut DbConnection,
+    host: &str,
+) -> Result<Option<Site>, super::ServiceError> {
+    Ok(Site::find_by_custom_domain(conn, host)?)
+}
+
+/// The site with this help-desk slug.
+pub fn by_slug(conn: &mut DbConnection, slug: &str) -> Result<Option<Site>, super::ServiceError> {
+    Ok(Site::find_by_slug(conn, slug)?)
+}
+
+/// The site with this slug and the ids of its operators (for its status badge).
+pub fn with_members(
+    conn: &mut DbConnection,
+    slug: &str,
+) -> Result<Option<(Site, Vec<String>)>, super::ServiceError> {
+    let Some(site) = Site::find_by_slug(conn, slug)? else {
+        return Ok(None);
+    };
+    let members = member_ids(conn, &site.id)?;
+    Ok(Some((site, members)))
+}
+
+/// The enabled operator with this handle and the first site they joined: whose chat `/u/HANDLE`
+/// opens.
+pub fn desk_of_handle(
+    conn: &mut DbConnection,
+    handle: &str,
+) -> Result<Option<(crate::db::models::Operator, Site)>, super::ServiceError> {
+    let operator = crate::db::models::Operator::find_by_handle(conn, handle)?;
+    desk_of(conn, operator)
+}
+
+/// The enabled operator with this phone number and the first site they joined: whose chat
+/// `/p/PHONE` opens.
+pub fn desk_of_phone(
+    conn: &mut DbConnection,
+    phone: &str,
+) -> Result<Option<(crate::db::models::Operator, Site)>, super::ServiceError> {
+    let operator = crate::db::models::Operator::find_by_phone(conn, phone)?;
+    desk_of(conn, operator)
+}
+
+fn desk_of(
+    conn: &mut DbConnection,
+    operator: Option<crate::db::models::Operator>,
+) -> Result<Option<(crate::db::models::Operator, Site)>, super::ServiceError> {
+    let Some(operator) = operator.filter(|o| o.disabled_at.is_none()) else {
+        return Ok(None);
+    };
+    let site: Option<Site> = crate::db::schema::sites::table
+        .inner_join(memberships::table)
+        .filter(memberships::operator_id.eq(&operator.id))
+        .order(memberships::created_at.asc())
+        .select(Site::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(site.map(|s| (operator, s)))
+}
+
+/// The enabled operator with this handle (for their status badge).
+pub fn enabled_operator_by_handle(
+    conn: &mut DbConnection,
+    handle: &str,
+) -> Result<Option<crate::db::models::Operator>, super::ServiceError> {
+    Ok(crate::db::models::Operator::find_by_handle(conn, handle)?
+        .filter(|o| o.disabled_at.is_none()))
+}
+
 /// `current` settings JSON with the keys of `patch` replaced (a `null` removes a key).
 pub fn merge_settings(current: &str, patch: serde_json::Value) -> String {
     let mut base = serde_json::from_str::<serde_json::Value>(current)

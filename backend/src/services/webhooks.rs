@@ -2,7 +2,7 @@
 //! removing it. Only owners and admins of the site may do either.
 
 use super::ServiceError;
-use crate::db::models::{Membership, Role, Site, Webhook};
+use crate::db::models::Webhook;
 use crate::db::DbConnection;
 use crate::domain::{self, InvalidInput};
 use crate::outbound::{events, webhook};
@@ -11,38 +11,9 @@ use crate::secrets;
 /// Most hooks one site may register.
 pub const MAX_HOOKS_PER_SITE: usize = 20;
 
-/// What an operator may do with a site's webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Owner or admin: everything.
-    Manage,
-    /// A member who may not manage them (an agent).
-    Denied,
-    /// Not a member (or no such site).
-    NotMember,
-}
-
-/// The operator's access to a site's webhooks, and the site when they are a member.
-pub fn access(
-    conn: &mut DbConnection,
-    site_id: &str,
-    operator_id: &str,
-) -> Result<(Access, Option<Site>), ServiceError> {
-    use diesel::prelude::*;
-    let access = match Membership::role_of(conn, site_id, operator_id)? {
-        Some(Role::Owner | Role::Admin) => Access::Manage,
-        Some(Role::Agent) => Access::Denied,
-        None => return Ok((Access::NotMember, None)),
-    };
-    let site = crate::db::schema::sites::table
-        .find(site_id)
-        .select(Site::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(match site {
-        Some(site) => (access, Some(site)),
-        None => (Access::NotMember, None),
-    })
+/// A site's registered hooks.
+pub fn of_site(conn: &mut DbConnection, site_id: &str) -> Result<Vec<Webhook>, ServiceError> {
+    Ok(Webhook::of_site(conn, site_id)?)
 }
 
 /// A hook to register, parsed: a well-formed http(s) URL and at least one known event.

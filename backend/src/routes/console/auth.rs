@@ -4,12 +4,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::page::{self, anonymous_csrf, csrf_ok, csrf_rejected, html, see_other, CSRF_COOKIE};
-use super::session::{expired_session_cookie, session_cookie, CurrentOperator, SESSION_COOKIE};
+use crate::error::ConsoleError;
 use crate::extract::client;
+use crate::extract::console::{
+    expired_session_cookie, session_cookie, Anonymous, CsrfForm, CurrentOperator, NoFields,
+    SESSION_COOKIE,
+};
+use crate::pages::{self as page, anonymous_csrf, html, see_other};
 use crate::realtime::hub::{Consoles, EventBus as _};
 use crate::realtime::socket::CLOSE_SESSION_ENDED;
-use crate::services::{auth, ServiceError};
+use crate::services::{self, auth, ServiceError};
 use crate::state::AppState;
 use beckon_console::pages::{self as views, LoginView};
 
@@ -48,7 +52,6 @@ async fn login_form(
 
 #[derive(Deserialize)]
 struct LoginForm {
-    csrf: String,
     email: String,
     password: String,
     #[serde(default)]
@@ -59,17 +62,11 @@ struct LoginForm {
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
-) -> HttpResponse {
+    form: CsrfForm<LoginForm, Anonymous>,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
+    let csrf = form.csrf.clone();
     let form = form.into_inner();
-    let expected = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if !csrf_ok(&req, &state.settings, &form.csrf, &expected) {
-        return csrf_rejected(&nonce);
-    }
     let client = client::info(&req, &state.settings);
     let ip_key = crate::limits::ip_key(client::ip(&req, &state.settings));
     let next = page::safe_next(&form.next).to_owned();
@@ -79,7 +76,7 @@ async fn login(
             &nonce,
             views::login(&LoginView {
                 nonce: &nonce,
-                csrf: &form.csrf,
+                csrf: &csrf,
                 email: &form.email,
                 next: &next,
                 error: Some(error.to_owned()),
@@ -95,24 +92,26 @@ async fn login(
             res.headers_mut()
                 .insert(actix_web::http::header::RETRY_AFTER, v);
         }
-        return res;
+        return Ok(res);
     }
     // Login rotates the session: whatever session this browser had is ended and a new id issued.
     let old_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let old_session = old_token.as_deref().map(crate::secrets::token_digest);
     let policy = state.session_policy();
     let (email, password) = (form.email.clone(), form.password.clone());
-    let outcome = state
-        .db
-        .run(move |conn| {
-            if let Some(old) = old_token {
-                let _ = auth::logout(conn, &old);
-            }
-            Ok(auth::login(conn, &email, &password, &client, policy))
-        })
-        .await;
+    let outcome = services::run(&state.db, move |conn| {
+        auth::login_replacing(
+            conn,
+            old_token.as_deref(),
+            &email,
+            &password,
+            &client,
+            policy,
+        )
+    })
+    .await;
     match outcome {
-        Ok(Ok(new)) => {
+        Ok(new) => {
             tracing::info!(operator = %new.session.operator_id, "operator logged in");
             if let Some(old) = &old_session {
                 // The session this login replaced ended: so do its sockets.
@@ -122,39 +121,25 @@ async fn login(
             }
             let mut res = see_other(&next);
             let _ = res.add_cookie(&session_cookie(&new.token, &state.settings));
-            res
+            Ok(res)
         }
-        Ok(Err(ServiceError::Unauthorized)) => {
-            show(StatusCode::UNAUTHORIZED, "Email or password is incorrect.")
-        }
-        Ok(Err(e)) => page::internal_error(&nonce, &e),
-        Err(e) => page::internal_error(&nonce, &e),
+        Err(ServiceError::Unauthorized) => Ok(show(
+            StatusCode::UNAUTHORIZED,
+            "Email or password is incorrect.",
+        )),
+        Err(e) => Err(ConsoleError::internal(e)),
     }
-}
-
-#[derive(Deserialize)]
-struct LogoutForm {
-    csrf: String,
 }
 
 async fn logout(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
     op: CurrentOperator,
-    form: web::Form<LogoutForm>,
-) -> HttpResponse {
-    let nonce = page::nonce();
-    if !csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return csrf_rejected(&nonce);
-    }
+) -> Result<HttpResponse, ConsoleError> {
     let token = op.token.clone();
-    if let Err(e) = state
-        .db
-        .run(move |conn| Ok(auth::logout(conn, &token)))
+    services::run(&state.db, move |conn| auth::logout(conn, &token))
         .await
-    {
-        return page::internal_error(&nonce, &e);
-    }
+        .map_err(ConsoleError::internal)?;
     // The session's console sockets end with it, at once.
     state.hub.close_consoles(
         Consoles::Session(&op.session.id),
@@ -163,5 +148,5 @@ async fn logout(
     );
     let mut res = see_other("/login");
     let _ = res.add_cookie(&expired_session_cookie(&state.settings));
-    res
+    Ok(res)
 }

@@ -1,16 +1,15 @@
 //! `/console/chats`: the operator's chat workspace, and the canned responses of a site.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::page;
-use super::session::CurrentOperator;
-use crate::db::models::{CannedResponse, Membership, Site};
-use crate::domain;
-use crate::services::{self, ServiceError};
+use crate::error::ConsoleError;
+use crate::extract::console::{CsrfForm, CurrentOperator, ManagedSite, NoFields};
+use crate::pages as page;
+use crate::services::{self, canned};
 use crate::state::AppState;
-use beckon_console::chats::{self as views, ChatSite, ChatsView};
+use beckon_console::chats::{self as views, ChatsView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console/chats", web::get().to(chats))
@@ -33,20 +32,32 @@ async fn script() -> HttpResponse {
         .body(beckon_console::CHAT_JS)
 }
 
-async fn chats(state: web::Data<AppState>, op: CurrentOperator) -> HttpResponse {
+async fn chats(
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
     let operator_id = op.operator.id.clone();
-    let loaded = services::run(&state.db, move |conn| {
-        let sites = Site::for_operator(conn, &operator_id)?;
-        let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.clone()).collect();
-        Ok((sites, CannedResponse::for_sites(conn, &ids)?))
-    })
-    .await;
-    let (sites, canned) = match loaded {
-        Ok(found) => found,
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
-    page::html(
+    let (sites, canned) =
+        services::run(&state.db, move |conn| canned::workspace(conn, &operator_id))
+            .await
+            .map_err(ConsoleError::internal)?;
+    // The script reads these from `data-` attributes; maud escapes them as attribute text.
+    let sites_json = serde_json::Value::from(
+        sites
+            .iter()
+            .map(|(s, _)| serde_json::json!({"id": s.id, "name": s.name}))
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let canned_json = serde_json::Value::from(
+        canned
+            .iter()
+            .map(|c| serde_json::json!({"shortcut": c.shortcut, "body": c.body}))
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    Ok(page::html(
         StatusCode::OK,
         &nonce,
         views::chats(&ChatsView {
@@ -54,122 +65,51 @@ async fn chats(state: web::Data<AppState>, op: CurrentOperator) -> HttpResponse 
             csrf: &op.session.csrf_token,
             operator_name: &op.operator.display_name,
             operator_handle: &op.operator.handle,
-            sites: sites
-                .iter()
-                .map(|(s, _)| ChatSite {
-                    id: &s.id,
-                    name: &s.name,
-                })
-                .collect(),
-            canned: canned
-                .iter()
-                .map(|c| (c.shortcut.as_str(), c.body.as_str()))
-                .collect(),
+            sites_json: &sites_json,
+            has_sites: !sites.is_empty(),
+            canned_json: &canned_json,
+            has_canned: !canned.is_empty(),
         }),
-    )
+    ))
 }
 
 #[derive(Deserialize)]
 struct CannedForm {
-    csrf: String,
     shortcut: String,
     body: String,
 }
 
-/// Parses a shortcut: 1 to 32 of `a-z 0-9 - _`, an optional leading slash dropped.
-fn parse_shortcut(raw: &str) -> Result<String, domain::InvalidInput> {
-    let s = raw.trim().trim_start_matches('/').to_lowercase();
-    let ok = (1..=32).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(s)
-    } else {
-        Err(domain::InvalidInput::new(
-            "shortcut",
-            "must be 1 to 32 of a-z, 0-9, '-' and '_'",
-        ))
-    }
-}
-
+/// Adds a canned response: any member of the site may (others 404).
 async fn add_canned(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
-    form: web::Form<CannedForm>,
-) -> HttpResponse {
-    let nonce = page::nonce();
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let site_id = site_id.into_inner();
+    form: CsrfForm<CannedForm>,
+    managed: ManagedSite,
+) -> Result<HttpResponse, ConsoleError> {
+    let site_id = managed.site.id.clone();
     let back = format!("/console/sites/{site_id}/embed#canned");
     let form = form.into_inner();
-    let operator_id = op.operator.id.clone();
-    let result = services::run(&state.db, move |conn| {
-        if Membership::role_of(conn, &site_id, &operator_id)?.is_none() {
-            return Err(ServiceError::NotFound);
-        }
-        let body = services::chat::MessageBody::parse(&form.body)?;
-        let response = CannedResponse {
-            id: domain::new_id(),
-            site_id,
-            shortcut: parse_shortcut(&form.shortcut)?,
-            body: body.as_ref().to_owned(),
-            created_by: Some(operator_id),
-            created_at: domain::now(),
-        };
-        response
-            .insert(conn)
-            .map_err(|e| match crate::db::DbError::Query(e) {
-                e if e.is_unique_violation() => {
-                    ServiceError::Conflict("that shortcut is taken".into())
-                }
-                e => ServiceError::Db(e),
-            })
+    let operator_id = managed.op.operator.id.clone();
+    services::run(&state.db, move |conn| {
+        canned::add(conn, &site_id, &operator_id, &form.shortcut, &form.body)
     })
-    .await;
-    match result {
-        Ok(()) => page::see_other(&back),
-        Err(ServiceError::NotFound) => page::not_found(&nonce),
-        Err(ServiceError::Invalid(e)) => {
-            page::bad_form(StatusCode::UNPROCESSABLE_ENTITY, &nonce, &e.to_string())
-        }
-        Err(ServiceError::Conflict(m)) => page::bad_form(StatusCode::CONFLICT, &nonce, &m),
-        Err(e) => page::internal_error(&nonce, &e),
-    }
+    .await?;
+    Ok(page::see_other(&back))
 }
 
-#[derive(Deserialize)]
-struct DeleteForm {
-    csrf: String,
-}
-
+/// Removes a canned response: any member of the site may (others 404).
 async fn delete_canned(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
+    _form: CsrfForm<NoFields>,
+    managed: ManagedSite,
     path: web::Path<(String, String)>,
-    form: web::Form<DeleteForm>,
-) -> HttpResponse {
-    let nonce = page::nonce();
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let (site_id, id) = path.into_inner();
+) -> Result<HttpResponse, ConsoleError> {
+    let (_, id) = path.into_inner();
+    let site_id = managed.site.id.clone();
     let back = format!("/console/sites/{site_id}/embed#canned");
-    let operator_id = op.operator.id.clone();
-    let result = services::run(&state.db, move |conn| {
-        if Membership::role_of(conn, &site_id, &operator_id)?.is_none() {
-            return Err(ServiceError::NotFound);
-        }
-        Ok(CannedResponse::delete(conn, &site_id, &id)?)
+    let operator_id = managed.op.operator.id.clone();
+    services::run(&state.db, move |conn| {
+        canned::delete(conn, &site_id, &operator_id, &id)
     })
-    .await;
-    match result {
-        Ok(_) => page::see_other(&back),
-        Err(ServiceError::NotFound) => page::not_found(&nonce),
-        Err(e) => page::internal_error(&nonce, &e),
-    }
+    .await?;
+    Ok(page::see_other(&back))
 }

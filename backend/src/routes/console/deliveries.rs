@@ -3,12 +3,13 @@
 //! items, and the text of mail kept in the mail outbox directory.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::page;
-use super::session::CurrentOperator;
-use crate::services::{self, deliveries, ServiceError};
+use crate::error::ConsoleError;
+use crate::extract::console::{CsrfForm, CurrentOperator, NoFields};
+use crate::pages as page;
+use crate::services::{self, deliveries};
 use crate::state::AppState;
 use beckon_console::deliveries::{deliveries as deliveries_page, DeliveriesView, DeliveryRow};
 
@@ -30,7 +31,7 @@ async fn list(
     state: web::Data<AppState>,
     op: CurrentOperator,
     q: web::Query<ListQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
     let status = q.status.as_deref().and_then(|s| {
         beckon_console::deliveries::STATUSES
@@ -38,14 +39,11 @@ async fn list(
             .find(|k| *k == s)
     });
     let operator_id = op.operator.id.clone();
-    let found = services::run(&state.db, move |conn| {
+    let (items, sites) = services::run(&state.db, move |conn| {
         deliveries::recent(conn, &operator_id, status)
     })
-    .await;
-    let (items, sites) = match found {
-        Ok(found) => found,
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
+    .await
+    .map_err(ConsoleError::internal)?;
     let time = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     let rows = items
         .iter()
@@ -71,7 +69,7 @@ async fn list(
             },
         })
         .collect();
-    page::html(
+    Ok(page::html(
         StatusCode::OK,
         &nonce,
         deliveries_page(&DeliveriesView {
@@ -82,39 +80,32 @@ async fn list(
             rows,
             retried: q.retried.is_some(),
         }),
-    )
+    ))
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
+/// Retries a failed delivery of one of the operator's sites now.
 async fn retry(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
     op: CurrentOperator,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> HttpResponse {
-    let nonce = page::nonce();
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
+) -> Result<HttpResponse, ConsoleError> {
     let operator_id = op.operator.id.clone();
     let id = id.into_inner();
-    match services::run(&state.db, move |conn| {
+    services::run(&state.db, move |conn| {
         deliveries::retry(conn, &operator_id, &id)
     })
     .await
-    {
-        Ok(()) => {
-            state.outbound.wake();
-            page::see_other("/console/deliveries?retried=1")
-        }
-        Err(ServiceError::NotFound) => page::not_found(&nonce),
-        Err(ServiceError::Conflict(m)) => page::bad_form(StatusCode::CONFLICT, &nonce, &m),
-        Err(e) => page::internal_error(&nonce, &e),
+    .map_err(only_not_found_or_conflict)?;
+    state.outbound.wake();
+    Ok(page::see_other("/console/deliveries?retried=1"))
+}
+
+/// 404 and 409 are the operator's to see; anything else is ours (500).
+fn only_not_found_or_conflict(e: services::ServiceError) -> ConsoleError {
+    match e {
+        services::ServiceError::NotFound | services::ServiceError::Conflict(_) => e.into(),
+        other => ConsoleError::internal(other),
     }
 }
 
@@ -123,32 +114,29 @@ async fn mail(
     state: web::Data<AppState>,
     op: CurrentOperator,
     id: web::Path<String>,
-) -> HttpResponse {
-    let nonce = page::nonce();
+) -> Result<HttpResponse, ConsoleError> {
     let operator_id = op.operator.id.clone();
     let id = id.into_inner();
-    let item = match services::run(&state.db, move |conn| {
+    let item = services::run(&state.db, move |conn| {
         deliveries::visible(conn, &operator_id, &id)
     })
     .await
-    {
-        Ok(item) => item,
-        Err(ServiceError::NotFound) => return page::not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
-    let Some(path) = deliveries::spool_file(&state.settings.data_dir, &item) else {
-        return page::not_found(&nonce);
-    };
+    .map_err(|e| match e {
+        services::ServiceError::NotFound => ConsoleError::NotFound,
+        other => ConsoleError::internal(other),
+    })?;
+    let path =
+        deliveries::spool_file(&state.settings.data_dir, &item).ok_or(ConsoleError::NotFound)?;
     match tokio::fs::read(&path).await {
-        Ok(bytes) => HttpResponse::Ok()
+        Ok(bytes) => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .insert_header(("X-Content-Type-Options", "nosniff"))
             .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"))
             .insert_header(("Content-Disposition", "inline"))
             .insert_header(("Cache-Control", "no-store"))
             .insert_header(("Referrer-Policy", "same-origin"))
-            .body(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => page::not_found(&nonce),
-        Err(e) => page::internal_error(&nonce, &e),
+            .body(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConsoleError::NotFound),
+        Err(e) => Err(ConsoleError::internal(e)),
     }
 }

@@ -4,12 +4,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::page;
-use super::session::CurrentOperator;
-use crate::services::{self, history, ServiceError};
+use crate::error::ConsoleError;
+use crate::extract::console::CurrentOperator;
+use crate::pages as page;
+use crate::services::history::AttachmentRef;
+use crate::services::{self, history};
 use crate::state::AppState;
 use beckon_console::history::{
-    self as views, HistoryHit, HistoryView, TranscriptLine, TranscriptView,
+    self as views, AttachmentView, HistoryHit, HistoryView, LineBody, TranscriptLine,
+    TranscriptView,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -68,60 +71,67 @@ fn match_at(chars: &[char], needle: &str) -> Option<usize> {
         .and_then(|byte| origin.get(byte).copied())
 }
 
+/// `s` percent-encoded as a URL query value (a space as `+`).
+fn query_value(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `s` percent-encoded as one URL path segment: the query encoding, with a space as `%20` (a `+`
+/// in a path is a plus; a literal `+` is already `%2B`).
+fn path_segment(s: &str) -> String {
+    query_value(s).replace('+', "%20")
+}
+
+/// What a transcript line shows: an attachment message whose body reads as one becomes a file
+/// with its download link; everything else is text.
+fn line_body<'a>(kind: &str, body: &'a str) -> LineBody<'a> {
+    match (kind, AttachmentRef::parse(body)) {
+        ("attachment", Some(a)) => LineBody::Attachment(AttachmentView {
+            href: a
+                .id
+                .map(|id| format!("/api/v1/attachments/{}", path_segment(&id))),
+            name: a.name,
+            size: a.size,
+        }),
+        _ => LineBody::Text(body),
+    }
+}
+
 async fn show(
     state: web::Data<AppState>,
     op: CurrentOperator,
     query: web::Query<HistoryQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
     let query = query.into_inner();
     let operator = op.operator.clone();
     let q = query.q.chars().take(200).collect::<String>();
     let search_q = q.clone();
     let found = services::run(&state.db, move |conn| {
-        let hits = history::search(conn, &operator.id, &search_q)?;
-        let transcript = match query.c {
-            Some(id) => match history::transcript(conn, &operator, &id) {
-                Ok(t) => Some(t),
-                Err(ServiceError::NotFound) => None,
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        // Guest labels for the hits.
-        let mut labels = Vec::with_capacity(hits.len());
-        for hit in &hits {
-            let guest_id = match &hit.conversation.visitor_id {
-                Some(id) => crate::db::models::Visitor::find(conn, id)?.map(|v| v.guest_id),
-                None => None,
-            };
-            labels.push(
-                hit.conversation
-                    .guest_name
-                    .clone()
-                    .or(guest_id)
-                    .unwrap_or_else(|| "Guest".to_owned()),
-            );
-        }
-        Ok((hits, labels, transcript))
+        history::page(conn, &operator, &search_q, query.c.as_deref())
     })
-    .await;
-    let (hits, labels, transcript) = match found {
-        Ok(found) => found,
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
-    let snippets: Vec<String> = hits.iter().map(|h| snippet(&h.message.body, &q)).collect();
+    .await
+    .map_err(ConsoleError::internal)?;
+    let snippets: Vec<String> = found
+        .hits
+        .iter()
+        .map(|(h, _)| snippet(&h.message.body, &q))
+        .collect();
     let view = HistoryView {
         nonce: &nonce,
         csrf: &op.session.csrf_token,
         operator_name: &op.operator.display_name,
         query: &q,
-        hits: hits
+        hits: found
+            .hits
             .iter()
-            .zip(&labels)
             .zip(&snippets)
             .map(|((h, guest), snippet)| HistoryHit {
-                conversation_id: &h.conversation.id,
+                href: format!(
+                    "/console/history?q={}&c={}",
+                    query_value(&q),
+                    query_value(&h.conversation.id)
+                ),
                 site_name: &h.site_name,
                 guest,
                 when: h.message.created_at.format("%Y-%m-%d %H:%M").to_string(),
@@ -129,7 +139,7 @@ async fn show(
                 snippet,
             })
             .collect(),
-        conversation: transcript.as_ref().map(|t| TranscriptView {
+        conversation: found.transcript.as_ref().map(|t| TranscriptView {
             conversation_id: &t.conversation.id,
             site_name: &t.site.name,
             guest: &t.guest,
@@ -145,12 +155,12 @@ async fn show(
                         name
                     },
                     kind: &m.kind,
-                    body: &m.body,
+                    body: line_body(&m.kind, &m.body),
                 })
                 .collect(),
         }),
     };
-    page::html(StatusCode::OK, &nonce, views::history(&view))
+    Ok(page::html(StatusCode::OK, &nonce, views::history(&view)))
 }
 
 #[cfg(test)]
@@ -173,6 +183,30 @@ mod tests {
         let s = super::snippet(&body, "needle");
         assert!(s.ends_with("needle"), "{s}");
         assert_eq!(super::snippet("İİİ", "i"), "İİİ");
+    }
+
+    #[test]
+    fn links_encode_what_they_carry() {
+        assert_eq!(super::query_value("a b&c=\"<"), "a+b%26c%3D%22%3C");
+        assert_eq!(super::path_segment("../x?y z"), "..%2Fx%3Fy%20z");
+        match super::line_body(
+            "attachment",
+            r#"{"attachment_id":"../x?y","name":"<b>","size":1}"#,
+        ) {
+            beckon_console::history::LineBody::Attachment(a) => {
+                assert_eq!(a.href.as_deref(), Some("/api/v1/attachments/..%2Fx%3Fy"));
+                assert_eq!(a.name, "<b>");
+            }
+            beckon_console::history::LineBody::Text(_) => panic!("not read as a file"),
+        }
+        assert!(matches!(
+            super::line_body("attachment", "{not json"),
+            beckon_console::history::LineBody::Text("{not json")
+        ));
+        assert!(matches!(
+            super::line_body("text", r#"{"name":"x"}"#),
+            beckon_console::history::LineBody::Text(_)
+        ));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::page;
-use super::session::CurrentOperator;
-use crate::db::models::Site;
+use crate::error::ConsoleError;
+use crate::extract::console::CurrentOperator;
+use crate::pages as page;
+use crate::services;
 use crate::state::AppState;
 use beckon_console::pages::{self as views, HomeView, SiteRow};
 
@@ -13,17 +14,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console", web::get().to(home));
 }
 
-async fn home(state: web::Data<AppState>, op: CurrentOperator) -> HttpResponse {
+async fn home(
+    state: web::Data<AppState>,
+    op: CurrentOperator,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
     let operator_id = op.operator.id.clone();
-    let sites = match state
-        .db
-        .run(move |conn| Ok(Site::for_operator(conn, &operator_id)?))
-        .await
-    {
-        Ok(sites) => sites,
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
+    let sites = services::run(&state.db, move |conn| {
+        services::sites::for_operator(conn, &operator_id)
+    })
+    .await
+    .map_err(ConsoleError::internal)?;
     let rows = sites
         .iter()
         .map(|(site, role)| {
@@ -50,5 +51,5 @@ async fn home(state: web::Data<AppState>, op: CurrentOperator) -> HttpResponse {
         base_url: state.settings.base(),
         sites: rows,
     });
-    page::html(StatusCode::OK, &nonce, body)
+    Ok(page::html(StatusCode::OK, &nonce, body))
 }

@@ -2,77 +2,20 @@
 //! (owners and admins; agents 403, others 404). Saving previews the templates again.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::page;
-use super::session::CurrentOperator;
 use crate::db::models::Site;
+use crate::error::ConsoleError;
+use crate::extract::console::{CsrfFields, CurrentOperator, ManagedSite, OfflineManager};
 use crate::outbound::templates::{self, sample_context, TemplateName};
-use crate::services;
-use crate::services::availability::{BusinessHours, DAYS};
+use crate::pages as page;
 use crate::services::offline_settings::{self, OfflineSettings, RawOfflineSettings};
-use crate::services::webhooks::{self as access, Access};
 use crate::state::AppState;
 use beckon_console::offline::{offline as offline_page, OfflineView, TemplateRow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console/sites/{site_id}/offline", web::get().to(show))
         .route("/console/sites/{site_id}/offline", web::post().to(save));
-}
-
-async fn managed(
-    state: &AppState,
-    op: &CurrentOperator,
-    site_id: String,
-    nonce: &str,
-) -> Result<Site, HttpResponse> {
-    let operator_id = op.operator.id.clone();
-    match services::run(&state.db, move |conn| {
-        access::access(conn, &site_id, &operator_id)
-    })
-    .await
-    {
-        Ok((Access::Manage, Some(site))) => Ok(site),
-        Ok((Access::Denied, _)) => Err(page::html(
-            StatusCode::FORBIDDEN,
-            nonce,
-            beckon_console::pages::message(&beckon_console::pages::MessageView {
-                nonce,
-                title: "Owners and admins only",
-                message: "Only the site's owners and admins can change its offline settings.",
-            }),
-        )),
-        Ok(_) => Err(page::not_found(nonce)),
-        Err(e) => Err(page::internal_error(nonce, &e)),
-    }
-}
-
-/// The form's fields as the site has them now.
-fn current(site: &Site) -> RawOfflineSettings {
-    let hours = BusinessHours::of_settings(&site.settings);
-    let mut days: [String; 7] = Default::default();
-    if let Some(h) = &hours {
-        for (i, d) in DAYS.iter().enumerate() {
-            days[i] = h.days.get(*d).cloned().unwrap_or_default();
-        }
-    }
-    let settings: serde_json::Value = serde_json::from_str(&site.settings).unwrap_or_default();
-    RawOfflineSettings {
-        forced: site.forced_status.clone().unwrap_or_else(|| "auto".into()),
-        tz: hours.map(|h| h.tz).unwrap_or_default(),
-        days,
-        sms_number: settings["sms_number"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        templates: TemplateName::ALL
-            .iter()
-            .map(|t| {
-                let tpl = templates::of_site(&site.settings, *t);
-                (t.key().to_owned(), tpl.subject, tpl.body)
-            })
-            .collect(),
-    }
 }
 
 fn render(
@@ -145,18 +88,10 @@ struct ShowQuery {
     saved: Option<String>,
 }
 
-async fn show(
-    state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
-    q: web::Query<ShowQuery>,
-) -> HttpResponse {
+async fn show(managed: ManagedSite<OfflineManager>, q: web::Query<ShowQuery>) -> HttpResponse {
     let nonce = page::nonce();
-    let site = match managed(&state, &op, site_id.into_inner(), &nonce).await {
-        Ok(site) => site,
-        Err(page) => return page,
-    };
-    let raw = current(&site);
+    let ManagedSite { site, op, .. } = managed;
+    let raw = RawOfflineSettings::of_site(&site);
     render(
         &op,
         &site,
@@ -168,62 +103,18 @@ async fn show(
     )
 }
 
-/// The form, read field by field (template fields are named by key).
-fn read_form(body: &[u8]) -> (String, RawOfflineSettings) {
-    let mut csrf = String::new();
-    let mut raw = RawOfflineSettings::default();
-    let mut subjects = std::collections::HashMap::new();
-    let mut bodies = std::collections::HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "csrf" => csrf = v,
-            "forced" => raw.forced = v,
-            "tz" => raw.tz = v,
-            "sms_number" => raw.sms_number = v,
-            key => {
-                if let Some(i) = DAYS.iter().position(|d| *d == key) {
-                    raw.days[i] = v;
-                } else if let Some(t) = key.strip_prefix("subject_") {
-                    subjects.insert(t.to_owned(), v);
-                } else if let Some(t) = key.strip_prefix("body_") {
-                    bodies.insert(t.to_owned(), v);
-                }
-            }
-        }
-    }
-    raw.templates = TemplateName::ALL
-        .iter()
-        .map(|t| {
-            let key = t.key().to_owned();
-            let subject = subjects.remove(&key).unwrap_or_default();
-            let body = bodies.remove(&key).unwrap_or_default();
-            (key, subject, body)
-        })
-        .collect();
-    (csrf, raw)
-}
-
 async fn save(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CsrfFields,
+    managed: ManagedSite<OfflineManager>,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let (csrf, raw) = read_form(&body);
-    if !page::csrf_ok(&req, &state.settings, &csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let site = match managed(&state, &op, site_id.into_inner(), &nonce).await {
-        Ok(site) => site,
-        Err(page) => return page,
-    };
+    let ManagedSite { site, op, .. } = managed;
+    let raw = RawOfflineSettings::from_fields(&form.fields);
     let parsed = match OfflineSettings::parse(&raw) {
         Ok(p) => p,
         Err(e) => {
-            return render(
+            return Ok(render(
                 &op,
                 &site,
                 raw,
@@ -231,20 +122,14 @@ async fn save(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(&e),
                 false,
-            )
+            ))
         }
     };
-    let id = site.id.clone();
-    match services::run(&state.db, move |conn| {
-        offline_settings::save(conn, &id, &parsed)
-    })
-    .await
-    {
-        Ok(()) => {
-            state.sites.forget(&site.public_key);
-            state.availability.changed(Some(&site.id));
-            page::see_other(&format!("/console/sites/{}/offline?saved=1", site.id))
-        }
-        Err(e) => page::internal_error(&nonce, &e),
-    }
+    offline_settings::change(&state, &site, parsed)
+        .await
+        .map_err(ConsoleError::internal)?;
+    Ok(page::see_other(&format!(
+        "/console/sites/{}/offline?saved=1",
+        site.id
+    )))
 }

@@ -2,15 +2,16 @@
 //! admins only). `POST …/settings/domain/verify` checks a pending own domain now.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::page;
-use super::session::CurrentOperator;
-use crate::db::models::{Membership, Role, Site};
-use crate::routes::chat_pages::WidgetSettings;
+use crate::db::models::Site;
+use crate::error::ConsoleError;
+use crate::extract::console::{CsrfForm, CurrentOperator, ManagedSite, NoFields, OwnerOrAdmin};
+use crate::pages as page;
 use crate::services::domains::{self, DomainState};
 use crate::services::sites::{RawSiteSettings, SiteSettings};
+use crate::services::widget_settings::WidgetSettings;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use beckon_console::settings::{site_settings, DomainClaimView, SiteSettingsView};
@@ -24,32 +25,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The site, if the operator may manage it (owner or admin).
-async fn managed_site(
-    state: &AppState,
-    op: &CurrentOperator,
-    site_id: String,
-) -> Result<Option<Site>, ServiceError> {
-    let operator_id = op.operator.id.clone();
-    services::run(&state.db, move |conn| {
-        match Membership::role_of(conn, &site_id, &operator_id)? {
-            Some(Role::Owner | Role::Admin) => {}
-            _ => return Ok(None),
-        }
-        use diesel::prelude::*;
-        Ok(crate::db::schema::sites::table
-            .find(&site_id)
-            .select(Site::as_select())
-            .first(conn)
-            .optional()?)
-    })
-    .await
-}
-
 /// The site's proven domain and pending claim, for the page.
-async fn domain_state(state: &AppState, site_id: &str) -> Result<DomainState, ServiceError> {
+async fn domain_state(state: &AppState, site_id: &str) -> Result<DomainState, ConsoleError> {
     let id = site_id.to_owned();
-    services::run(&state.db, move |conn| Ok(domains::state(conn, &id)?)).await
+    services::run(&state.db, move |conn| Ok(domains::state(conn, &id)?))
+        .await
+        .map_err(ConsoleError::internal)
 }
 
 fn render(
@@ -114,33 +95,25 @@ struct SavedQuery {
 
 async fn show(
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
+    managed: ManagedSite<OwnerOrAdmin>,
     q: web::Query<SavedQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let site = match managed_site(&state, &op, site_id.into_inner()).await {
-        Ok(Some(site)) => site,
-        Ok(None) => return page::not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
-    match domain_state(&state, &site.id).await {
-        Ok(domain) => render(
-            &op,
-            &site,
-            &domain,
-            &nonce,
-            StatusCode::OK,
-            None,
-            q.saved.is_some(),
-        ),
-        Err(e) => page::internal_error(&nonce, &e),
-    }
+    let ManagedSite { site, op, .. } = managed;
+    let domain = domain_state(&state, &site.id).await?;
+    Ok(render(
+        &op,
+        &site,
+        &domain,
+        &nonce,
+        StatusCode::OK,
+        None,
+        q.saved.is_some(),
+    ))
 }
 
 #[derive(Deserialize)]
 struct SettingsForm {
-    csrf: String,
     #[serde(default)]
     allowed_origins: String,
     #[serde(default)]
@@ -160,21 +133,12 @@ struct SettingsForm {
 }
 
 async fn save(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
-    form: web::Form<SettingsForm>,
-) -> HttpResponse {
+    form: CsrfForm<SettingsForm>,
+    managed: ManagedSite<OwnerOrAdmin>,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let site = match managed_site(&state, &op, site_id.into_inner()).await {
-        Ok(Some(site)) => site,
-        Ok(None) => return page::not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
+    let ManagedSite { site, op, .. } = managed;
     let form = form.into_inner();
     let parsed = SiteSettings::parse(&RawSiteSettings {
         origins: &form.allowed_origins,
@@ -186,76 +150,38 @@ async fn save(
         auto_assign: form.auto_assign.is_some(),
         typing_preview: form.typing_preview.is_some(),
     });
-    let domain = match domain_state(&state, &site.id).await {
-        Ok(domain) => domain,
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
+    let domain = domain_state(&state, &site.id).await?;
+    let rejected =
+        |status, problem: &str| render(&op, &site, &domain, &nonce, status, Some(problem), false);
     let settings = match parsed {
         Ok(s) => s,
-        Err(e) => {
-            return render(
-                &op,
-                &site,
-                &domain,
-                &nonce,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&e.to_string()),
-                false,
-            )
-        }
+        Err(e) => return Ok(rejected(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())),
     };
-    let id = site.id.clone();
-    match services::run(&state.db, move |conn| {
-        services::sites::save_settings(conn, &id, &settings)
-    })
-    .await
-    {
-        Ok(()) => {
-            state.sites.forget(&site.public_key);
-            page::see_other(&format!("/console/sites/{}/settings?saved=1", site.id))
-        }
-        Err(ServiceError::Conflict(m)) => render(
-            &op,
-            &site,
-            &domain,
-            &nonce,
-            StatusCode::CONFLICT,
-            Some(&m),
-            false,
-        ),
-        Err(e) => page::internal_error(&nonce, &e),
+    match services::sites::change_settings(&state, &site, settings).await {
+        Ok(()) => Ok(page::see_other(&format!(
+            "/console/sites/{}/settings?saved=1",
+            site.id
+        ))),
+        Err(ServiceError::Conflict(m)) => Ok(rejected(StatusCode::CONFLICT, &m)),
+        Err(e) => Err(ConsoleError::internal(e)),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 /// "Verify now": checks the site's pending domain at once, then shows the settings page with the
 /// outcome (the domain proven, or why not).
 async fn verify_domain(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> HttpResponse {
-    let nonce = page::nonce();
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let site = match managed_site(&state, &op, site_id.into_inner()).await {
-        Ok(Some(site)) => site,
-        Ok(None) => return page::not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
+    _form: CsrfForm<NoFields>,
+    managed: ManagedSite<OwnerOrAdmin>,
+) -> Result<HttpResponse, ConsoleError> {
+    let site = managed.site;
     let options = domains::CheckOptions::of(&state.settings.outbound);
-    match domains::check(&state.db, &site.id, options).await {
-        Ok(_) => {
-            state.sites.forget(&site.public_key);
-            page::see_other(&format!("/console/sites/{}/settings", site.id))
-        }
-        Err(e) => page::internal_error(&nonce, &e),
-    }
+    domains::check(&state.db, &site.id, options)
+        .await
+        .map_err(ConsoleError::internal)?;
+    services::sites::settings_changed(&state, &site);
+    Ok(page::see_other(&format!(
+        "/console/sites/{}/settings",
+        site.id
+    )))
 }

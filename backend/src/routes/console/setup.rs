@@ -4,14 +4,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::page::{self, anonymous_csrf, csrf_ok, csrf_rejected, html, see_other, CSRF_COOKIE};
-use super::session::session_cookie;
 use crate::domain::{
     AllowedOrigins, DisplayName, Email, Handle, InvalidInput, Password, SiteName, SiteSlug,
 };
+use crate::error::ConsoleError;
 use crate::extract::client;
+use crate::extract::console::{session_cookie, Anonymous, CsrfForm};
+use crate::pages::{self as page, anonymous_csrf, html, see_other};
 use crate::services::accounts::{NewOperator, NewSite};
-use crate::services::{auth, setup, ServiceError};
+use crate::services::{self, setup, ServiceError};
 use crate::state::AppState;
 use beckon_console::pages::{self as views, MessageView, SetupValues, SetupView};
 
@@ -43,19 +44,15 @@ async fn setup_form(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
     let token = query.into_inner().token;
     let probe = token.clone();
-    match state
-        .db
-        .run(move |conn| Ok(setup::token_is_usable(conn, &probe)))
+    let usable = services::run(&state.db, move |conn| setup::token_is_usable(conn, &probe))
         .await
-    {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return link_gone(&nonce),
-        Ok(Err(e)) => return page::internal_error(&nonce, &e),
-        Err(e) => return page::internal_error(&nonce, &e),
+        .map_err(ConsoleError::internal)?;
+    if !usable {
+        return Ok(link_gone(&nonce));
     }
     let (csrf, cookie) = anonymous_csrf(&req, &state.settings);
     let body = views::setup(&SetupView {
@@ -69,12 +66,11 @@ async fn setup_form(
     if let Some(cookie) = cookie {
         res.cookie(cookie);
     }
-    res.body(body.into_string())
+    Ok(res.body(body.into_string()))
 }
 
 #[derive(Deserialize)]
 struct SetupForm {
-    csrf: String,
     token: String,
     display_name: String,
     email: String,
@@ -115,24 +111,18 @@ impl SetupForm {
 async fn complete_setup(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<SetupForm>,
-) -> HttpResponse {
+    form: CsrfForm<SetupForm, Anonymous>,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
+    let csrf = form.csrf.clone();
     let form = form.into_inner();
-    let expected = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if !csrf_ok(&req, &state.settings, &form.csrf, &expected) {
-        return csrf_rejected(&nonce);
-    }
     let show_error = |status, error: String| {
         html(
             status,
             &nonce,
             views::setup(&SetupView {
                 nonce: &nonce,
-                csrf: &form.csrf,
+                csrf: &csrf,
                 token: &form.token,
                 values: SetupValues {
                     display_name: &form.display_name,
@@ -149,34 +139,29 @@ async fn complete_setup(
     let (owner, site) = match form.parse() {
         Ok(parsed) => parsed,
         Err(invalid) => {
-            return show_error(StatusCode::UNPROCESSABLE_ENTITY, field_message(&invalid))
+            return Ok(show_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                field_message(&invalid),
+            ))
         }
     };
     let client = client::info(&req, &state.settings);
     let policy = state.session_policy();
     let token = form.token.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            Ok(
-                setup::complete(conn, &token, &owner, &site).and_then(|(operator, site)| {
-                    let session = auth::open_session(conn, &operator.id, &client, policy)?;
-                    Ok((operator, site, session))
-                }),
-            )
-        })
-        .await;
+    let outcome = services::run(&state.db, move |conn| {
+        setup::complete_and_sign_in(conn, &token, &owner, &site, &client, policy)
+    })
+    .await;
     match outcome {
-        Ok(Ok((operator, site, session))) => {
+        Ok((operator, site, session)) => {
             tracing::info!(operator = %operator.id, site = %site.id, "setup complete");
             let mut res = see_other("/console");
             let _ = res.add_cookie(&session_cookie(&session.token, &state.settings));
-            res
+            Ok(res)
         }
-        Ok(Err(ServiceError::Gone(_))) => link_gone(&nonce),
-        Ok(Err(ServiceError::Conflict(m))) => show_error(StatusCode::CONFLICT, m),
-        Ok(Err(e)) => page::internal_error(&nonce, &e),
-        Err(e) => page::internal_error(&nonce, &e),
+        Err(ServiceError::Gone(_)) => Ok(link_gone(&nonce)),
+        Err(ServiceError::Conflict(m)) => Ok(show_error(StatusCode::CONFLICT, m)),
+        Err(e) => Err(ConsoleError::internal(e)),
     }
 }
 

@@ -4,13 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::page;
-use super::session::CurrentOperator;
-use crate::db::models::{CannedResponse, Membership, PageView, Site, Visitor};
-use crate::db::schema::sites;
+use crate::error::ConsoleError;
+use crate::extract::console::ManagedSite;
+use crate::pages as page;
+use crate::services::{self, canned, history};
 use crate::state::AppState;
 use beckon_console::visitors::{self as views, EmbedView, LiveVisitorsView, TrailRow, TrailView};
-use diesel::prelude::*;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -24,54 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/console/sites/{site_id}/embed", web::get().to(embed));
 }
 
-use page::not_found;
-
-/// The site, if the operator is a member of it.
-async fn member_site(
-    state: &AppState,
-    op: &CurrentOperator,
-    site_id: String,
-) -> Result<Option<Site>, crate::db::DbError> {
-    let operator_id = op.operator.id.clone();
-    state
-        .db
-        .run(move |conn| {
-            if Membership::role_of(conn, &site_id, &operator_id)?.is_none() {
-                return Ok(None);
-            }
-            Ok(sites::table
-                .find(&site_id)
-                .select(Site::as_select())
-                .first(conn)
-                .optional()?)
-        })
-        .await
-}
-
-/// The site for a console page, or the page to answer instead (404 for non-members, 500).
-async fn member_site_page(
-    state: &AppState,
-    op: &CurrentOperator,
-    site_id: String,
-    nonce: &str,
-) -> Result<Site, HttpResponse> {
-    match member_site(state, op, site_id).await {
-        Ok(Some(site)) => Ok(site),
-        Ok(None) => Err(not_found(nonce)),
-        Err(e) => Err(page::internal_error(nonce, &e)),
-    }
-}
-
-async fn live_visitors(
-    state: web::Data<AppState>,
-    op: CurrentOperator,
-    path: web::Path<String>,
-) -> HttpResponse {
+async fn live_visitors(managed: ManagedSite) -> HttpResponse {
     let nonce = page::nonce();
-    let site = match member_site_page(&state, &op, path.into_inner(), &nonce).await {
-        Ok(site) => site,
-        Err(page) => return page,
-    };
+    let ManagedSite { site, op, .. } = managed;
     page::html(
         StatusCode::OK,
         &nonce,
@@ -87,32 +41,19 @@ async fn live_visitors(
 
 async fn trail(
     state: web::Data<AppState>,
-    op: CurrentOperator,
+    managed: ManagedSite,
     path: web::Path<(String, String)>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let (site_id, visitor_id) = path.into_inner();
-    let site = match member_site_page(&state, &op, site_id, &nonce).await {
-        Ok(site) => site,
-        Err(page) => return page,
-    };
+    let ManagedSite { site, op, .. } = managed;
+    let (_, visitor_id) = path.into_inner();
     let site_id = site.id.clone();
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some(visitor) = Visitor::find(conn, &visitor_id)?.filter(|v| v.site_id == site_id)
-            else {
-                return Ok(None);
-            };
-            let pages = PageView::trail(conn, &visitor.id, 500)?;
-            Ok(Some((visitor, pages)))
-        })
-        .await;
-    let (visitor, pages) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(&nonce),
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
+    let (visitor, pages) = services::run(&state.db, move |conn| {
+        history::visitor_trail(conn, &site_id, &visitor_id, 500)
+    })
+    .await
+    .map_err(ConsoleError::internal)?
+    .ok_or(ConsoleError::NotFound)?;
     let label = visitor
         .display_name
         .clone()
@@ -126,7 +67,7 @@ async fn trail(
             referrer: &p.referrer,
         })
         .collect();
-    page::html(
+    Ok(page::html(
         StatusCode::OK,
         &nonce,
         views::trail(&TrailView {
@@ -137,29 +78,20 @@ async fn trail(
             visitor_label: &label,
             pages: rows,
         }),
-    )
+    ))
 }
 
 async fn embed(
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    path: web::Path<String>,
-) -> HttpResponse {
+    managed: ManagedSite,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let site = match member_site_page(&state, &op, path.into_inner(), &nonce).await {
-        Ok(site) => site,
-        Err(page) => return page,
-    };
+    let ManagedSite { site, op, .. } = managed;
     let ids = vec![site.id.clone()];
-    let canned = match state
-        .db
-        .run(move |conn| Ok(CannedResponse::for_sites(conn, &ids)?))
+    let canned = services::run(&state.db, move |conn| canned::for_sites(conn, &ids))
         .await
-    {
-        Ok(canned) => canned,
-        Err(e) => return page::internal_error(&nonce, &e),
-    };
-    page::html(
+        .map_err(ConsoleError::internal)?;
+    Ok(page::html(
         StatusCode::OK,
         &nonce,
         views::embed(&EmbedView {
@@ -177,5 +109,5 @@ async fn embed(
                 .map(|c| (c.id.as_str(), c.shortcut.as_str(), c.body.as_str()))
                 .collect(),
         }),
-    )
+    ))
 }

@@ -2,14 +2,17 @@
 //! operators 404). Adding generates the signing secret; every form carries the session CSRF token.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::page;
-use super::session::CurrentOperator;
 use crate::db::models::{Site, Webhook};
+use crate::error::ConsoleError;
+use crate::extract::console::{
+    CsrfFields, CsrfForm, CurrentOperator, ManagedSite, NoFields, WebhookManager,
+};
 use crate::outbound::events;
-use crate::services::webhooks::{self as hooks, Access, NewWebhook};
+use crate::pages as page;
+use crate::services::webhooks::{self as hooks, NewWebhook};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use beckon_console::webhooks::{webhooks as webhooks_page, WebhookRow, WebhooksView};
@@ -23,37 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The site and its hooks if the operator may manage them, else the page to answer.
-async fn managed(
-    state: &AppState,
-    op: &CurrentOperator,
-    site_id: String,
-    nonce: &str,
-) -> Result<(Site, Vec<Webhook>), HttpResponse> {
-    let operator_id = op.operator.id.clone();
-    let found = services::run(&state.db, move |conn| {
-        let (access, site) = hooks::access(conn, &site_id, &operator_id)?;
-        let hooks = match (&access, &site) {
-            (Access::Manage, Some(site)) => Webhook::of_site(conn, &site.id)?,
-            _ => Vec::new(),
-        };
-        Ok((access, site, hooks))
-    })
-    .await;
-    match found {
-        Ok((Access::Manage, Some(site), hooks)) => Ok((site, hooks)),
-        Ok((Access::Denied, _, _)) => Err(page::html(
-            StatusCode::FORBIDDEN,
-            nonce,
-            beckon_console::pages::message(&beckon_console::pages::MessageView {
-                nonce,
-                title: "Owners and admins only",
-                message: "Only the site's owners and admins can see and change its webhooks.",
-            }),
-        )),
-        Ok(_) => Err(page::not_found(nonce)),
-        Err(e) => Err(page::internal_error(nonce, &e)),
-    }
+/// The hooks of a site the operator manages.
+async fn hooks_of(state: &AppState, site: &Site) -> Result<Vec<Webhook>, ConsoleError> {
+    let id = site.id.clone();
+    services::run(&state.db, move |conn| hooks::of_site(conn, &id))
+        .await
+        .map_err(ConsoleError::internal)
 }
 
 /// What the page shows besides the hooks.
@@ -114,43 +92,37 @@ struct ShowQuery {
 
 async fn show(
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
+    managed: ManagedSite<WebhookManager>,
     q: web::Query<ShowQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let (site, hooks) = match managed(&state, &op, site_id.into_inner(), &nonce).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
+    let ManagedSite { site, op, .. } = managed;
+    let hooks = hooks_of(&state, &site).await?;
     let shown = Shown {
         form_events: events::ALL.iter().map(|e| (*e).to_owned()).collect(),
         added: q.added.as_deref(),
         deleted: q.deleted.is_some(),
         ..Shown::default()
     };
-    render(&op, &site, &hooks, &nonce, StatusCode::OK, shown)
+    Ok(render(&op, &site, &hooks, &nonce, StatusCode::OK, shown))
 }
 
-/// The add form: `csrf`, `url` and one `event` per ticked box (so not a serde struct).
+/// The add form: `url` and one `event` per ticked box (so not a serde struct).
 struct AddForm {
-    csrf: String,
     url: String,
     events: Vec<String>,
 }
 
 impl AddForm {
-    fn of(body: &[u8]) -> AddForm {
+    fn of(fields: Vec<(String, String)>) -> AddForm {
         let mut form = AddForm {
-            csrf: String::new(),
             url: String::new(),
             events: Vec::new(),
         };
-        for (k, v) in url::form_urlencoded::parse(body) {
-            match k.as_ref() {
-                "csrf" => form.csrf = v.into_owned(),
-                "url" => form.url = v.into_owned(),
-                "event" if form.events.len() < 16 => form.events.push(v.into_owned()),
+        for (k, v) in fields {
+            match k.as_str() {
+                "url" => form.url = v,
+                "event" if form.events.len() < 16 => form.events.push(v),
                 _ => {}
             }
         }
@@ -159,21 +131,14 @@ impl AddForm {
 }
 
 async fn add(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
-    site_id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CsrfFields,
+    managed: ManagedSite<WebhookManager>,
+) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let form = AddForm::of(&body);
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let (site, hooks) = match managed(&state, &op, site_id.into_inner(), &nonce).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
+    let form = AddForm::of(form.fields);
+    let ManagedSite { site, op, .. } = managed;
+    let hooks = hooks_of(&state, &site).await?;
     let rejected = |status: StatusCode, problem: &str| {
         render(
             &op,
@@ -191,44 +156,36 @@ async fn add(
     };
     let new = match NewWebhook::parse(&form.url, &form.events) {
         Ok(new) => new,
-        Err(e) => return rejected(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+        Err(e) => return Ok(rejected(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())),
     };
     let id = site.id.clone();
     match services::run(&state.db, move |conn| hooks::create(conn, &id, &new)).await {
-        Ok(hook) => page::see_other(&format!(
+        Ok(hook) => Ok(page::see_other(&format!(
             "/console/sites/{}/webhooks?added={}#hook-{}",
             site.id, hook.id, hook.id
-        )),
-        Err(ServiceError::Conflict(m)) => rejected(StatusCode::CONFLICT, &m),
-        Err(e) => page::internal_error(&nonce, &e),
+        ))),
+        Err(ServiceError::Conflict(m)) => Ok(rejected(StatusCode::CONFLICT, &m)),
+        Err(e) => Err(ConsoleError::internal(e)),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn remove(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    op: CurrentOperator,
+    _form: CsrfForm<NoFields>,
+    managed: ManagedSite<WebhookManager>,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
-) -> HttpResponse {
-    let nonce = page::nonce();
-    if !page::csrf_ok(&req, &state.settings, &form.csrf, &op.session.csrf_token) {
-        return page::csrf_rejected(&nonce);
-    }
-    let (site_id, hook_id) = path.into_inner();
-    let (site, _) = match managed(&state, &op, site_id, &nonce).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, ConsoleError> {
+    let (_, hook_id) = path.into_inner();
+    let site = managed.site;
     let id = site.id.clone();
-    match services::run(&state.db, move |conn| hooks::delete(conn, &id, &hook_id)).await {
-        Ok(()) => page::see_other(&format!("/console/sites/{}/webhooks?deleted=1", site.id)),
-        Err(ServiceError::NotFound) => page::not_found(&nonce),
-        Err(e) => page::internal_error(&nonce, &e),
-    }
+    services::run(&state.db, move |conn| hooks::delete(conn, &id, &hook_id))
+        .await
+        .map_err(|e| match e {
+            ServiceError::NotFound => ConsoleError::NotFound,
+            other => ConsoleError::internal(other),
+        })?;
+    Ok(page::see_other(&format!(
+        "/console/sites/{}/webhooks?deleted=1",
+        site.id
+    )))
 }

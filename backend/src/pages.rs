@@ -1,4 +1,5 @@
-//! Sending console pages with their security headers, and the CSRF checks for console forms.
+//! Sending server-rendered pages (the console's and the chat pages') with their security headers,
+//! and the CSRF checks for console forms. A neutral module, so no route module imports another.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
