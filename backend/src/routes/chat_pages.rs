@@ -9,11 +9,9 @@ use beckon_widget::{PanelConfig, PanelMode, PanelTexts};
 
 use super::console::page;
 use crate::db::models::{Operator, Site};
-use crate::db::schema::{memberships, sites};
 use crate::error::ApiError;
 use crate::services::{self, auth, ServiceError};
 use crate::state::AppState;
-use diesel::prelude::*;
 
 /// Chat page routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,9 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/p/{phone}", web::get().to(phone_page));
 }
 
-/// Site settings that shape the panel (`sites.settings` JSON).
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
+/// The site settings that shape the panel: a projection of [`crate::domain::SiteSettings`].
+#[derive(Default)]
 pub struct WidgetSettings {
     /// Accent colour.
     pub colour: Option<String>,
@@ -42,9 +39,17 @@ pub struct WidgetSettings {
 }
 
 impl WidgetSettings {
-    /// The settings of a site (defaults when unreadable).
+    /// The settings of a site (a stored value that does not parse is logged and takes its default).
     pub fn of(site: &Site) -> WidgetSettings {
-        serde_json::from_str(&site.settings).unwrap_or_default()
+        let s = site.settings();
+        WidgetSettings {
+            colour: s.colour,
+            position: s.position,
+            greeting: s.greeting,
+            offline: s.offline,
+            auto_assign: s.auto_assign,
+            typing_preview: s.typing_preview,
+        }
     }
 }
 
@@ -173,13 +178,7 @@ fn operator_and_site(
     let Some(operator) = operator.filter(|o| o.disabled_at.is_none()) else {
         return Ok(None);
     };
-    let site: Option<Site> = sites::table
-        .inner_join(memberships::table)
-        .filter(memberships::operator_id.eq(&operator.id))
-        .order(memberships::created_at.asc())
-        .select(Site::as_select())
-        .first(conn)
-        .optional()?;
+    let site = Site::first_for_operator(conn, &operator.id)?;
     Ok(site.map(|s| (operator, s)))
 }
 

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::db::models::{PageView, Site};
 use crate::domain;
 use crate::error::ApiError;
+use crate::extract::client;
 use crate::limits;
 use crate::realtime::live::GuestFacts;
-use crate::extract::client;
 use crate::services::sites::origin_allowed;
 use crate::services::visitors::{self, GuestClient};
 use crate::state::AppState;
@@ -229,8 +229,8 @@ async fn queue_view(
 ) -> Result<(), ApiError> {
     let view = PageView {
         id: domain::new_id(),
-        site_id: guest.site_id.clone(),
-        visitor_id: guest.visitor_id.clone(),
+        site_id: guest.site_id.clone().into(),
+        visitor_id: guest.visitor_id.clone().into(),
         url,
         title,
         referrer,
@@ -407,8 +407,8 @@ async fn pixel(
                     .finish(),
             );
             crate::realtime::live::GuestFacts {
-                visitor_id: issued.visitor.id.clone(),
-                site_id: issued.visitor.site_id.clone(),
+                visitor_id: issued.visitor.id.to_string(),
+                site_id: issued.visitor.site_id.to_string(),
                 guest_id: issued.visitor.guest_id.clone(),
                 display_name: None,
                 returning: issued.returning,

@@ -297,7 +297,7 @@ impl VisitorHandler {
                 &visitor,
                 name.as_deref(),
                 handle.as_deref(),
-                "widget",
+                crate::domain::Channel::Widget,
                 &available,
             )?;
             let event = chat_events::conversation_json(conn, &conversation)?;
@@ -352,7 +352,7 @@ impl VisitorHandler {
             let id = match conversation_id {
                 Some(id) => id,
                 None => match Conversation::open_for_visitor(conn, &visitor_id)? {
-                    Some(c) => c.id,
+                    Some(c) => c.id.into(),
                     None => return Ok(None),
                 },
             };
@@ -394,15 +394,8 @@ impl VisitorHandler {
         let party = self.party();
         let found = services::run(&self.state.db, move |conn| {
             let c = chat::authorised(conn, &conversation_id, &party)?;
-            use diesel::prelude::*;
-            let site: crate::db::models::Site = crate::db::schema::sites::table
-                .find(&c.site_id)
-                .select(crate::db::models::Site::as_select())
-                .first(conn)?;
-            Ok((
-                c,
-                crate::routes::chat_pages::WidgetSettings::of(&site).typing_preview,
-            ))
+            let site = crate::db::models::Site::get(conn, &c.site_id)?;
+            Ok((c, site.settings().typing_preview))
         })
         .await;
         match found {

@@ -126,7 +126,7 @@ pub fn upload(
             Attachment {
                 id: id.clone(),
                 conversation_id: conversation_id.to_owned(),
-                message_id: Some(posted.message.id.clone()),
+                message_id: Some(posted.message.id.to_string()),
                 file_name: name.to_owned(),
                 content_type: content_type.to_owned(),
                 size_bytes: bytes.len() as i64,

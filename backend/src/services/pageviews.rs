@@ -234,7 +234,7 @@ pub fn write_batch(
     for rows in rows.chunks(MAX_BATCH) {
         let visitors: Vec<String> = rows
             .iter()
-            .map(|r| r.visitor_id.clone())
+            .map(|r| r.visitor_id.to_string())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();

@@ -90,7 +90,7 @@ pub struct RawSiteSettings<'a> {
 pub struct SiteSettings {
     origins: crate::domain::AllowedOrigins,
     custom_domain: Option<String>,
-    settings_json: String,
+    patch: crate::domain::SiteSettingsPatch,
 }
 
 impl SiteSettings {
@@ -143,18 +143,21 @@ impl SiteSettings {
             }
             Ok((!t.is_empty()).then(|| t.to_owned()))
         };
-        let settings = serde_json::json!({
-            "colour": (!colour.is_empty()).then_some(colour),
-            "position": if position == "left" { "left" } else { "right" },
-            "greeting": text("greeting", greeting)?,
-            "offline": text("offline", offline)?,
-            "auto_assign": auto_assign,
-            "typing_preview": typing_preview,
-        });
+        let patch = crate::domain::SiteSettingsPatch {
+            colour: Some((!colour.is_empty()).then(|| colour.to_owned())),
+            position: Some(Some(
+                if position == "left" { "left" } else { "right" }.to_owned(),
+            )),
+            greeting: Some(text("greeting", greeting)?),
+            offline: Some(text("offline", offline)?),
+            auto_assign: Some(auto_assign),
+            typing_preview: Some(typing_preview),
+            ..crate::domain::SiteSettingsPatch::default()
+        };
         Ok(SiteSettings {
             origins,
             custom_domain,
-            settings_json: settings.to_string(),
+            patch,
         })
     }
 }
@@ -166,39 +169,12 @@ pub fn save_settings(
     site_id: &str,
     s: &SiteSettings,
 ) -> Result<(), super::ServiceError> {
-    use crate::db::schema::sites as t;
     conn.transaction(|conn| {
-        // Other pages keep their own keys in the same JSON (hours, templates): merge, never replace.
-        let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
-        let patch: serde_json::Value =
-            serde_json::from_str(&s.settings_json).unwrap_or_else(|_| serde_json::json!({}));
-        let merged = merge_settings(&current, patch);
-        diesel::update(t::table.find(site_id))
-            .set((
-                t::allowed_origins.eq(s.origins.to_json()),
-                t::settings.eq(&merged),
-            ))
-            .execute(conn)?;
+        // Other pages keep their own keys in the same JSON (hours, templates): the patch merges.
+        Site::update_settings(conn, site_id, &s.patch)?;
+        Site::set_allowed_origins(conn, site_id, &s.origins)?;
         super::domains::request(conn, site_id, s.custom_domain.as_deref())
     })
-}
-
-/// `current` settings JSON with the keys of `patch` replaced (a `null` removes a key).
-pub fn merge_settings(current: &str, patch: serde_json::Value) -> String {
-    let mut base = serde_json::from_str::<serde_json::Value>(current)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    if let serde_json::Value::Object(patch) = patch {
-        for (k, v) in patch {
-            if v.is_null() {
-                base.remove(&k);
-            } else {
-                base.insert(k, v);
-            }
-        }
-    }
-    serde_json::Value::Object(base).to_string()
 }
 
 /// Whether an `Origin` header value may use a site's widget routes: exact match against the allowed

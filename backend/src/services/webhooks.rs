@@ -28,17 +28,12 @@ pub fn access(
     site_id: &str,
     operator_id: &str,
 ) -> Result<(Access, Option<Site>), ServiceError> {
-    use diesel::prelude::*;
     let access = match Membership::role_of(conn, site_id, operator_id)? {
         Some(Role::Owner | Role::Admin) => Access::Manage,
         Some(Role::Agent) => Access::Denied,
         None => return Ok((Access::NotMember, None)),
     };
-    let site = crate::db::schema::sites::table
-        .find(site_id)
-        .select(Site::as_select())
-        .first(conn)
-        .optional()?;
+    let site = Site::find(conn, site_id)?;
     Ok(match site {
         Some(site) => (access, Some(site)),
         None => (Access::NotMember, None),

@@ -2,13 +2,35 @@ use diesel::prelude::*;
 
 use crate::db::schema::{memberships, sites};
 use crate::db::DbConnection;
+use crate::domain::SiteId;
+use crate::domain::{AllowedOrigins, InvalidInput, SiteSettings, SiteSettingsPatch};
+
+/// Why settings were not written.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsWriteError {
+    /// A value of the patch is not allowed.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// Storage failed (a missing site is `NotFound`).
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<SettingsWriteError> for crate::services::ServiceError {
+    fn from(e: SettingsWriteError) -> Self {
+        match e {
+            SettingsWriteError::Invalid(e) => crate::services::ServiceError::Invalid(e),
+            SettingsWriteError::Db(e) => e.into(),
+        }
+    }
+}
 
 /// A website that embeds Beckon: its keys, slug and settings.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sites)]
 pub struct Site {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: SiteId,
     /// The public key in the widget URL `/w/KEY.js`.
     pub public_key: String,
     /// The slug of the help-desk URL `/s/SLUG`.
@@ -22,7 +44,8 @@ pub struct Site {
     pub custom_domain: Option<String>,
     /// The HMAC key for `Beckon.identify`.
     pub identity_secret: String,
-    /// JSON object of widget and behaviour settings.
+    /// JSON object of widget and behaviour settings, as stored; read it through
+    /// [`Site::settings`] and change it through [`Site::update_settings`].
     pub settings: String,
     /// `online` or `offline` when an owner forces the status, else none.
     pub forced_status: Option<String>,
@@ -37,6 +60,28 @@ impl Site {
             .values(self)
             .execute(conn)
             .map(|_| ())
+    }
+
+    /// The site with this id.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Site>> {
+        sites::table
+            .find(id)
+            .select(Site::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The site with this id, which must exist (a missing one is `NotFound`).
+    pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Site> {
+        sites::table.find(id).select(Site::as_select()).first(conn)
+    }
+
+    /// Every site, oldest first.
+    pub fn all_oldest_first(conn: &mut DbConnection) -> QueryResult<Vec<Site>> {
+        sites::table
+            .order(sites::created_at.asc())
+            .select(Site::as_select())
+            .load(conn)
     }
 
     /// The site with this slug.
@@ -57,7 +102,7 @@ impl Site {
             .optional()
     }
 
-    /// The site with this public key.
+    /// The site with this public key (the `KEY` of `/w/KEY.js`).
     pub fn find_by_public_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<Site>> {
         sites::table
             .filter(sites::public_key.eq(key))
@@ -77,6 +122,106 @@ impl Site {
             .order(sites::name.asc())
             .select((Site::as_select(), memberships::role))
             .load(conn)
+    }
+
+    /// The first site an operator joined (where their personal chat page `/u/HANDLE` lands).
+    pub fn first_for_operator(
+        conn: &mut DbConnection,
+        operator_id: &str,
+    ) -> QueryResult<Option<Site>> {
+        sites::table
+            .inner_join(memberships::table)
+            .filter(memberships::operator_id.eq(operator_id))
+            .order(memberships::created_at.asc())
+            .select(Site::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The site's proven own domain (none if it has none or the site does not exist).
+    pub fn custom_domain_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+        Ok(sites::table
+            .find(id)
+            .select(sites::custom_domain)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .flatten())
+    }
+
+    /// Whether a site other than `id` serves `domain`.
+    pub fn domain_taken_by_other(
+        conn: &mut DbConnection,
+        domain: &str,
+        id: &str,
+    ) -> QueryResult<bool> {
+        let taken: i64 = sites::table
+            .filter(sites::custom_domain.eq(domain))
+            .filter(sites::id.ne(id))
+            .count()
+            .get_result(conn)?;
+        Ok(taken > 0)
+    }
+
+    /// Sets (or clears) the proven domain of a site.
+    pub fn set_custom_domain(
+        conn: &mut DbConnection,
+        id: &str,
+        domain: Option<&str>,
+    ) -> QueryResult<()> {
+        diesel::update(sites::table.find(id))
+            .set(sites::custom_domain.eq(domain))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Sets the origins the widget may run on.
+    pub fn set_allowed_origins(
+        conn: &mut DbConnection,
+        id: &str,
+        origins: &AllowedOrigins,
+    ) -> QueryResult<()> {
+        diesel::update(sites::table.find(id))
+            .set(sites::allowed_origins.eq(origins.to_json()))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Forces the site `online` or `offline`, or (none) lets availability decide.
+    pub fn set_forced_status(
+        conn: &mut DbConnection,
+        id: &str,
+        forced: Option<&str>,
+    ) -> QueryResult<()> {
+        diesel::update(sites::table.find(id))
+            .set(sites::forced_status.eq(forced))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// The site's settings, parsed (a stored value that does not parse is logged with the site
+    /// id and its field takes the default).
+    pub fn settings(&self) -> SiteSettings {
+        SiteSettings::parse(&self.id, &self.settings)
+    }
+
+    /// Checks `patch`, applies it to the site's stored settings and writes the result, in one
+    /// transaction (so two forms saving different keys at once both keep their keys). This is
+    /// the one place settings are merged. Returns the settings as written.
+    pub fn update_settings(
+        conn: &mut DbConnection,
+        id: &str,
+        patch: &SiteSettingsPatch,
+    ) -> Result<SiteSettings, SettingsWriteError> {
+        patch.validate()?;
+        conn.transaction(|conn| {
+            let stored: String = sites::table.find(id).select(sites::settings).first(conn)?;
+            let mut settings = SiteSettings::parse(id, &stored);
+            settings.apply(patch);
+            diesel::update(sites::table.find(id))
+                .set(sites::settings.eq(settings.to_json()))
+                .execute(conn)?;
+            Ok(settings)
+        })
     }
 
     /// The allowed origins, parsed from their JSON text (an unreadable value allows none).

@@ -38,7 +38,7 @@ async fn chats(state: web::Data<AppState>, op: CurrentOperator) -> HttpResponse 
     let operator_id = op.operator.id.clone();
     let loaded = services::run(&state.db, move |conn| {
         let sites = Site::for_operator(conn, &operator_id)?;
-        let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.clone()).collect();
+        let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.to_string()).collect();
         Ok((sites, CannedResponse::for_sites(conn, &ids)?))
     })
     .await;
@@ -117,7 +117,7 @@ async fn add_canned(
             site_id,
             shortcut: parse_shortcut(&form.shortcut)?,
             body: body.as_ref().to_owned(),
-            created_by: Some(operator_id),
+            created_by: Some(operator_id.into()),
             created_at: domain::now(),
         };
         response

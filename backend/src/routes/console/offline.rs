@@ -9,7 +9,7 @@ use super::session::CurrentOperator;
 use crate::db::models::Site;
 use crate::outbound::templates::{self, sample_context, TemplateName};
 use crate::services;
-use crate::services::availability::{BusinessHours, DAYS};
+use crate::services::availability::DAYS;
 use crate::services::offline_settings::{self, OfflineSettings, RawOfflineSettings};
 use crate::services::webhooks::{self as access, Access};
 use crate::state::AppState;
@@ -49,26 +49,23 @@ async fn managed(
 
 /// The form's fields as the site has them now.
 fn current(site: &Site) -> RawOfflineSettings {
-    let hours = BusinessHours::of_settings(&site.settings);
+    let settings = site.settings();
+    let hours = settings.business_hours.clone();
     let mut days: [String; 7] = Default::default();
     if let Some(h) = &hours {
         for (i, d) in DAYS.iter().enumerate() {
             days[i] = h.days.get(*d).cloned().unwrap_or_default();
         }
     }
-    let settings: serde_json::Value = serde_json::from_str(&site.settings).unwrap_or_default();
     RawOfflineSettings {
         forced: site.forced_status.clone().unwrap_or_else(|| "auto".into()),
         tz: hours.map(|h| h.tz).unwrap_or_default(),
         days,
-        sms_number: settings["sms_number"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        sms_number: settings.sms_number.clone().unwrap_or_default(),
         templates: TemplateName::ALL
             .iter()
             .map(|t| {
-                let tpl = templates::of_site(&site.settings, *t);
+                let tpl = settings.template(*t);
                 (t.key().to_owned(), tpl.subject, tpl.body)
             })
             .collect(),

@@ -36,12 +36,7 @@ async fn managed_site(
             Some(Role::Owner | Role::Admin) => {}
             _ => return Ok(None),
         }
-        use diesel::prelude::*;
-        Ok(crate::db::schema::sites::table
-            .find(&site_id)
-            .select(Site::as_select())
-            .first(conn)
-            .optional()?)
+        Ok(Site::find(conn, &site_id)?)
     })
     .await
 }

@@ -7,10 +7,8 @@ use actix_web::{web, HttpResponse};
 use super::page;
 use super::session::CurrentOperator;
 use crate::db::models::{CannedResponse, Membership, PageView, Site, Visitor};
-use crate::db::schema::sites;
 use crate::state::AppState;
 use beckon_console::visitors::{self as views, EmbedView, LiveVisitorsView, TrailRow, TrailView};
-use diesel::prelude::*;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -39,11 +37,7 @@ async fn member_site(
             if Membership::role_of(conn, &site_id, &operator_id)?.is_none() {
                 return Ok(None);
             }
-            Ok(sites::table
-                .find(&site_id)
-                .select(Site::as_select())
-                .first(conn)
-                .optional()?)
+            Ok(Site::find(conn, &site_id)?)
         })
         .await
 }
@@ -150,7 +144,7 @@ async fn embed(
         Ok(site) => site,
         Err(page) => return page,
     };
-    let ids = vec![site.id.clone()];
+    let ids = vec![site.id.to_string()];
     let canned = match state
         .db
         .run(move |conn| Ok(CannedResponse::for_sites(conn, &ids)?))
