@@ -147,7 +147,7 @@ pub fn history_json(
             let mut names = std::collections::HashMap::new();
             let mut items = Vec::with_capacity(messages.len());
             for m in messages {
-                let key = (m.sender_kind.clone(), m.sender_id.clone());
+                let key = (m.sender_kind, m.sender_id.clone());
                 if !names.contains_key(&key) {
                     names.insert(key.clone(), sender_name(conn, c, m)?);
                 }

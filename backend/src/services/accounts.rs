@@ -91,8 +91,8 @@ pub fn add_member(
     role: Role,
 ) -> Result<(), ServiceError> {
     Membership {
-        site_id: site_id.to_owned(),
-        operator_id: operator_id.to_owned(),
+        site_id: site_id.into(),
+        operator_id: operator_id.into(),
         role: role.as_str().to_owned(),
         created_at: domain::now(),
     }

@@ -124,9 +124,9 @@ pub fn upload(
         )?;
         if !posted.duplicate {
             Attachment {
-                id: id.clone(),
-                conversation_id: conversation_id.to_owned(),
-                message_id: Some(posted.message.id.to_string()),
+                id: id.clone().into(),
+                conversation_id: conversation_id.into(),
+                message_id: Some(posted.message.id.clone()),
                 file_name: name.to_owned(),
                 content_type: content_type.to_owned(),
                 size_bytes: bytes.len() as i64,

@@ -96,7 +96,7 @@ pub fn request(
         return Ok(());
     }
     DomainClaim {
-        site_id: site_id.to_owned(),
+        site_id: site_id.into(),
         domain: wanted.to_owned(),
         token: format!("beckon-verification={}", crate::secrets::random_token()),
         created_at: crate::domain::now(),

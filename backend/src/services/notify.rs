@@ -17,7 +17,9 @@ use crate::outbound::{enqueue, events, Job};
 
 /// Conversations whose guest is reached by email or SMS rather than a live panel.
 pub fn reached_outside(channel: &str) -> bool {
-    matches!(channel, "offline" | "email" | "sms")
+    channel
+        .parse::<crate::domain::Channel>()
+        .is_ok_and(crate::domain::Channel::reached_outside)
 }
 
 fn site_of(conn: &mut DbConnection, site_id: &str) -> QueryResult<Site> {

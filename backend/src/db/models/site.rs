@@ -229,3 +229,187 @@ impl Site {
         serde_json::from_str(&self.allowed_origins).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The settings and the typed columns against both real databases (PostgreSQL when
+    //! `BECKON_TEST_PG_URL`, or the local default, answers; else only SQLite).
+    use super::*;
+    use crate::db::models::Conversation;
+    use crate::db::Db;
+    use crate::domain::{Channel, ConversationStatus};
+
+    /// A migrated test database; a PostgreSQL one is dropped when this goes.
+    struct TestDb {
+        db: Option<Db>,
+        _dir: tempfile::TempDir,
+        postgres: Option<(String, String)>,
+    }
+
+    impl TestDb {
+        fn conn(&self) -> diesel::r2d2::PooledConnection<crate::db::ConnectionManager> {
+            self.db.as_ref().expect("open").conn().expect("conn")
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            self.db.take();
+            if let Some((admin_url, name)) = &self.postgres {
+                if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin);
+                }
+            }
+        }
+    }
+
+    /// A migrated SQLite database in a temporary directory, and PostgreSQL if one answers.
+    fn databases() -> Vec<TestDb> {
+        let mut out = Vec::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("beckon.db").to_string_lossy().into_owned();
+        let db = Db::connect(&path, 2).expect("sqlite");
+        db.migrate().expect("migrate sqlite");
+        out.push(TestDb {
+            db: Some(db),
+            _dir: dir,
+            postgres: None,
+        });
+        let admin_url = std::env::var("BECKON_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
+            let name = format!("beckon_unit_{}", uuid::Uuid::new_v4().simple());
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .expect("create database");
+            let mut url = url::Url::parse(&admin_url).expect("url");
+            url.set_path(&format!("/{name}"));
+            let mut test_db = TestDb {
+                db: None,
+                _dir: tempfile::tempdir().expect("temp dir"),
+                postgres: Some((admin_url, name)),
+            };
+            let db = Db::connect(url.as_str(), 2).expect("postgres");
+            db.migrate().expect("migrate postgres");
+            test_db.db = Some(db);
+            out.push(test_db);
+        } else {
+            eprintln!("PostgreSQL not reachable at {admin_url}: only SQLite is tested");
+        }
+        out
+    }
+
+    fn site() -> Site {
+        Site {
+            id: SiteId::generate(),
+            public_key: crate::domain::new_id(),
+            slug: format!("s{}", &crate::domain::new_id()[30..]),
+            name: "Shop".into(),
+            allowed_origins: "[]".into(),
+            custom_domain: None,
+            identity_secret: "x".into(),
+            settings: r#"{"legacy": 1, "auto_assign": "yes"}"#.into(),
+            forced_status: None,
+            created_at: crate::domain::now(),
+        }
+    }
+
+    #[test]
+    fn settings_are_merged_validated_and_kept_on_both_databases() {
+        for db in databases() {
+            let mut conn = db.conn();
+            let conn = &mut *conn;
+            let s = site();
+            s.insert(conn).expect("insert");
+            let written = Site::update_settings(
+                conn,
+                &s.id,
+                &SiteSettingsPatch {
+                    typing_preview: Some(true),
+                    greeting: Some(Some("Hi".into())),
+                    ..SiteSettingsPatch::default()
+                },
+            )
+            .expect("update");
+            assert!(written.typing_preview);
+            let read = Site::find(conn, &s.id).expect("find").expect("site");
+            assert_eq!(read.id, s.id);
+            let settings = read.settings();
+            assert_eq!(settings, written);
+            assert_eq!(settings.greeting.as_deref(), Some("Hi"));
+            let raw: serde_json::Value = serde_json::from_str(&read.settings).expect("json");
+            assert_eq!(raw["legacy"], 1, "an unknown key survives");
+            assert_eq!(
+                raw["auto_assign"], "yes",
+                "a bad value is kept, not replaced"
+            );
+
+            let refused = Site::update_settings(
+                conn,
+                &s.id,
+                &SiteSettingsPatch {
+                    colour: Some(Some("blue".into())),
+                    ..SiteSettingsPatch::default()
+                },
+            );
+            assert!(matches!(refused, Err(SettingsWriteError::Invalid(e)) if e.field == "colour"));
+            let after = Site::get(conn, &s.id).expect("get");
+            assert_eq!(after.settings, read.settings, "nothing is written");
+
+            let missing = Site::update_settings(conn, "nope", &SiteSettingsPatch::default());
+            assert!(matches!(
+                missing,
+                Err(SettingsWriteError::Db(diesel::result::Error::NotFound))
+            ));
+        }
+    }
+
+    #[test]
+    fn typed_columns_round_trip_and_unknown_words_are_refused() {
+        for db in databases() {
+            let mut conn = db.conn();
+            let conn = &mut *conn;
+            let s = site();
+            s.insert(conn).expect("insert site");
+            let now = crate::domain::now();
+            let c = Conversation {
+                id: crate::domain::ConversationId::generate(),
+                site_id: s.id.clone(),
+                visitor_id: None,
+                assigned_operator_id: None,
+                target_operator_id: None,
+                status: ConversationStatus::Waiting,
+                channel: Channel::Sms,
+                subject: String::new(),
+                guest_name: None,
+                guest_email: None,
+                guest_phone: None,
+                reply_token: None,
+                last_seq: 0,
+                guest_read_seq: 0,
+                operator_read_seq: 0,
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+                guest_capabilities: None,
+            };
+            c.insert(conn).expect("insert conversation");
+            assert_eq!(
+                Conversation::find(conn, &c.id).expect("find"),
+                Some(c.clone())
+            );
+            let active = Conversation::active_for_site(conn, &s.id).expect("active");
+            assert_eq!(active.len(), 1);
+
+            use crate::db::schema::conversations;
+            diesel::update(conversations::table.find(&c.id))
+                .set(conversations::status.eq("archived"))
+                .execute(conn)
+                .expect("raw update");
+            let err = Conversation::find(conn, &c.id).expect_err("an unknown status is refused");
+            assert!(err.to_string().contains("archived"), "{err}");
+        }
+    }
+}

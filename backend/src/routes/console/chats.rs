@@ -114,10 +114,10 @@ async fn add_canned(
         let body = services::chat::MessageBody::parse(&form.body)?;
         let response = CannedResponse {
             id: domain::new_id(),
-            site_id,
+            site_id: site_id.into(),
             shortcut: parse_shortcut(&form.shortcut)?,
             body: body.as_ref().to_owned(),
-            created_by: Some(operator_id.into()),
+            created_by: Some(operator_id),
             created_at: domain::now(),
         };
         response
