@@ -1,13 +1,19 @@
 //! Parsed domain values. Once a value has one of these types it is known good; nothing downstream
 //! checks it again.
 
+mod conversation;
 mod ids;
 mod operator;
 mod site;
+mod site_settings;
 
-pub use ids::new_id;
+pub use conversation::{Channel, ConversationStatus, SenderKind, UnknownValue};
+pub use ids::{
+    new_id, AttachmentId, ConversationId, InvitationId, MessageId, OperatorId, SiteId, VisitorId,
+};
 pub use operator::{DisplayName, Email, Handle, Password};
 pub use site::{AllowedOrigins, SiteName, SiteSlug};
+pub use site_settings::{SiteSettings, SiteSettingsPatch};
 
 /// A value that failed to parse, with the field it came from and a message for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,13 +8,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::errors;
 use crate::error::ApiError;
+use crate::extract::console::CurrentOperator;
 use crate::realtime::protocol::{Chosen, ConsoleMessage};
 use crate::realtime::socket::{
     self, Reply, SocketHandler, CLOSE_ACCESS_CHANGED, CLOSE_MALFORMED, CLOSE_SESSION_ENDED,
 };
 use crate::realtime::transport::ActixWs;
 use crate::realtime::ServerEvent;
-use crate::extract::console::CurrentOperator;
 use crate::services::auth::{self, SocketCheck};
 use crate::services::chat::{MessageKind, Party};
 use crate::services::conversations::{self, Change, NewMessage};

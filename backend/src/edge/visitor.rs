@@ -312,7 +312,9 @@ impl SocketHandler for VisitorHandler {
                     conversation_id,
                     state,
                     preview,
-                    |site| crate::services::widget_settings::WidgetSettings::of(site).typing_preview,
+                    |site| {
+                        crate::services::widget_settings::WidgetSettings::of(site).typing_preview
+                    },
                 )
                 .await,
             ),

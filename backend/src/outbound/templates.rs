@@ -147,18 +147,17 @@ impl Template {
     }
 }
 
-/// The site's template `name` (from its settings JSON), or the built-in one.
-pub fn of_site(settings_json: &str, name: TemplateName) -> Template {
-    serde_json::from_str::<Value>(settings_json)
-        .ok()
-        .and_then(|v| v.get("email_templates")?.get(name.key()).cloned())
-        .and_then(|v| serde_json::from_value::<Template>(v).ok())
-        .filter(|t| t.validate().is_ok())
-        .unwrap_or_else(|| name.default_template())
+/// The site's template `name` (from its settings), or the built-in one.
+pub fn of_site(settings: &crate::domain::SiteSettings, name: TemplateName) -> Template {
+    settings.template(name)
 }
 
 /// Renders the site's template, falling back to the built-in one if the site's fails at render time.
-pub fn render_for_site(settings_json: &str, name: TemplateName, context: &Value) -> Rendered {
+pub fn render_for_site(
+    settings: &crate::domain::SiteSettings,
+    name: TemplateName,
+    context: &Value,
+) -> Rendered {
     let fallback = || {
         name.default_template()
             .render(context)
@@ -167,7 +166,7 @@ pub fn render_for_site(settings_json: &str, name: TemplateName, context: &Value)
                 text: context.to_string(),
             })
     };
-    of_site(settings_json, name)
+    of_site(settings, name)
         .render(context)
         .unwrap_or_else(|_| fallback())
 }
@@ -225,6 +224,7 @@ mod tests {
         };
         assert!(broken.validate().is_err());
         let settings = serde_json::json!({"email_templates": {"transcript": broken}}).to_string();
+        let settings = crate::domain::SiteSettings::parse("s1", &settings);
         assert_eq!(
             of_site(&settings, TemplateName::Transcript),
             TemplateName::Transcript.default_template()

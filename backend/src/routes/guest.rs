@@ -375,8 +375,8 @@ async fn pixel(
                     .finish(),
             );
             crate::realtime::live::GuestFacts {
-                visitor_id: issued.visitor.id.clone(),
-                site_id: issued.visitor.site_id.clone(),
+                visitor_id: issued.visitor.id.to_string(),
+                site_id: issued.visitor.site_id.to_string(),
                 guest_id: issued.visitor.guest_id.clone(),
                 display_name: None,
                 returning: issued.returning,

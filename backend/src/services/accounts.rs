@@ -37,7 +37,7 @@ pub struct NewSite {
 /// Builds the operator row, hashing the password (slow by design: call off the async workers).
 pub fn operator_row(new: &NewOperator) -> Result<Operator, ServiceError> {
     Ok(Operator {
-        id: domain::new_id(),
+        id: domain::new_id().into(),
         email: new.email.as_ref().to_owned(),
         handle: new.handle.as_ref().to_owned(),
         display_name: new.display_name.as_ref().to_owned(),
@@ -53,7 +53,7 @@ pub fn operator_row(new: &NewOperator) -> Result<Operator, ServiceError> {
 /// Builds the site row with fresh random keys.
 pub fn site_row(new: &NewSite) -> Site {
     Site {
-        id: domain::new_id(),
+        id: domain::new_id().into(),
         // A short, URL-safe, unguessable key: the public part of the embed code.
         public_key: secrets::random_token()[..22].to_owned(),
         slug: new.slug.as_ref().to_owned(),
@@ -91,8 +91,8 @@ pub fn add_member(
     role: Role,
 ) -> Result<(), ServiceError> {
     Membership {
-        site_id: site_id.to_owned(),
-        operator_id: operator_id.to_owned(),
+        site_id: site_id.into(),
+        operator_id: operator_id.into(),
         role: role.as_str().to_owned(),
         created_at: domain::now(),
     }

@@ -124,8 +124,8 @@ pub fn upload(
         )?;
         if !posted.duplicate {
             Attachment {
-                id: id.clone(),
-                conversation_id: conversation_id.to_owned(),
+                id: id.clone().into(),
+                conversation_id: conversation_id.into(),
                 message_id: Some(posted.message.id.clone()),
                 file_name: name.to_owned(),
                 content_type: content_type.to_owned(),

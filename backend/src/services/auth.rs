@@ -90,7 +90,7 @@ pub fn open_session(
     let now = domain::now();
     let session = ConsoleSession {
         id: secrets::token_digest(&token),
-        operator_id: operator_id.to_owned(),
+        operator_id: operator_id.into(),
         csrf_token: secrets::random_token(),
         ip: client.ip.clone(),
         user_agent: client.user_agent.chars().take(400).collect(),

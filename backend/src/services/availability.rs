@@ -90,20 +90,13 @@ impl BusinessHours {
             .iter()
             .any(|(from, to)| *from <= t && t < *to)
     }
-
-    /// The hours a site's settings JSON holds, if any.
-    pub fn of_settings(settings_json: &str) -> Option<BusinessHours> {
-        serde_json::from_str::<serde_json::Value>(settings_json)
-            .ok()?
-            .get("business_hours")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
-    }
 }
 
 /// Whether the site's hours (if set) allow chat at `now`.
 pub fn within_hours(site: &Site, now: chrono::DateTime<chrono::Utc>) -> bool {
-    BusinessHours::of_settings(&site.settings).is_none_or(|h| h.open_at(now))
+    site.settings()
+        .business_hours
+        .is_none_or(|h| h.open_at(now))
 }
 
 struct Presence {
@@ -341,13 +334,7 @@ impl Availability {
         let id = site_id.to_owned();
         let found = db
             .run(move |conn| {
-                use crate::db::schema::sites;
-                use diesel::prelude::*;
-                let site: Option<Site> = sites::table
-                    .find(&id)
-                    .select(Site::as_select())
-                    .first(conn)
-                    .optional()?;
+                let site = Site::find(conn, &id)?;
                 let members = match &site {
                     Some(s) => super::sites::member_ids(conn, &s.id)?,
                     None => Vec::new(),
@@ -417,10 +404,10 @@ pub async fn follow_status(
     let online = online_now(state, site, operator.as_ref()).await;
     let topic = match &operator {
         Some(op) => StatusTopic::Operator {
-            operator_id: op.id.clone(),
-            site_id: site.id.clone(),
+            operator_id: op.id.to_string(),
+            site_id: site.id.to_string(),
         },
-        None => StatusTopic::Site(site.id.clone()),
+        None => StatusTopic::Site(site.id.to_string()),
     };
     state.bus().follow_status(conn_id, &topic);
     let event = Availability::status_event(online);

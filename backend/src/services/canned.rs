@@ -37,10 +37,10 @@ pub fn add(
     let body = super::chat::MessageBody::parse(body)?;
     let response = CannedResponse {
         id: domain::new_id(),
-        site_id: site_id.to_owned(),
+        site_id: site_id.to_owned().into(),
         shortcut: parse_shortcut(shortcut)?,
         body: body.as_ref().to_owned(),
-        created_by: Some(operator_id.to_owned()),
+        created_by: Some(operator_id.to_owned().into()),
         created_at: domain::now(),
     };
     response.insert(conn).map_err(|e| match DbError::Query(e) {
@@ -79,7 +79,7 @@ pub type Workspace = (Vec<(Site, String)>, Vec<CannedResponse>);
 /// responses.
 pub fn workspace(conn: &mut DbConnection, operator_id: &str) -> Result<Workspace, ServiceError> {
     let sites = Site::for_operator(conn, operator_id)?;
-    let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.clone()).collect();
+    let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.to_string()).collect();
     let canned = CannedResponse::for_sites(conn, &ids)?;
     Ok((sites, canned))
 }

@@ -4,7 +4,9 @@
 use super::ServiceError;
 use crate::db::models::{Conversation, Membership, Message, Operator, Site, Visitor};
 use crate::db::DbConnection;
-use crate::domain::{self, DisplayName, InvalidInput};
+use crate::domain::{
+    self, Channel, ConversationStatus, DisplayName, InvalidInput, OperatorId, SenderKind,
+};
 
 /// Most messages in one `history` page.
 pub const HISTORY_PAGE: i64 = 200;
@@ -24,10 +26,10 @@ pub enum Party {
 }
 
 impl Party {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> SenderKind {
         match self {
-            Party::Guest { .. } => "guest",
-            Party::Operator(_) => "operator",
+            Party::Guest { .. } => SenderKind::Guest,
+            Party::Operator(_) => SenderKind::Operator,
         }
     }
 
@@ -143,7 +145,7 @@ pub fn start(
     visitor: &Visitor,
     name: Option<&str>,
     handle: Option<&str>,
-    channel: &str,
+    channel: Channel,
     available: &[String],
 ) -> Result<(Conversation, bool), ServiceError> {
     if let Some(open) = Conversation::open_for_visitor(conn, &visitor.id)? {
@@ -164,36 +166,27 @@ pub fn start(
         }
         None => None,
     };
-    let site = crate::db::schema::sites::table;
-    use diesel::prelude::*;
-    let site: Site = site
-        .find(&visitor.site_id)
-        .select(Site::as_select())
-        .first(conn)?;
-    let auto_assign = serde_json::from_str::<serde_json::Value>(&site.settings)
-        .ok()
-        .and_then(|s| s.get("auto_assign").and_then(|v| v.as_bool()))
-        .unwrap_or(false);
+    let site = Site::get(conn, &visitor.site_id)?;
+    let auto_assign = site.settings().auto_assign;
     let assigned = match &target {
-        Some(t) if available.contains(t) => Some(t.clone()),
+        Some(t) if available.iter().any(|a| a == t) => Some(t.clone()),
         Some(_) => None,
-        None if auto_assign => least_busy(conn, &site.id, available)?,
+        None if auto_assign => least_busy(conn, &site.id, available)?.map(OperatorId::from),
         None => None,
     };
     let now = domain::now();
     let conversation = Conversation {
-        id: domain::new_id(),
+        id: domain::new_id().into(),
         site_id: site.id.clone(),
         visitor_id: Some(visitor.id.clone()),
         assigned_operator_id: assigned.clone(),
         target_operator_id: target,
         status: if assigned.is_some() {
-            "open"
+            ConversationStatus::Open
         } else {
-            "waiting"
-        }
-        .to_owned(),
-        channel: channel.to_owned(),
+            ConversationStatus::Waiting
+        },
+        channel,
         subject: String::new(),
         guest_name: name.clone(),
         guest_email: None,
@@ -211,6 +204,7 @@ pub fn start(
         conversation.insert(conn)?;
         super::notify::conversation_started(conn, &conversation)?;
         if let Some(name) = &name {
+            use diesel::prelude::*;
             diesel::update(crate::db::schema::visitors::table.find(&visitor.id))
                 .set(crate::db::schema::visitors::display_name.eq(name))
                 .execute(conn)?;
@@ -300,10 +294,10 @@ pub fn post(
             return Err(PostAbort::Duplicate(Box::new(existing)));
         }
         let message = Message {
-            id: domain::new_id(),
+            id: domain::new_id().into(),
             conversation_id: conversation.id.clone(),
             seq,
-            sender_kind: party.kind().to_owned(),
+            sender_kind: party.kind(),
             sender_id: Some(party.id().to_owned()),
             client_msg_id: client_msg_id.0.clone(),
             kind: kind.as_str().to_owned(),
@@ -419,10 +413,10 @@ fn system_message(
     let message = crate::db::write_transaction(conn, |conn| {
         let seq = Conversation::next_seq(conn, conversation_id, now)?;
         let message = Message {
-            id: domain::new_id(),
-            conversation_id: conversation_id.to_owned(),
+            id: domain::new_id().into(),
+            conversation_id: conversation_id.into(),
             seq,
-            sender_kind: "system".to_owned(),
+            sender_kind: SenderKind::System,
             sender_id: None,
             client_msg_id: format!("system-{}", domain::new_id()),
             kind: "system".to_owned(),
@@ -456,7 +450,7 @@ pub fn accept(
     Conversation::set_state(
         conn,
         &conversation.id,
-        "open",
+        ConversationStatus::Open,
         Some(&operator.id),
         domain::now(),
     )?;
@@ -484,7 +478,13 @@ pub fn transfer(
     if Membership::role_of(conn, &conversation.site_id, &to.id)?.is_none() {
         return Err(ServiceError::NotFound);
     }
-    Conversation::set_state(conn, &conversation.id, "open", Some(&to.id), domain::now())?;
+    Conversation::set_state(
+        conn,
+        &conversation.id,
+        ConversationStatus::Open,
+        Some(&to.id),
+        domain::now(),
+    )?;
     let line = system_message(
         conn,
         &conversation.id,
@@ -519,7 +519,7 @@ pub fn close(
     Conversation::set_state(
         conn,
         &conversation.id,
-        "closed",
+        ConversationStatus::Closed,
         conversation.assigned_operator_id.as_deref(),
         domain::now(),
     )?;

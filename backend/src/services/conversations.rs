@@ -32,10 +32,10 @@ pub fn conversation_view(
         None => None,
     };
     Ok(ConversationView {
-        conversation_id: c.id.clone(),
-        site_id: c.site_id.clone(),
-        status: c.status.clone(),
-        channel: c.channel.clone(),
+        conversation_id: c.id.to_string(),
+        site_id: c.site_id.to_string(),
+        status: c.status.to_string(),
+        channel: c.channel.to_string(),
         operator,
         for_operator: target,
         guest: GuestView {
@@ -227,7 +227,7 @@ pub async fn start_chat(
             &visitor,
             name.as_deref(),
             handle.as_deref(),
-            "widget",
+            crate::domain::Channel::Widget,
             &available,
         )?;
         let view = conversation_view(conn, &conversation)?;
@@ -261,7 +261,7 @@ pub async fn report_capabilities(
         let id = match conversation_id {
             Some(id) => id,
             None => match Conversation::open_for_visitor(conn, &visitor_id)? {
-                Some(c) => c.id,
+                Some(c) => c.id.into_string(),
                 None => return Ok(None),
             },
         };
@@ -314,7 +314,7 @@ pub async fn catch_up(
         let mut names = HashMap::new();
         if let History::Page { messages, .. } = &history {
             for m in messages {
-                let key = (m.sender_kind.clone(), m.sender_id.clone());
+                let key = (m.sender_kind, m.sender_id.clone());
                 if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(key) {
                     slot.insert(sender_name(conn, &c, m)?);
                 }
@@ -337,7 +337,7 @@ pub async fn catch_up(
             let items: Vec<MessageView<'_>> = messages
                 .iter()
                 .map(|m| {
-                    let key = (m.sender_kind.clone(), m.sender_id.clone());
+                    let key = (m.sender_kind, m.sender_id.clone());
                     message_view(m, names.get(&key).map_or("", String::as_str))
                 })
                 .collect();

@@ -20,8 +20,11 @@ pub fn recent(
     status: Option<&str>,
 ) -> Result<(Vec<OutboxItem>, HashMap<String, String>), ServiceError> {
     let sites = Site::for_operator(conn, operator_id)?;
-    let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.clone()).collect();
-    let names = sites.into_iter().map(|(s, _)| (s.id, s.name)).collect();
+    let ids: Vec<String> = sites.iter().map(|(s, _)| s.id.to_string()).collect();
+    let names = sites
+        .into_iter()
+        .map(|(s, _)| (s.id.into(), s.name))
+        .collect();
     let statuses = status.map(|s| [s]);
     let items = OutboxItem::recent(conn, &ids, statuses.as_ref().map(|s| s.as_slice()), PAGE)?;
     Ok((items, names))

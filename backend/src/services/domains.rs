@@ -15,8 +15,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 
 use super::ServiceError;
-use crate::db::models::DomainClaim;
-use crate::db::schema::sites;
+use crate::db::models::{DomainClaim, Site};
 use crate::db::{Db, DbConnection, DbError};
 
 /// Where on the claimed domain the token must be served.
@@ -61,12 +60,7 @@ pub struct DomainState {
 
 /// The site's proven domain and pending claim.
 pub fn state(conn: &mut DbConnection, site_id: &str) -> QueryResult<DomainState> {
-    let verified: Option<String> = sites::table
-        .find(site_id)
-        .select(sites::custom_domain)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten();
+    let verified = Site::custom_domain_of(conn, site_id)?;
     Ok(DomainState {
         verified,
         pending: DomainClaim::for_site(conn, site_id)?,
@@ -92,12 +86,7 @@ pub fn request(
         DomainClaim::delete_for_site(conn, site_id)?;
         return Ok(());
     }
-    let taken: i64 = sites::table
-        .filter(sites::custom_domain.eq(wanted))
-        .filter(sites::id.ne(site_id))
-        .count()
-        .get_result(conn)?;
-    if taken > 0 {
+    if Site::domain_taken_by_other(conn, wanted, site_id)? {
         return Err(ServiceError::Conflict(
             "another site already uses that domain".into(),
         ));
@@ -107,7 +96,7 @@ pub fn request(
         return Ok(());
     }
     DomainClaim {
-        site_id: site_id.to_owned(),
+        site_id: site_id.into(),
         domain: wanted.to_owned(),
         token: format!("beckon-verification={}", crate::secrets::random_token()),
         created_at: crate::domain::now(),
@@ -119,10 +108,7 @@ pub fn request(
 }
 
 fn set_verified(conn: &mut DbConnection, site_id: &str, domain: Option<&str>) -> QueryResult<()> {
-    diesel::update(sites::table.find(site_id))
-        .set(sites::custom_domain.eq(domain))
-        .execute(conn)
-        .map(|_| ())
+    Site::set_custom_domain(conn, site_id, domain)
 }
 
 /// What a check found.

@@ -121,10 +121,7 @@ pub fn transcript(
     if Membership::role_of(conn, &conversation.site_id, &operator.id)?.is_none() {
         return Err(ServiceError::NotFound);
     }
-    let site: Site = sites::table
-        .find(&conversation.site_id)
-        .select(Site::as_select())
-        .first(conn)?;
+    let site = Site::get(conn, &conversation.site_id)?;
     let guest_id = match &conversation.visitor_id {
         Some(id) => Visitor::find(conn, id)?.map(|v| v.guest_id),
         None => None,

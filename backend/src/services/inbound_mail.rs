@@ -171,7 +171,9 @@ pub fn thread_reply(
     let posted = chat::post(
         conn,
         &conversation.id,
-        &Party::Guest { visitor_id },
+        &Party::Guest {
+            visitor_id: visitor_id.into(),
+        },
         &client_msg_id,
         &body,
         MessageKind::Text,

@@ -31,7 +31,7 @@ pub fn create(
         return Err(ServiceError::NotFound);
     }
     let invitation = Invitation {
-        id: domain::new_id(),
+        id: domain::new_id().into(),
         site_id: visitor.site_id.clone(),
         visitor_id: visitor.id.clone(),
         operator_id: Some(operator.id.clone()),

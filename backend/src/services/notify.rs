@@ -17,14 +17,13 @@ use crate::outbound::{enqueue, events, Job};
 
 /// Conversations whose guest is reached by email or SMS rather than a live panel.
 pub fn reached_outside(channel: &str) -> bool {
-    matches!(channel, "offline" | "email" | "sms")
+    channel
+        .parse::<crate::domain::Channel>()
+        .is_ok_and(crate::domain::Channel::reached_outside)
 }
 
 fn site_of(conn: &mut DbConnection, site_id: &str) -> QueryResult<Site> {
-    crate::db::schema::sites::table
-        .find(site_id)
-        .select(Site::as_select())
-        .first(conn)
+    Site::get(conn, site_id)
 }
 
 /// The console link of a conversation.
@@ -76,7 +75,7 @@ fn queue_email(
                 subject: rendered.subject,
                 text: rendered.text,
                 reply_token,
-                thread: Some(c.id.clone()),
+                thread: Some(c.id.to_string()),
             }),
         },
     )
@@ -170,7 +169,7 @@ pub fn message_posted(
             "guest_email": email, "operator_name": operator_name, "message": m.body,
             "conversation_id": c.id,
         });
-        let rendered = render_for_site(&site.settings, TemplateName::ReplyToGuest, &context);
+        let rendered = render_for_site(&site.settings(), TemplateName::ReplyToGuest, &context);
         let token = reply_token(conn, c)?;
         queue_email(
             conn,
@@ -217,7 +216,7 @@ pub fn offline_message(
     for op in people.iter().filter(|o| o.disabled_at.is_none()) {
         let mut context = base_context.clone();
         context["operator_name"] = json!(op.display_name);
-        let rendered = render_for_site(&site.settings, TemplateName::OfflineToOperator, &context);
+        let rendered = render_for_site(&site.settings(), TemplateName::OfflineToOperator, &context);
         queue_email(
             conn,
             c,
@@ -250,7 +249,8 @@ pub fn offline_message(
         let operator_name = people.first().map(|o| o.display_name.clone());
         let mut context = base_context.clone();
         context["operator_name"] = json!(operator_name.unwrap_or_default());
-        let rendered = render_for_site(&site.settings, TemplateName::OfflineCopyToGuest, &context);
+        let rendered =
+            render_for_site(&site.settings(), TemplateName::OfflineCopyToGuest, &context);
         let token = reply_token(conn, c)?;
         queue_email(
             conn,
@@ -313,7 +313,7 @@ pub fn transcript(
         "guest_email": email, "messages": lines, "conversation_id": c.id,
         "console_url": console_url(base_url, &c.id),
     });
-    let rendered = render_for_site(&site.settings, TemplateName::Transcript, &context);
+    let rendered = render_for_site(&site.settings(), TemplateName::Transcript, &context);
     let token = reply_token(conn, c)?;
     queue_email(
         conn,

@@ -111,13 +111,13 @@ pub fn submit(
     let now = domain::now();
     let name = form.name.as_ref().map(|n| n.as_ref().to_owned());
     let conversation = Conversation {
-        id: domain::new_id(),
+        id: domain::new_id().into(),
         site_id: site.id.clone(),
         visitor_id: Some(visitor.id.clone()),
         assigned_operator_id: None,
         target_operator_id: target,
-        status: "waiting".to_owned(),
-        channel: "offline".to_owned(),
+        status: domain::ConversationStatus::Waiting,
+        channel: domain::Channel::Offline,
         subject: form.message.as_ref().chars().take(80).collect(),
         guest_name: name.clone(),
         guest_email: Some(form.email.as_ref().to_owned()),
@@ -132,7 +132,7 @@ pub fn submit(
         guest_capabilities: Some("[]".to_owned()),
     };
     let party = Party::Guest {
-        visitor_id: visitor.id.clone(),
+        visitor_id: visitor.id.to_string(),
     };
     crate::db::write_transaction(conn, |conn| {
         conversation.insert(conn)?;

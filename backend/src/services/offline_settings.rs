@@ -2,11 +2,13 @@
 //! texts to it, and its email templates (settings keys `business_hours`, `sms_number`,
 //! `email_templates`).
 
-use diesel::prelude::*;
+use diesel::Connection as _;
 
 use super::availability::{BusinessHours, DAYS};
 use super::ServiceError;
+use crate::db::models::Site;
 use crate::db::DbConnection;
+use crate::domain::SiteSettingsPatch;
 use crate::outbound::templates::{Template, TemplateName};
 
 /// The form's fields.
@@ -28,7 +30,7 @@ pub struct RawOfflineSettings {
 #[derive(Debug, Clone)]
 pub struct OfflineSettings {
     forced: Option<&'static str>,
-    patch: serde_json::Value,
+    patch: SiteSettingsPatch,
 }
 
 impl OfflineSettings {
@@ -45,7 +47,7 @@ impl OfflineSettings {
             if raw.days.iter().any(|d| !d.trim().is_empty()) {
                 return Err("business hours need a time zone, like Europe/Berlin".into());
             }
-            serde_json::Value::Null
+            None
         } else {
             let hours = BusinessHours {
                 tz: tz.to_owned(),
@@ -57,20 +59,20 @@ impl OfflineSettings {
                     .collect(),
             };
             hours.validate()?;
-            serde_json::to_value(hours).map_err(|e| e.to_string())?
+            Some(hours)
         };
         let number = raw.sms_number.trim();
         let sms = if number.is_empty() {
-            serde_json::Value::Null
+            None
         } else if number.starts_with('+')
             && (8..=16).contains(&number.len())
             && number[1..].bytes().all(|b| b.is_ascii_digit())
         {
-            serde_json::Value::String(number.to_owned())
+            Some(number.to_owned())
         } else {
             return Err("the SMS number must be in E.164 form, like +4930123456".into());
         };
-        let mut templates = serde_json::Map::new();
+        let mut templates = std::collections::BTreeMap::new();
         for (key, subject, body) in &raw.templates {
             let Some(name) = TemplateName::from_key(key) else {
                 continue;
@@ -88,22 +90,16 @@ impl OfflineSettings {
             template
                 .validate()
                 .map_err(|e| format!("{}: {e}", name.title()))?;
-            templates.insert(
-                key.clone(),
-                serde_json::to_value(template).map_err(|e| e.to_string())?,
-            );
+            templates.insert(key.clone(), template);
         }
         Ok(OfflineSettings {
             forced,
-            patch: serde_json::json!({
-                "business_hours": hours,
-                "sms_number": sms,
-                "email_templates": if templates.is_empty() {
-                    serde_json::Value::Null
-                } else {
-                    serde_json::Value::Object(templates)
-                },
-            }),
+            patch: SiteSettingsPatch {
+                business_hours: Some(hours),
+                sms_number: Some(sms),
+                email_templates: Some(templates),
+                ..SiteSettingsPatch::default()
+            },
         })
     }
 }
@@ -114,13 +110,11 @@ pub fn save(
     site_id: &str,
     s: &OfflineSettings,
 ) -> Result<(), ServiceError> {
-    use crate::db::schema::sites as t;
-    let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
-    let merged = super::sites::merge_settings(&current, s.patch.clone());
-    diesel::update(t::table.find(site_id))
-        .set((t::settings.eq(merged), t::forced_status.eq(s.forced)))
-        .execute(conn)?;
-    Ok(())
+    conn.transaction(|conn| {
+        Site::update_settings(conn, site_id, &s.patch)?;
+        Site::set_forced_status(conn, site_id, s.forced)?;
+        Ok(())
+    })
 }
 
 /// "Change offline settings": commits them, then invalidates what reads them (the site cache, and
@@ -140,26 +134,23 @@ impl RawOfflineSettings {
     /// The form's fields as the site has them now.
     pub fn of_site(site: &crate::db::models::Site) -> RawOfflineSettings {
         use crate::outbound::templates;
-        let hours = BusinessHours::of_settings(&site.settings);
+        let settings = site.settings();
+        let hours = settings.business_hours.clone();
         let mut days: [String; 7] = Default::default();
         if let Some(h) = &hours {
             for (i, d) in DAYS.iter().enumerate() {
                 days[i] = h.days.get(*d).cloned().unwrap_or_default();
             }
         }
-        let settings: serde_json::Value = serde_json::from_str(&site.settings).unwrap_or_default();
         RawOfflineSettings {
             forced: site.forced_status.clone().unwrap_or_else(|| "auto".into()),
             tz: hours.map(|h| h.tz).unwrap_or_default(),
             days,
-            sms_number: settings["sms_number"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            sms_number: settings.sms_number.clone().unwrap_or_default(),
             templates: TemplateName::ALL
                 .iter()
                 .map(|t| {
-                    let tpl = templates::of_site(&site.settings, *t);
+                    let tpl = templates::of_site(&settings, *t);
                     (t.key().to_owned(), tpl.subject, tpl.body)
                 })
                 .collect(),

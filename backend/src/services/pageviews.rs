@@ -234,7 +234,7 @@ pub fn write_batch(
     for rows in rows.chunks(MAX_BATCH) {
         let visitors: Vec<String> = rows
             .iter()
-            .map(|r| r.visitor_id.clone())
+            .map(|r| r.visitor_id.to_string())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -258,8 +258,8 @@ pub async fn record(
 ) -> Result<(), QueueFull> {
     let view = PageView {
         id: crate::domain::new_id(),
-        site_id: guest.site_id.clone(),
-        visitor_id: guest.visitor_id.clone(),
+        site_id: guest.site_id.clone().into(),
+        visitor_id: guest.visitor_id.clone().into(),
         url,
         title,
         referrer,

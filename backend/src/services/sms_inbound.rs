@@ -14,7 +14,7 @@ use super::chat::{self, ClientMsgId, MessageBody, MessageKind, Party};
 use super::visitors::{self, GuestClient};
 use super::ServiceError;
 use crate::db::models::{Conversation, Message, Site};
-use crate::db::schema::{conversations, messages, sites};
+use crate::db::schema::{conversations, messages};
 use crate::db::DbConnection;
 use crate::domain::InvalidInput;
 use crate::secrets;
@@ -137,15 +137,12 @@ pub struct Received {
 /// The site a new conversation with a text to `to` belongs to: the one whose settings name `to` as
 /// its `sms_number`, else the only site there is.
 pub fn site_for_number(conn: &mut DbConnection, to: &str) -> Result<Option<Site>, ServiceError> {
-    let all: Vec<Site> = sites::table
-        .order(sites::created_at.asc())
-        .select(Site::as_select())
-        .load(conn)?;
+    let all = Site::all_oldest_first(conn)?;
     let wanted = normalise_number(to);
     let by_number = all.iter().find(|site| {
-        serde_json::from_str::<serde_json::Value>(&site.settings)
-            .ok()
-            .and_then(|s| s.get("sms_number")?.as_str().map(normalise_number))
+        site.settings()
+            .sms_number
+            .map(|n| normalise_number(&n))
             .is_some_and(|n| !n.is_empty() && n == wanted)
     });
     Ok(match by_number {
@@ -223,10 +220,7 @@ pub fn receive(
         Some(id) => id.clone(),
         None => {
             // A conversation with a phone but no guest (begun elsewhere): give it the phone's guest.
-            let site = sites::table
-                .find(&conversation.site_id)
-                .select(Site::as_select())
-                .first(conn)?;
+            let site = Site::get(conn, &conversation.site_id)?;
             let visitor = phone_guest(conn, &site, &sms.from)?;
             diesel::update(conversations::table.find(&conversation.id))
                 .set(conversations::visitor_id.eq(&visitor.id))
@@ -237,7 +231,9 @@ pub fn receive(
     let posted = chat::post(
         conn,
         &conversation.id,
-        &Party::Guest { visitor_id },
+        &Party::Guest {
+            visitor_id: visitor_id.into(),
+        },
         &ClientMsgId::parse(&sms.sid)?,
         &sms.body,
         MessageKind::Text,
@@ -260,7 +256,14 @@ fn start_for_phone(
 ) -> Result<Conversation, ServiceError> {
     crate::db::write_transaction(conn, |conn| {
         let visitor = phone_guest(conn, site, phone)?;
-        let (conversation, _) = chat::start(conn, &visitor, Some(phone), None, "sms", &[])?;
+        let (conversation, _) = chat::start(
+            conn,
+            &visitor,
+            Some(phone),
+            None,
+            crate::domain::Channel::Sms,
+            &[],
+        )?;
         diesel::update(conversations::table.find(&conversation.id))
             .set(conversations::guest_phone.eq(phone))
             .execute(conn)?;

@@ -65,7 +65,7 @@ pub fn issue_or_resume(
     };
     if let Some((visitor, token)) = &earlier {
         if visitor.deactivated_at.is_none() {
-            Visitor::touch_many(conn, std::slice::from_ref(&visitor.id), now, now)?;
+            Visitor::touch_many(conn, &[visitor.id.to_string()], now, now)?;
             return Ok(IssuedGuest {
                 visitor: visitor.clone(),
                 token: token.clone(),
@@ -82,7 +82,7 @@ pub fn issue_or_resume(
     let mut attempts = 0;
     loop {
         let visitor = Visitor {
-            id: domain::new_id(),
+            id: domain::new_id().into(),
             site_id: site.id.clone(),
             guest_id: new_guest_id(),
             token_hash: secrets::token_digest(&token),
@@ -175,8 +175,8 @@ impl GuestDirectory {
 
 fn facts_of(visitor: &Visitor, returning: bool) -> GuestFacts {
     GuestFacts {
-        visitor_id: visitor.id.clone(),
-        site_id: visitor.site_id.clone(),
+        visitor_id: visitor.id.to_string(),
+        site_id: visitor.site_id.to_string(),
         guest_id: visitor.guest_id.clone(),
         display_name: visitor.display_name.clone(),
         returning,

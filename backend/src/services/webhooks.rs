@@ -63,7 +63,7 @@ pub fn create(
     }
     let hook = Webhook {
         id: domain::new_id(),
-        site_id: site_id.to_owned(),
+        site_id: site_id.to_owned().into(),
         url: new.url.to_string(),
         events: serde_json::to_string(&new.events).map_err(anyhow::Error::from)?,
         secret: format!("whsec_{}", secrets::random_token()),

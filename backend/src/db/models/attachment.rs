@@ -2,17 +2,18 @@ use diesel::prelude::*;
 
 use crate::db::schema::attachments;
 use crate::db::DbConnection;
+use crate::domain::{AttachmentId, ConversationId, MessageId};
 
 /// A file sent in a conversation.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
 pub struct Attachment {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: AttachmentId,
     /// The conversation.
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// The message that carries it.
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
     /// The name the sender gave.
     pub file_name: String,
     /// Accepted content type.

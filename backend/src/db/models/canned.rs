@@ -2,6 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::canned_responses;
 use crate::db::DbConnection;
+use crate::domain::{OperatorId, SiteId};
 
 /// A saved reply an operator inserts by typing `/shortcut` and Tab.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -10,13 +11,13 @@ pub struct CannedResponse {
     /// Primary key (UUIDv7).
     pub id: String,
     /// The site it belongs to.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The shortcut, without the slash.
     pub shortcut: String,
     /// The text inserted.
     pub body: String,
     /// Who saved it.
-    pub created_by: Option<String>,
+    pub created_by: Option<OperatorId>,
     /// When (UTC).
     pub created_at: chrono::NaiveDateTime,
 }

@@ -2,25 +2,26 @@ use diesel::prelude::*;
 
 use crate::db::schema::conversations;
 use crate::db::DbConnection;
+use crate::domain::{Channel, ConversationId, ConversationStatus, OperatorId, SiteId, VisitorId};
 
 /// A conversation between a guest and the operators of a site.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: ConversationId,
     /// The site.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The guest, while known.
-    pub visitor_id: Option<String>,
+    pub visitor_id: Option<VisitorId>,
     /// The operator handling it.
-    pub assigned_operator_id: Option<String>,
+    pub assigned_operator_id: Option<OperatorId>,
     /// The operator it was addressed to (`/u/HANDLE`), if any.
-    pub target_operator_id: Option<String>,
+    pub target_operator_id: Option<OperatorId>,
     /// `waiting`, `open` or `closed`.
-    pub status: String,
+    pub status: ConversationStatus,
     /// `widget`, `page`, `offline`, `email` or `sms`.
-    pub channel: String,
+    pub channel: Channel,
     /// Subject line (offline messages, email).
     pub subject: String,
     /// Name the guest gave.
@@ -72,7 +73,7 @@ impl Conversation {
     ) -> QueryResult<Option<Conversation>> {
         conversations::table
             .filter(conversations::visitor_id.eq(visitor_id))
-            .filter(conversations::status.ne("closed"))
+            .filter(conversations::status.ne(ConversationStatus::Closed))
             .order(conversations::created_at.desc())
             .select(Conversation::as_select())
             .first(conn)
@@ -86,7 +87,7 @@ impl Conversation {
     ) -> QueryResult<Vec<Conversation>> {
         conversations::table
             .filter(conversations::site_id.eq(site_id))
-            .filter(conversations::status.ne("closed"))
+            .filter(conversations::status.ne(ConversationStatus::Closed))
             .order(conversations::created_at.asc())
             .limit(500)
             .select(Conversation::as_select())
@@ -115,11 +116,11 @@ impl Conversation {
     pub fn set_state(
         conn: &mut DbConnection,
         id: &str,
-        status: &str,
+        status: ConversationStatus,
         assigned: Option<&str>,
         at: chrono::NaiveDateTime,
     ) -> QueryResult<usize> {
-        let closed_at = (status == "closed").then_some(at);
+        let closed_at = (status == ConversationStatus::Closed).then_some(at);
         diesel::update(conversations::table.find(id))
             .set((
                 conversations::status.eq(status),

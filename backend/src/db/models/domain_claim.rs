@@ -2,6 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::domain_claims;
 use crate::db::DbConnection;
+use crate::domain::SiteId;
 
 /// A custom domain a site asked for and has not proven yet (at most one per site). Once the domain
 /// serves `token` at the well-known path, the claim becomes the site's `custom_domain`.
@@ -9,7 +10,7 @@ use crate::db::DbConnection;
 #[diesel(table_name = domain_claims)]
 pub struct DomainClaim {
     /// The claiming site.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The domain, lower case, without a trailing dot.
     pub domain: String,
     /// What the domain must serve.

@@ -2,25 +2,26 @@ use diesel::prelude::*;
 
 use crate::db::schema::invitations;
 use crate::db::DbConnection;
+use crate::domain::{ConversationId, InvitationId, OperatorId, SiteId, VisitorId};
 
 /// An operator's invitation to a visitor to chat, and the visitor's answer.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = invitations)]
 pub struct Invitation {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: InvitationId,
     /// The site.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The invited visitor.
-    pub visitor_id: String,
+    pub visitor_id: VisitorId,
     /// Who invited.
-    pub operator_id: Option<String>,
+    pub operator_id: Option<OperatorId>,
     /// The message shown in the bubble.
     pub message: String,
     /// `pending`, `accepted`, `declined` or `expired`.
     pub status: String,
     /// The conversation an accepted invitation opened.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     /// When it was sent (UTC).
     pub created_at: chrono::NaiveDateTime,
     /// When it was answered or expired.

@@ -2,6 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::memberships;
 use crate::db::DbConnection;
+use crate::domain::{OperatorId, SiteId};
 
 /// What an operator may do on a site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +41,9 @@ impl Role {
 #[diesel(table_name = memberships)]
 pub struct Membership {
     /// The site.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The operator.
-    pub operator_id: String,
+    pub operator_id: OperatorId,
     /// `owner`, `admin` or `agent` (see [`Role`]).
     pub role: String,
     /// When the operator joined the site (UTC).

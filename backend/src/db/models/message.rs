@@ -2,19 +2,20 @@ use diesel::prelude::*;
 
 use crate::db::schema::messages;
 use crate::db::DbConnection;
+use crate::domain::{ConversationId, MessageId, SenderKind};
 
 /// One message of a conversation, numbered by `seq`.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = messages)]
 pub struct Message {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: MessageId,
     /// The conversation.
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// Position in the conversation (1, 2, 3, …).
     pub seq: i64,
     /// `guest`, `operator` or `system`.
-    pub sender_kind: String,
+    pub sender_kind: SenderKind,
     /// The operator's or visitor's id.
     pub sender_id: Option<String>,
     /// The sender's idempotency key.

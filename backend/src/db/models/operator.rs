@@ -2,13 +2,14 @@ use diesel::prelude::*;
 
 use crate::db::schema::{memberships, operators};
 use crate::db::DbConnection;
+use crate::domain::OperatorId;
 
 /// A registered support agent who logs in to the console.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = operators)]
 pub struct Operator {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: OperatorId,
     /// Login email, lower case, unique.
     pub email: String,
     /// The `HANDLE` of `/u/HANDLE`, unique.

@@ -2,6 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::page_views;
 use crate::db::DbConnection;
+use crate::domain::{SiteId, VisitorId};
 
 /// One page a visitor viewed.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -10,9 +11,9 @@ pub struct PageView {
     /// Primary key (UUIDv7).
     pub id: String,
     /// The site.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The visitor.
-    pub visitor_id: String,
+    pub visitor_id: VisitorId,
     /// Page URL.
     pub url: String,
     /// Page title.

@@ -2,6 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::console_sessions;
 use crate::db::DbConnection;
+use crate::domain::OperatorId;
 
 /// A logged-in console session. The cookie holds a random token; `id` is its SHA-256 digest.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -10,7 +11,7 @@ pub struct ConsoleSession {
     /// SHA-256 hex digest of the cookie token.
     pub id: String,
     /// Who is logged in.
-    pub operator_id: String,
+    pub operator_id: OperatorId,
     /// The synchronizer token every state-changing console form must carry.
     pub csrf_token: String,
     /// Client IP at login.

@@ -2,15 +2,16 @@ use diesel::prelude::*;
 
 use crate::db::schema::visitors;
 use crate::db::DbConnection;
+use crate::domain::{SiteId, VisitorId};
 
 /// A guest: an anonymous visitor of one site with a temporary id and a secret token (stored hashed).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = visitors)]
 pub struct Visitor {
     /// Primary key (UUIDv7).
-    pub id: String,
+    pub id: VisitorId,
     /// The site the guest belongs to.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// The temporary guest id shown to operators; unique while active.
     pub guest_id: String,
     /// SHA-256 hex digest of the guest's token.

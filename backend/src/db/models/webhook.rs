@@ -2,6 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::webhooks as w;
 use crate::db::DbConnection;
+use crate::domain::SiteId;
 
 /// A URL a site owner registered for events.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -10,7 +11,7 @@ pub struct Webhook {
     /// Primary key (UUIDv7).
     pub id: String,
     /// The site.
-    pub site_id: String,
+    pub site_id: SiteId,
     /// Where to POST.
     pub url: String,
     /// Event names, as a JSON array.

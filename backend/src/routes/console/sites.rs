@@ -87,7 +87,7 @@ async fn embed(
 ) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
     let ManagedSite { site, op, .. } = managed;
-    let ids = vec![site.id.clone()];
+    let ids = [site.id.to_string()];
     let canned = services::run(&state.db, move |conn| canned::for_sites(conn, &ids))
         .await
         .map_err(ConsoleError::internal)?;
