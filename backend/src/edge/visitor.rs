@@ -312,9 +312,7 @@ impl SocketHandler for VisitorHandler {
                     conversation_id,
                     state,
                     preview,
-                    |site| {
-                        crate::services::widget_settings::WidgetSettings::of(site).typing_preview
-                    },
+                    |site| site.settings().typing_preview,
                 )
                 .await,
             ),

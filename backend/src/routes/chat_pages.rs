@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::extract::console::SESSION_COOKIE;
 use crate::pages as page;
 use crate::services::availability::online_now;
-use crate::services::widget_settings::WidgetSettings;
 use crate::services::{self, auth};
 use crate::state::AppState;
 
@@ -32,7 +31,7 @@ fn panel_config(
     operator: Option<&Operator>,
     online: bool,
 ) -> PanelConfig {
-    let settings = WidgetSettings::of(site);
+    let settings = site.settings();
     PanelConfig {
         site_key: site.public_key.clone(),
         base_url: state.settings.base().to_owned(),

@@ -259,7 +259,7 @@ async fn loader(
         .by_key(&state.db, key)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let settings = crate::services::widget_settings::WidgetSettings::of(&site);
+    let settings = site.settings();
     let script = beckon_widget::loader_script_with(&beckon_widget::LoaderOptions {
         site_key: &site.public_key,
         base_url: state.settings.base(),

@@ -23,7 +23,6 @@ pub mod sites;
 pub mod sms_inbound;
 pub mod visitors;
 pub mod webhooks;
-pub mod widget_settings;
 
 use crate::db::DbError;
 use crate::domain::InvalidInput;

@@ -85,17 +85,19 @@ pub struct RawSiteSettings<'a> {
     pub typing_preview: bool,
 }
 
-/// A site's editable settings, parsed.
+/// The settings form, parsed: the site's columns it sets and its patch of the typed settings.
 #[derive(Debug, Clone)]
-pub struct SiteSettings {
+pub struct SiteSettingsForm {
     origins: crate::domain::AllowedOrigins,
     custom_domain: Option<String>,
-    settings_json: String,
+    patch: crate::domain::SiteSettingsPatch,
 }
 
-impl SiteSettings {
+impl SiteSettingsForm {
     /// Parses the settings form's values.
-    pub fn parse(raw: &RawSiteSettings<'_>) -> Result<SiteSettings, crate::domain::InvalidInput> {
+    pub fn parse(
+        raw: &RawSiteSettings<'_>,
+    ) -> Result<SiteSettingsForm, crate::domain::InvalidInput> {
         let RawSiteSettings {
             origins,
             custom_domain,
@@ -143,18 +145,21 @@ impl SiteSettings {
             }
             Ok((!t.is_empty()).then(|| t.to_owned()))
         };
-        let settings = serde_json::json!({
-            "colour": (!colour.is_empty()).then_some(colour),
-            "position": if position == "left" { "left" } else { "right" },
-            "greeting": text("greeting", greeting)?,
-            "offline": text("offline", offline)?,
-            "auto_assign": auto_assign,
-            "typing_preview": typing_preview,
-        });
-        Ok(SiteSettings {
+        let patch = crate::domain::SiteSettingsPatch {
+            colour: Some((!colour.is_empty()).then(|| colour.to_owned())),
+            position: Some(Some(
+                if position == "left" { "left" } else { "right" }.to_owned(),
+            )),
+            greeting: Some(text("greeting", greeting)?),
+            offline: Some(text("offline", offline)?),
+            auto_assign: Some(auto_assign),
+            typing_preview: Some(typing_preview),
+            ..Default::default()
+        };
+        Ok(SiteSettingsForm {
             origins,
             custom_domain,
-            settings_json: settings.to_string(),
+            patch,
         })
     }
 }
@@ -164,32 +169,23 @@ impl SiteSettings {
 pub fn save_settings(
     conn: &mut DbConnection,
     site_id: &str,
-    s: &SiteSettings,
+    s: &SiteSettingsForm,
 ) -> Result<(), super::ServiceError> {
-    use crate::db::schema::sites as t;
     conn.transaction(|conn| {
-        // Other pages keep their own keys in the same JSON (hours, templates): merge, never replace.
-        let current: String = t::table.find(site_id).select(t::settings).first(conn)?;
-        let patch: serde_json::Value =
-            serde_json::from_str(&s.settings_json).unwrap_or_else(|_| serde_json::json!({}));
-        let merged = merge_settings(&current, patch);
-        diesel::update(t::table.find(site_id))
-            .set((
-                t::allowed_origins.eq(s.origins.to_json()),
-                t::settings.eq(&merged),
-            ))
-            .execute(conn)?;
+        // The patch holds only this form's keys: other pages' keys (hours, templates) stay.
+        Site::update_settings(conn, site_id, &s.patch)?;
+        Site::set_allowed_origins(conn, site_id, &s.origins)?;
         super::domains::request(conn, site_id, s.custom_domain.as_deref())
     })
 }
 
-/// "Change settings": validates nothing more (the form parsed into [`SiteSettings`]), commits the
+/// "Change settings": validates nothing more (the form parsed into [`SiteSettingsForm`]), commits the
 /// site's settings, and then invalidates what reads them: the site cache, and the availability
 /// watcher's view of the site (a changed site is read afresh on every node's next look).
 pub async fn change_settings(
     state: &crate::state::AppState,
     site: &Site,
-    settings: SiteSettings,
+    settings: SiteSettingsForm,
 ) -> Result<(), super::ServiceError> {
     let id = site.id.clone();
     super::run(&state.db, move |conn| save_settings(conn, &id, &settings)).await?;
@@ -298,24 +294,6 @@ pub fn enabled_operator_by_handle(
 ) -> Result<Option<crate::db::models::Operator>, super::ServiceError> {
     Ok(crate::db::models::Operator::find_by_handle(conn, handle)?
         .filter(|o| o.disabled_at.is_none()))
-}
-
-/// `current` settings JSON with the keys of `patch` replaced (a `null` removes a key).
-pub fn merge_settings(current: &str, patch: serde_json::Value) -> String {
-    let mut base = serde_json::from_str::<serde_json::Value>(current)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    if let serde_json::Value::Object(patch) = patch {
-        for (k, v) in patch {
-            if v.is_null() {
-                base.remove(&k);
-            } else {
-                base.insert(k, v);
-            }
-        }
-    }
-    serde_json::Value::Object(base).to_string()
 }
 
 /// Whether an `Origin` header value may use a site's widget routes: exact match against the allowed

@@ -10,8 +10,7 @@ use crate::error::ConsoleError;
 use crate::extract::console::{CsrfForm, CurrentOperator, ManagedSite, NoFields, OwnerOrAdmin};
 use crate::pages as page;
 use crate::services::domains::{self, DomainState};
-use crate::services::sites::{RawSiteSettings, SiteSettings};
-use crate::services::widget_settings::WidgetSettings;
+use crate::services::sites::{RawSiteSettings, SiteSettingsForm};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use beckon_console::settings::{site_settings, DomainClaimView, SiteSettingsView};
@@ -42,7 +41,7 @@ fn render(
     error: Option<&str>,
     saved: bool,
 ) -> HttpResponse {
-    let settings = WidgetSettings::of(site);
+    let settings = site.settings();
     let origins = site.allowed_origins().join("\n");
     let checked_at = domain
         .pending
@@ -140,7 +139,7 @@ async fn save(
     let nonce = page::nonce();
     let ManagedSite { site, op, .. } = managed;
     let form = form.into_inner();
-    let parsed = SiteSettings::parse(&RawSiteSettings {
+    let parsed = SiteSettingsForm::parse(&RawSiteSettings {
         origins: &form.allowed_origins,
         custom_domain: &form.custom_domain,
         colour: &form.colour,
