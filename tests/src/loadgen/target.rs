@@ -161,6 +161,8 @@ pub async fn spawn(
         .args(["--log", "warn"])
         .args(["--max-guests-per-ip", "10000000"])
         .args(["--guests-per-minute", "10000000"])
+        // Thousands of presence sockets share a few source addresses.
+        .args(["--max-sockets-per-ip", "10000000"])
         // Load, not a flood: chat messages are measured, not rate limited.
         .args(["--guest-message-burst", "1000000"])
         .args(["--guest-messages-per-minute", "1000000"])
