@@ -128,34 +128,23 @@ impl SiteSettingsForm {
                 "must be a domain name like help.example.com",
             ));
         };
-        let colour = colour.trim();
-        let colour_ok = colour.len() == 7
-            && colour.starts_with('#')
-            && colour[1..].bytes().all(|b| b.is_ascii_hexdigit());
-        if !colour.is_empty() && !colour_ok {
-            return Err(InvalidInput::new("colour", "must look like #2456d6"));
-        }
-        let text = |field: &'static str, raw: &str| -> Result<Option<String>, InvalidInput> {
+        // Blank fields clear a setting; what is set is checked by the patch's own rules.
+        let given = |raw: &str| {
             let t = raw.trim();
-            if t.chars().count() > 300 || t.chars().any(char::is_control) {
-                return Err(InvalidInput::new(
-                    field,
-                    "must be one line of at most 300 characters",
-                ));
-            }
-            Ok((!t.is_empty()).then(|| t.to_owned()))
+            (!t.is_empty()).then(|| t.to_owned())
         };
         let patch = crate::domain::SiteSettingsPatch {
-            colour: Some((!colour.is_empty()).then(|| colour.to_owned())),
+            colour: Some(given(colour)),
             position: Some(Some(
                 if position == "left" { "left" } else { "right" }.to_owned(),
             )),
-            greeting: Some(text("greeting", greeting)?),
-            offline: Some(text("offline", offline)?),
+            greeting: Some(given(greeting)),
+            offline: Some(given(offline)),
             auto_assign: Some(auto_assign),
             typing_preview: Some(typing_preview),
             ..Default::default()
         };
+        patch.validate()?;
         Ok(SiteSettingsForm {
             origins,
             custom_domain,
