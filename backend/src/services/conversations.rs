@@ -382,19 +382,6 @@ pub async fn mark_read(
     Ok(())
 }
 
-/// The site a conversation belongs to.
-fn site_of(
-    conn: &mut DbConnection,
-    c: &Conversation,
-) -> Result<crate::db::models::Site, ServiceError> {
-    use crate::db::schema::sites;
-    use diesel::prelude::*;
-    Ok(sites::table
-        .find(&c.site_id)
-        .select(crate::db::models::Site::as_select())
-        .first(conn)?)
-}
-
 /// Relays the guest's typing to the conversation's operators, with what they typed so far only
 /// where the site enabled previews (`previews_on` reads that from the site).
 pub async fn guest_typing(
@@ -410,7 +397,7 @@ pub async fn guest_typing(
     };
     let (c, previews_on) = run(&state.db, move |conn| {
         let c = chat::authorised(conn, &conversation_id, &party)?;
-        let site = site_of(conn, &c)?;
+        let site = crate::db::models::Site::get(conn, &c.site_id)?;
         Ok((c, previews_on(&site)))
     })
     .await?;
