@@ -13,6 +13,7 @@
 
 mod panel;
 
+pub use panel::PANEL_FAVICON_PATH;
 pub use panel::{
     panel_min_css, panel_min_js, panel_page, PanelConfig, PanelMode, PanelTexts, PANEL_VERSION,
 };

@@ -18,6 +18,14 @@ pub const PANEL_VERSION: &str = env!("BECKON_PANEL_VERSION");
 /// The accent colour used when the configured one is not `#rgb` or `#rrggbb`.
 const DEFAULT_COLOUR: &str = "#2456d6";
 
+/// The favicon of chat pages opened as a page (`/s/SLUG`, `/u/HANDLE`): Beckon's icon, which the
+/// backend serves for the console at this path (same workspace version, so the same path).
+pub const PANEL_FAVICON_PATH: &str = concat!(
+    "/console/assets/favicon-",
+    env!("CARGO_PKG_VERSION"),
+    ".svg"
+);
+
 /// What one chat panel shows and whom it talks to; serialised (as given, except for a normalised
 /// `colour` and `position`) into the page for the panel script.
 #[derive(Serialize, Clone, Debug)]
@@ -99,7 +107,7 @@ pub fn panel_page(cfg: &PanelConfig, nonce: &str) -> String {
         "<!doctype html>\n<html lang=\"en\" class=\"{mode}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1,viewport-fit=cover\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{title}</title>\
+         <title>{title}</title><link rel=\"icon\" type=\"image/svg+xml\" href=\"{PANEL_FAVICON_PATH}\">\
          <style nonce=\"{nonce}\">:root{{--accent:{colour};--on-accent:{on_accent}}}{PANEL_MIN_CSS}</style>\
          </head><body>\
          <noscript>This chat needs JavaScript.</noscript>\

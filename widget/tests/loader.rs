@@ -328,3 +328,33 @@ fn loader_takes_the_sites_colour_and_side() {
         assert_node_succeeded(output);
     }
 }
+
+#[test]
+fn a_refused_origin_never_mounts_and_a_failing_guest_request_mounts_nothing_yet() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "refused"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}
+
+#[test]
+fn a_blocked_presence_socket_falls_back_to_polling_for_invitations() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "polling"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}
+
+#[test]
+fn escape_closes_the_bubble_and_the_panel_and_the_focus_returns_to_the_launcher() {
+    if let Some(output) = node(
+        &["loader_scenarios.js", "keyboard"],
+        &loader_script("KEY", BASE_URL),
+    ) {
+        assert_node_succeeded(output);
+    }
+}

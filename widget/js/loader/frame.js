@@ -1,13 +1,16 @@
 // The chat panel: an iframe on Beckon's origin (`/chat/SITE_KEY?embed=1`) inside the shadow root, created on
 // first use. It talks to this page only with postMessage, and only through `tell` and the listener below,
 // which accepts nothing but the panel's own window from Beckon's origin.
-var frame = null, opened = false, ready = false, OPEN = "beckon:open:" + K, CHAT = "beckon:chat:" + K;
+var frame = null, opened = 0, ready = 0, focusing = 0, OPEN = "beckon:open:" + K, CHAT = "beckon:chat:" + K;
 
 // Opens or closes (hides) the panel, creating the iframe the first time; remembered for this tab's next page.
-function showPanel(visible) {
+// With `focus` (the visitor opened it) the keyboard focus moves into the panel, and the panel puts it in its
+// first field; a closed panel never keeps the focus: it goes back to the launcher before the frame hides.
+function showPanel(visible, focus) {
   opened = visible;
+  focusing = !!(visible && focus);
   store("sessionStorage", OPEN, visible ? 1 : null);
-  // Not mounted yet (no <body>): `mount` shows the panel.
+  // Not mounted yet (no guest or no <body>): `mount` shows the panel.
   if (!shadow) return;
   if (!frame) {
     frame = element("iframe", "panel", shadow);
@@ -15,8 +18,10 @@ function showPanel(visible) {
     frame.allow = "clipboard-write";
     frame.src = H + "/chat/" + encodeURIComponent(K) + "?embed=1";
   }
+  if (!visible && shadow.activeElement == frame) launcher.focus();
   frame.style.display = visible ? "" : "none";
-  tell({ type: "beckon:visible", open: visible });
+  if (focusing) frame.focus();
+  tell({ type: "beckon:visible", open: !!visible, focus: focusing });
 }
 
 // Posts to the panel once it is ready (before, the frame holds about:blank and the browser would log an
@@ -37,10 +42,10 @@ W.addEventListener("message", guard(function (event) {
   var data = event.data || {}, type = data.type;
   if (!frame || event.source != frame.contentWindow || event.origin != new URL(H).origin) return;
   if (type == "beckon:ready") {
-    ready = true;
-    showPanel(opened);
+    ready = 1;
+    showPanel(opened, focusing);
     init();
-  } else if (type == "beckon:close") showPanel(false);
+  } else if (type == "beckon:close") showPanel(0);
   else if (type == "beckon:unread") badge.textContent = data.count || "";
   else if (type == "beckon:conversation") store("localStorage", CHAT, data.id ? 1 : null);
   else if (type == "beckon:expired") {

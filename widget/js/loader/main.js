@@ -1,9 +1,9 @@
 // Entry: the public `window.Beckon` API, then start-up. Runs once per page however often it is included.
 // Neither method throws into the host page.
 var api = {
-  // Opens the chat panel (creating it the first time).
+  // Opens the chat panel (creating it the first time) and moves the focus into it.
   open: guard(function () {
-    showPanel(true);
+    showPanel(1, 1);
   }),
   // `Beckon.identify({id, name, email, ts, signature})`: vouches for the site's signed-in user, now or as
   // soon as this page has a guest (see `identify`).
@@ -22,8 +22,8 @@ try {
     [].forEach.call(queued || [], guard(function (call) {
       api[call[0]].apply(api, [].slice.call(call, 1));
     }));
-    if (D.body) mount();
-    else D.addEventListener("DOMContentLoaded", guard(mount));
+    // Nothing is mounted before the server gave this page a guest (`run`), so a refused origin shows nothing.
+    D.addEventListener("DOMContentLoaded", guard(mount));
     watchNavigation();
     run();
   }

@@ -1,14 +1,13 @@
 // Networking: the guest API, signed identification and the page-view beacon.
 //
-// Requests carry a text/plain body and no credentials, so the browser sends them cross-origin without a
-// CORS preflight (docs/protocol.md, "Guest API").
-function post(path, body, keepalive) {
+// Requests carry a string body, which the browser sends as text/plain, and no credentials, so it sends them
+// cross-origin without a CORS preflight (docs/protocol.md, "Guest API").
+function post(path, data, keepalive) {
   return W.fetch(H + path, {
     method: "POST",
-    headers: { "Content-Type": "text/plain" },
     credentials: "omit",
     keepalive: !!keepalive,
-    body: body
+    body: JSON.stringify(data)
   });
 }
 
@@ -16,7 +15,7 @@ function post(path, body, keepalive) {
 // same guest for a live token and a new one otherwise. Resolves once the guest is stored.
 function obtainGuest() {
   var known = readGuest();
-  return post("/api/v1/visitors", JSON.stringify({ site_key: K, token: (known && known.t) || null }))
+  return post("/api/v1/visitors", { site_key: K, token: known && known.t || null })
     .then(function (res) {
       if (!res.ok) throw res.status;
       return res.json();
@@ -36,7 +35,7 @@ var identity = null;
 var identify = guard(function () {
   var who = identity;
   if (guest && who)
-    post("/api/v1/identify", JSON.stringify({
+    post("/api/v1/identify", {
       site_key: K,
       token: guest.t,
       id: who.id,
@@ -44,21 +43,21 @@ var identify = guard(function () {
       email: who.email,
       ts: who.ts,
       signature: who.signature
-    })).catch(noop);
+    }).catch(noop);
 });
 
 // Reports a page view. The server takes at most 8 KiB, so long values are cut.
 function beacon(url, referrer) {
-  var body = JSON.stringify({
+  var body = {
     k: K,
     t: guest.t,
     u: url.slice(0, 2048),
     ti: D.title.slice(0, 512),
     r: referrer.slice(0, 2048)
-  });
+  };
   try {
     // A string body goes out as text/plain; sendBeacon answers false when it could not queue it.
-    if (navigator.sendBeacon(H + "/api/v1/beacon", body)) return;
+    if (navigator.sendBeacon(H + "/api/v1/beacon", JSON.stringify(body))) return;
   } catch (e) {}
   post("/api/v1/beacon", body, 1).catch(noop);
 }

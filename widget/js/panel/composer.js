@@ -15,20 +15,19 @@ function buildComposer(panel) {
   name.placeholder = T.name;
   name.setAttribute("aria-label", T.name);
   var row = el("div", "row", form);
-  var file = (view.file = el("input", "", form));
+  // The file picker: a real <input type=file>, visually hidden but focusable (Tab reaches it, Enter or
+  // Space opens it), inside a label drawn as the paper-clip button; the label shows its focus ring.
+  var clip = (view.clip = el("label", "attach", row));
+  clip.title = T.attach;
+  icon("clip", clip);
+  var file = (view.file = el("input", "visually-hidden", clip));
   file.type = "file";
   file.multiple = true;
-  file.hidden = true;
-  file.tabIndex = -1;
+  file.setAttribute("aria-label", T.attach);
   file.addEventListener("change", guard(function () {
     Array.prototype.slice.call(file.files || []).forEach(attach);
     file.value = "";
   }));
-  var clip = button("attach", row, "📎", function () {
-    file.click();
-  });
-  clip.setAttribute("aria-label", T.attach);
-  clip.title = T.attach;
   var input = (view.input = el("textarea", "input", row));
   input.rows = 1;
   input.maxLength = MAX_BODY;

@@ -113,6 +113,7 @@ function drop(test) {
     hideMessage(m);
     return false;
   });
+  showGreeting();
 }
 
 // Takes in a message from the server (live or history). Our own messages come back with the

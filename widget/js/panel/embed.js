@@ -4,7 +4,9 @@
 // postMessage protocol with the loader (the parent window), which checks our origin and window:
 //   panel -> parent: {type: "beckon:ready"}, {type: "beckon:unread", count}, {type: "beckon:close"},
 //                    {type: "beckon:conversation", id}, {type: "beckon:expired"}
-//   parent -> panel: {type: "beckon:init", token, guest_id}, {type: "beckon:visible", open}
+//   parent -> panel: {type: "beckon:init", token, guest_id}, {type: "beckon:visible", open, focus}
+// Escape in the panel asks the loader to close it (`beckon:close`); the loader then puts the focus back on
+// its launcher.
 // We cannot know the host page's origin, so we post with "*" and never post anything secret; we accept
 // messages only from our parent window.
 var parentOpen = !EMBED, heardParent = false, lastUnread = -1, toldConversation, audio = null;
@@ -90,11 +92,21 @@ function listen() {
     else if (data.type == "beckon:visible") {
       heardParent = true;
       parentOpen = !!data.open;
-      if (parentOpen && W.innerWidth > 480) view.input.focus();
+      // The visitor opened the panel (launcher, keyboard, "Chat now"): the caret goes where they write,
+      // except on a phone, where a keyboard popping up would cover the conversation.
+      if (parentOpen && data.focus && W.screen.width > 480) focusField();
       markRead();
     }
   }));
   D.addEventListener("visibilitychange", guard(markRead));
   D.addEventListener("pointerdown", guard(unlockSound), { once: true });
   D.addEventListener("keydown", guard(unlockSound), { once: true });
+  D.addEventListener("keydown", guard(function (event) {
+    if (event.key == "Escape" && !event.defaultPrevented) post({ type: "beckon:close" });
+  }));
+}
+
+// The composer, or the leave-a-message text when no one can answer.
+function focusField() {
+  (view.leave.hidden ? view.input : view.leaveText).focus();
 }

@@ -45,7 +45,8 @@ var STRINGS = {
     greeting: "Hallo! Wie können wir Ihnen helfen?",
     offline: "Wir sind gerade nicht da. Hinterlassen Sie eine Nachricht, wir melden uns.",
     name: "Ihr Name (optional)",
-    message: "Nachricht schreiben…",
+    // Short enough for the composer of a 370 px panel next to "Senden" (longer ones were clipped).
+    message: "Ihre Nachricht…",
     send: "Senden",
     close: "Chat schließen",
     log: "Nachrichten",

@@ -36,10 +36,16 @@ function buildLeave(panel) {
   text.rows = 4;
   text.maxLength = MAX_BODY;
   text.required = true;
-  var pick = el("label", "pick", form, T.pickFile);
-  var file = (view.leaveFile = el("input", "", pick));
+  // A styled picker: the real input, visually hidden but focusable, inside a label drawn as a button,
+  // and the chosen file's name next to it.
+  var pick = el("div", "pick", form), choose = el("label", "pick-button", pick);
+  icon("clip", choose);
+  el("span", "", choose, T.pickFile);
+  var file = (view.leaveFile = el("input", "visually-hidden", choose));
   file.type = "file";
   file.name = "file";
+  view.leaveFileName = el("span", "pick-name", pick);
+  file.addEventListener("change", guard(showPicked));
   // A trap for bots: people never see or reach it, so it stays empty.
   var trap = (view.trap = el("input", "hp", form));
   trap.type = "text";
@@ -61,6 +67,12 @@ function buildLeave(panel) {
     showStatus();
     view.leaveText.focus();
   });
+}
+
+// Shows the name of the file chosen for the message (none: nothing).
+function showPicked() {
+  var file = (view.leaveFile.files || [])[0];
+  view.leaveFileName.textContent = file ? String(file.name) : "";
 }
 
 function field(form, tag, name, label, autocomplete) {
@@ -183,6 +195,7 @@ function left(status, json, email, name) {
     return;
   }
   view.leaveText.value = view.leaveFile.value = "";
+  view.leaveFileName.textContent = "";
   leaveError("");
   view.sentText.textContent = fill(T.thanks, null).split("{{email}}").join(email);
   if (json.conversation_id) {

@@ -15,6 +15,43 @@ function el(tag, className, parent, text) {
   return node;
 }
 
+// Inline SVG icons (no emoji: they show as empty boxes without an emoji font), 24×24 outlines drawn in
+// the text colour, built with DOM APIs from these fixed path strings only.
+var ICONS = {
+  clip: ["M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48"],
+  close: ["M18 6L6 18", "M6 6l12 12"],
+  send: ["M22 2L11 13", "M22 2l-7 20-4-9-9-4 20-7z"]
+};
+
+function icon(name, parent) {
+  var NS = "http://www.w3.org/2000/svg", svg = D.createElementNS(NS, "svg");
+  svg.setAttribute("class", "icon icon-" + name);
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  ICONS[name].forEach(function (d) {
+    var path = D.createElementNS(NS, "path");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+  });
+  if (parent) parent.appendChild(svg);
+  return svg;
+}
+
+// An operator's avatar: their initials on a colour picked from the name (the same name always gets the
+// same colour; Beckon has no avatar images). Decorative: the name is always shown next to it.
+function avatar(name, parent) {
+  var words = String(name || "").trim().split(/\s+/).filter(Boolean), initials = "", hash = 0, text = String(name || "");
+  if (words.length) initials = Array.from(words[0])[0] || "";
+  if (words.length > 1) initials += Array.from(words[words.length - 1])[0] || "";
+  for (var i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) | 0;
+  var node = el("span", "avatar", parent, initials.toUpperCase() || "?");
+  node.setAttribute("aria-hidden", "true");
+  // Dark enough for white initials on every hue.
+  node.style.backgroundColor = "hsl(" + (Math.abs(hash) % 360) + ", 55%, 38%)";
+  return node;
+}
+
 function button(className, parent, text, onClick) {
   var node = el("button", className, parent, text);
   node.type = "button";
@@ -25,14 +62,18 @@ function button(className, parent, text, onClick) {
 function buildView() {
   D.documentElement.lang = LANG;
   var panel = el("div", "panel", D.body);
-  var head = el("header", "head", panel), titles = el("div", "titles", head);
+  var head = el("header", "head", panel);
+  view.face = el("span", "face", head);
+  view.face.hidden = true;
+  var titles = el("div", "titles", head);
   view.title = el("h1", "title", titles, CFG.operator_name || CFG.site_name || "");
   view.status = el("p", "status", titles);
   view.status.setAttribute("role", "status");
   if (EMBED) {
-    var close = button("close", head, "×", function () {
+    var close = button("close", head, null, function () {
       post({ type: "beckon:close" });
     });
+    icon("close", close);
     close.setAttribute("aria-label", T.close);
     close.title = T.close;
   }
@@ -63,7 +104,15 @@ function buildView() {
 function mountMessage(m, next) {
   var row = render(m), after = next && rows.get(next);
   view.log.insertBefore(row.node, after ? after.node : null);
+  showGreeting();
   if (pinned || m.sender == "guest") scrollToEnd();
+}
+
+// The built-in greeting stands in for the team until someone speaks; when the chat opens with an
+// operator's own words (an accepted invitation's text), those greet the guest instead.
+function showGreeting() {
+  var first = messages[0];
+  view.greeting.hidden = !!(first && first.seq == 1 && first.sender == "operator");
 }
 
 // Creates or updates a message's row: sender, body, time and (for the guest's own) delivery status; a
@@ -73,7 +122,12 @@ function render(m) {
   if (!row) {
     var node = el("div", "");
     row = { node: node };
-    if (m.sender == "operator") el("p", "who", node, m.sender_name || fill("{{operator_name}}", conv.operator));
+    if (m.sender == "operator") {
+      // Who wrote it, with their avatar: an accepted invitation's text opens the chat this way.
+      var name = m.sender_name || fill("{{operator_name}}", conv.operator), who = el("p", "who", node);
+      avatar(name, who);
+      el("span", "who-name", who, name);
+    }
     row.body = el(file ? "div" : "p", "body", node);
     row.meta = el("p", "meta", node);
     row.meta.addEventListener("click", guard(function () {
@@ -152,9 +206,13 @@ function showAttachment(box, body) {
       })
     : el("span", "file", box);
   if (a.id) control.title = T.download;
-  el("span", "name", control, a.name);
+  // Not "name"/"size": the composer's name field owns `.name` (a white box), which made the file's
+  // name white on white in the guest's bubble.
+  icon("clip", control);
+  var label = el("span", "file-label", control);
+  el("span", "file-name", label, a.name);
   var size = humanSize(a.size);
-  if (size) el("span", "size", control, " (" + size + ")");
+  if (size) el("span", "file-size", label, " (" + size + ")");
 }
 
 // Fetches the thumbnails waiting for a guest (restored messages show before there is one).
@@ -205,6 +263,7 @@ function hideMessage(m) {
   var row = rows.get(m);
   if (row) row.node.remove();
   rows.delete(m);
+  showGreeting();
 }
 
 function scrollToEnd() {
@@ -234,12 +293,26 @@ function showStatus() {
   else if (status == "open") text = fill(T.open, conv.operator);
   else if (status == "closed") text = T.closed;
   view.status.textContent = text;
+  showFace(chat && status == "open" ? conv.operator : null);
   view.form.hidden = !chat || status == "closed";
   view.ended.hidden = !chat || status != "closed";
   view.leave.hidden = mode != "offline";
   view.sent.hidden = mode != "sent";
   view.name.hidden = !!(conv.id || messages.length);
   if (status == "closed") showTyping(false);
+}
+
+// The header shows who the guest is chatting with: their avatar and name (otherwise the site's name).
+var faceShown = "";
+
+function showFace(operator) {
+  if ((operator || "") != faceShown) {
+    faceShown = operator || "";
+    view.face.textContent = "";
+    if (operator) avatar(operator, view.face);
+  }
+  view.face.hidden = !operator;
+  view.title.textContent = operator || CFG.operator_name || CFG.site_name || "";
 }
 
 // Shows "NAME is typing…" for at most 6 s unless refreshed; hides it with `on` false.

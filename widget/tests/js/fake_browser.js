@@ -3,6 +3,21 @@
 // postMessage and the DOM.
 "use strict";
 
+// An element's inline style: plain properties, plus `setProperty` that records each property's priority
+// (the loader sets its host element's placement as !important).
+class FakeStyle {
+  constructor() {
+    Object.defineProperty(this, "priorities", { value: {} });
+  }
+  setProperty(name, value, priority) {
+    this[name] = String(value);
+    this.priorities[name] = priority || "";
+  }
+  getPropertyPriority(name) {
+    return this.priorities[name] || "";
+  }
+}
+
 class FakeNode {
   constructor(tagName, namespaceURI) {
     this.tagName = String(tagName).toUpperCase();
@@ -11,7 +26,7 @@ class FakeNode {
     this.attributes = {};
     this.listeners = {};
     this.parentNode = null;
-    this.style = {};
+    this.style = new FakeStyle();
     this.className = "";
     this.id = "";
     this.ownText = "";
@@ -37,6 +52,17 @@ class FakeNode {
   }
   focus() {
     document.activeElement = this;
+    // Inside a shadow root, that root's activeElement is this node (the document's is the host).
+    let node = this;
+    while (node.parentNode) node = node.parentNode;
+    if (node.host) {
+      node.activeElement = this;
+      document.activeElement = node.host;
+    }
+  }
+  contains(other) {
+    for (let node = other; node; node = node.parentNode) if (node === this) return true;
+    return false;
   }
   remove() {
     const parent = this.parentNode;
@@ -162,6 +188,13 @@ Object.defineProperty(globalThis, "navigator", {
     },
   },
 });
+
+// A constructed style sheet: keeps the text it was given.
+globalThis.CSSStyleSheet = class {
+  replaceSync(text) {
+    this.text = String(text);
+  }
+};
 
 const sockets = [];
 class FakeWebSocket {

@@ -19,11 +19,14 @@ const lastBeacon = () => JSON.parse(beacons[beacons.length - 1].body);
 const root = () => document.getElementById("beckon-root");
 const shadow = () => root().shadowRoot;
 const frame = () => shadow().querySelector("iframe.panel");
-// The launcher's style sheet (a <style> element: Node has no constructable style sheets).
-const sheet = () => shadow().querySelector("style").textContent;
-// The host element's inline style as {property: value}.
-const hostStyle = () =>
-  Object.fromEntries(root().style.cssText.split(";").filter(Boolean).map((d) => d.split(":")));
+// The launcher's (constructed) style sheet.
+const sheet = () => shadow().adoptedStyleSheets[0].text;
+// Runs every pending timer; the delays of those that are not the invitation poll's (3 s, 15 s hidden).
+const backoffs = () => runTimers().filter((delay) => delay !== 3e3 && delay !== 15e3);
+// The timers pending, the invitation poll's left out.
+const otherTimers = () => timers.filter((timer) => timer.delay !== 3e3 && timer.delay !== 15e3);
+// The host element's inline style ({property: value}, set through CSSOM).
+const hostStyle = () => root().style;
 // The requests to the identify endpoint so far.
 const identifies = () => requests.filter((r) => r.url === BASE + "/api/v1/identify");
 
@@ -59,11 +62,12 @@ async function visit() {
   assert.equal(session.get("beckon:open:KEY"), "1", "queued open() replayed");
   window.Beckon.identify({ id: "u2" });
 
-  // Guest request: text/plain, no credentials, the stored token.
+  // Guest request: a string body (sent as text/plain), no credentials, the stored token.
   assert.equal(requests.length, 1);
   const init = requests[0].init;
   assert.equal(init.method, "POST");
-  assert.equal(init.headers["Content-Type"], "text/plain");
+  assert.equal(init.headers, undefined, "no header that would need a preflight");
+  assert.equal(typeof init.body, "string");
   assert.equal(init.credentials, "omit");
   assert.deepEqual(await answerGuest(200, { guest_id: "g1", token: "tok1", returning: true }), {
     site_key: "KEY",
@@ -90,7 +94,12 @@ async function visit() {
   // Launcher: fixed host with an open shadow root and a labelled button that toggles the chat. The queued
   // open() opened the panel, so the first click closes it and the second opens it again.
   assert.ok(root(), "#beckon-root exists");
-  assert.match(root().style.cssText, /position:fixed/);
+  assert.equal(root().tagName, "BECKON-CHAT", "a custom element, which no div/span rule matches");
+  // Every declaration of the placement is !important, starting from `all: initial`.
+  for (const [name, value] of Object.entries({ all: "initial", position: "fixed", "z-index": "2147483647", bottom: "20px" })) {
+    assert.equal(hostStyle()[name], value, name);
+    assert.equal(hostStyle().getPropertyPriority(name), "important", name);
+  }
   // Without a colour or side of the site's own: Beckon's blue, bottom-right.
   assert.equal(hostStyle().right, "20px");
   assert.equal(hostStyle().left, undefined);
@@ -98,7 +107,7 @@ async function visit() {
   assert.match(sheet(), /\.bubble,\.panel\{position:absolute;right:0;/);
   const launcher = shadow().querySelector("button.launcher");
   assert.equal(launcher.getAttribute("aria-label"), "Live help");
-  assert.ok(launcher.querySelector("path"), "icon drawn");
+  assert.match(sheet(), /\.launcher:before\{content:''/, "icon drawn in CSS");
   assert.equal(frame().style.display, "", "queued open() shows the panel");
   launcher.click();
   assert.equal(frame().style.display, "none");
@@ -173,7 +182,7 @@ async function visit() {
   // 4401: forget the token, ask for a new guest after a backoff, re-report the page, reconnect.
   ws.serverClose(4401);
   assert.equal(storage.has(STORE), false);
-  const [delay] = runTimers();
+  const [delay] = backoffs();
   assert.ok(delay >= 500 && delay <= 1000, "first backoff 0.5-1 s, was " + delay);
   assert.deepEqual(await answerGuest(201, { guest_id: "g2", token: "tok2", returning: false }), {
     site_key: "KEY",
@@ -186,17 +195,17 @@ async function visit() {
 
   // No hello yet, so the backoff keeps growing; a hello resets it; 1001 comes back quickly.
   sockets[1].serverClose(1006);
-  const [second] = runTimers();
+  const [second] = backoffs();
   assert.ok(second >= 1000 && second <= 2000, "second backoff 1-2 s, was " + second);
   assert.equal(sockets.length, 3);
   sockets[2].receive({ type: "hello", guest_id: "g2" });
   sockets[2].serverClose(1001);
-  const [quick] = runTimers();
+  const [quick] = backoffs();
   assert.ok(quick < 1000, "1001 reconnects within 1 s, was " + quick);
   assert.equal(sockets.length, 4);
   for (let i = 0; i < 8; i++) {
     sockets[sockets.length - 1].serverClose(1006);
-    const [next] = runTimers();
+    const [next] = backoffs();
     assert.ok(next <= 30000, "backoff capped at 30 s, was " + next);
   }
 
@@ -234,7 +243,7 @@ async function hostile() {
   load();
   assert.equal(root(), null, "not mounted before the body exists");
 
-  // The guest request fails: retried with backoff, nothing escapes.
+  // The guest request fails: retried with backoff, nothing escapes, and nothing is mounted meanwhile.
   requests[0].fail();
   await settle();
   runTimers();
@@ -243,25 +252,26 @@ async function hostile() {
   runTimers();
   assert.equal(requests.length, 3);
   await answerGuest(201, { guest_id: "g1", token: "tok1", returning: false });
+  assert.equal(root(), null, "still no body");
   assert.equal(beacons.length, 1);
   assert.match(sockets[0].url, /t=tok1$/);
+
+  // The body arrives; the launcher mounts with its constructed style sheet.
+  document.body = document.documentElement.appendChild(body);
+  document.dispatchEvent({ type: "DOMContentLoaded" });
+  assert.ok(root());
+  assert.match(sheet(), /\.launcher\{/);
 
   // With storage blocked the token lives in memory: after a 4401 the request carries no token.
   sockets[0].serverClose(4401);
   runTimers();
   assert.equal(JSON.parse(requests[3].init.body).token, null);
 
-  // The body arrives; the launcher mounts with a <style> element in the shadow root.
-  document.body = document.documentElement.appendChild(body);
-  document.dispatchEvent({ type: "DOMContentLoaded" });
-  assert.ok(root());
-  assert.match(shadow().querySelector("style").textContent, /\.launcher\{/);
-
   // An invite before the socket's replacement exists must not throw when answered.
   sockets[0].receive({ type: "invite", invitation_id: "i1", operator: "Ann", message: "Hi" });
   shadow().querySelector(".bubble-accept").click();
   assert.equal(shadow().querySelector("div.bubble"), null);
-  assert.equal(timers.length, 0);
+  assert.equal(otherTimers().length, 0);
 }
 
 // The chat panel's iframe and the postMessage protocol with it.
@@ -292,7 +302,7 @@ async function panel() {
   // Ready: the panel learns whether it is visible and gets the guest, sent to Beckon's origin only.
   messageFrom(panelWindow, BASE, { type: "beckon:ready" });
   assert.deepEqual(postedToPanel(), [
-    { data: { type: "beckon:visible", open: true }, targetOrigin: BASE },
+    { data: { type: "beckon:visible", open: true, focus: true }, targetOrigin: BASE },
     { data: { type: "beckon:init", token: "tok1", guest_id: "g1" }, targetOrigin: BASE },
   ]);
 
@@ -300,7 +310,7 @@ async function panel() {
   messageFrom(panelWindow, BASE, { type: "beckon:close" });
   assert.equal(iframe.style.display, "none");
   assert.equal(session.has("beckon:open:KEY"), false);
-  assert.deepEqual(postedToPanel(), [{ data: { type: "beckon:visible", open: false }, targetOrigin: BASE }]);
+  assert.deepEqual(postedToPanel(), [{ data: { type: "beckon:visible", open: false, focus: false }, targetOrigin: BASE }]);
 
   // Unread count on the launcher's badge, as text.
   const badge = shadow().querySelector("span.badge");
@@ -339,10 +349,12 @@ async function panel() {
   assert.equal(sockets.length, 2, "the old socket's late close event changes nothing");
 }
 
-// A page after one with a running conversation: the panel comes back at once, hidden.
+// A page after one with a running conversation: the panel comes back as soon as the guest is known, hidden.
 async function continued() {
   storage.set("beckon:chat:KEY", "1");
   load();
+  assert.equal(root(), null, "nothing mounted before the guest is known");
+  await answerGuest(200, { guest_id: "g1", token: "tok1", returning: true });
   assert.ok(frame(), "iframe created on load");
   assert.equal(frame().style.display, "none");
   assert.equal(session.has("beckon:open:KEY"), false);
@@ -352,7 +364,9 @@ async function continued() {
 async function reopened() {
   session.set("beckon:open:KEY", "1");
   load();
+  await answerGuest(200, { guest_id: "g1", token: "tok1", returning: true });
   assert.equal(frame().style.display, "");
+  assert.notEqual(document.activeElement, root(), "a panel brought back does not take the focus");
 }
 
 // `Beckon.identify`: posted once the guest is known, again whenever called and for every new guest.
@@ -368,14 +382,14 @@ async function identify() {
   assert.equal(identifies().length, 1);
   const first = identifies()[0];
   assert.equal(first.init.method, "POST");
-  assert.equal(first.init.headers["Content-Type"], "text/plain");
+  assert.equal(first.init.headers, undefined);
   assert.equal(first.init.credentials, "omit");
   assert.deepEqual(JSON.parse(first.init.body), { site_key: "KEY", token: "tok1", ...who });
 
   // A refused signature (403) or a failed request is ignored: nothing escapes, nothing is retried.
   first.answer(403, { error: "forbidden", message: "the identity signature is not valid or not fresh" });
   await settle();
-  assert.equal(timers.length, 0);
+  assert.equal(otherTimers().length, 0);
 
   // Called later: posted at once with the current token; only the identity's own fields go out.
   const again = { id: "u1", name: "Ann B", email: "", ts: 1700000100, signature: "cd34", role: "admin" };
@@ -436,7 +450,125 @@ async function look() {
   assert.equal(frame().className, "panel");
 }
 
-const scenarios = { visit, hostile, panel, continued, reopened, identify, look };
+// A page whose origin the site does not allow: the guest request answers 403, so nothing is mounted and
+// nothing is asked again; before that, a failing request keeps nothing mounted either.
+async function refused() {
+  load();
+  requests[0].fail();
+  await settle();
+  assert.equal(root(), null);
+  runTimers();
+  await answerGuest(403, { error: "origin_not_allowed" });
+  assert.equal(root(), null, "never mounted");
+  assert.equal(timers.length, 0, "never retried");
+  assert.equal(sockets.length, 0);
+  assert.equal(beacons.length, 0);
+  assert.equal(requests.length, 2);
+}
+
+// The presence socket blocked (here the constructor throws, as some browsers do for a socket the page's CSP
+// forbids): invitations are polled over HTTP every 3 s and answered there, until a socket says hello.
+async function polling() {
+  const RealSocket = globalThis.WebSocket;
+  globalThis.WebSocket = function () {
+    throw new Error("SecurityError: refused by the page's Content-Security-Policy");
+  };
+  load();
+  await answerGuest(201, { guest_id: "g1", token: "tok1", returning: false });
+  const polls = () => requests.filter((r) => r.url === BASE + "/api/v1/invitations/poll");
+  const answers = () => requests.filter((r) => r.url === BASE + "/api/v1/invitations/answer");
+  assert.equal(polls().length, 0, "a socket gets 3 s to say hello first");
+  fake.advance(3000);
+  assert.equal(polls().length, 1);
+  const first = polls()[0];
+  assert.equal(first.init.headers, undefined);
+  assert.equal(first.init.credentials, "omit");
+  assert.deepEqual(JSON.parse(first.init.body), { k: "KEY", t: "tok1" });
+  assert.ok(timers.some((t) => t.delay === 3000), "next poll in 3 s");
+  first.answer(200, { invitation: { invitation_id: "i1", operator: "Ann <b>", message: "Hi?" } });
+  await settle();
+  const bubble = shadow().querySelector("div.bubble");
+  assert.equal(bubble.querySelector(".bubble-operator").textContent, "Ann <b>");
+  // The same invitation again keeps the same bubble.
+  fake.advance(3000);
+  assert.equal(polls().length, 2);
+  polls()[1].answer(200, { invitation: { invitation_id: "i1", operator: "Ann <b>", message: "Hi?" } });
+  await settle();
+  assert.equal(shadow().querySelector("div.bubble"), bubble);
+  // Accepting answers over HTTP (no socket) and opens the panel with the focus in it.
+  bubble.querySelector(".bubble-accept").click();
+  assert.equal(answers().length, 1);
+  assert.deepEqual(JSON.parse(answers()[0].init.body), { k: "KEY", t: "tok1", invitation_id: "i1", accepted: true });
+  assert.equal(answers()[0].init.credentials, "omit");
+  assert.equal(frame().style.display, "");
+  assert.equal(shadow().activeElement, frame(), "focus moved into the panel");
+  answers()[0].answer(204, {});
+  // A late answer still offering i1 (already answered) shows nothing; no invitation takes a bubble down.
+  fake.advance(3000);
+  polls()[2].answer(200, { invitation: { invitation_id: "i1", operator: "Ann", message: "Hi?" } });
+  await settle();
+  assert.equal(shadow().querySelector("div.bubble"), null);
+  fake.advance(3000);
+  polls()[3].answer(200, { invitation: { invitation_id: "i2", operator: "Ann", message: "Again?" } });
+  await settle();
+  assert.ok(shadow().querySelector("div.bubble"));
+  fake.advance(3000);
+  polls()[4].answer(200, { invitation: null });
+  await settle();
+  assert.equal(shadow().querySelector("div.bubble"), null, "expired: the bubble goes");
+  // A failed poll changes nothing.
+  fake.advance(3000);
+  polls()[5].answer(429, { error: "rate_limited" });
+  await settle();
+  // A hidden tab polls every 15 s.
+  document.hidden = true;
+  fake.advance(3000);
+  assert.ok(timers.some((t) => t.delay === 15000), "slower while hidden");
+  document.hidden = false;
+  // The socket is tried again meanwhile; once one says hello, polling stops.
+  globalThis.WebSocket = RealSocket;
+  fake.advance(31000);
+  assert.equal(sockets.length, 1, "the socket was retried");
+  sockets[0].receive({ type: "hello", guest_id: "g1" });
+  const count = polls().length;
+  fake.advance(60000);
+  assert.equal(polls().length, count, "no polling once the socket works");
+}
+
+// Keyboard: Escape on the bubble declines it, Escape in the panel (its `beckon:close`) closes it, and the
+// focus goes back to the launcher rather than staying in a hidden frame.
+async function keyboard() {
+  load();
+  await answerGuest(201, { guest_id: "g1", token: "tok1", returning: false });
+  const launcher = shadow().querySelector("button.launcher");
+  launcher.focus();
+  launcher.click();
+  assert.equal(shadow().activeElement, frame(), "opening moves the focus into the panel");
+  const panelWindow = frame().contentWindow;
+  messageFrom(panelWindow, BASE, { type: "beckon:ready" });
+  assert.deepEqual(postedToPanel()[0].data, { type: "beckon:visible", open: true, focus: true });
+  messageFrom(panelWindow, BASE, { type: "beckon:close" });
+  assert.equal(frame().style.display, "none");
+  assert.equal(shadow().activeElement, launcher, "focus back on the launcher");
+  assert.deepEqual(postedToPanel()[0].data, { type: "beckon:visible", open: false, focus: false });
+
+  sockets[0].receive({ type: "hello", guest_id: "g1" });
+  sockets[0].receive({ type: "invite", invitation_id: "i1", operator: "Ann", message: "Hi" });
+  shadow().querySelector(".bubble-accept").focus();
+  shadow().dispatchEvent({ type: "keydown", key: "Enter" });
+  assert.ok(shadow().querySelector("div.bubble"), "other keys do nothing");
+  shadow().dispatchEvent({ type: "keydown", key: "Escape" });
+  assert.equal(shadow().querySelector("div.bubble"), null);
+  assert.deepEqual(sockets[0].sent.pop(), { type: "invite_response", invitation_id: "i1", accepted: false });
+  assert.equal(shadow().activeElement, launcher);
+  // Escape on the launcher with the panel open closes it.
+  launcher.click();
+  shadow().dispatchEvent({ type: "keydown", key: "Escape" });
+  assert.equal(frame().style.display, "none");
+  assert.equal(shadow().activeElement, launcher);
+}
+
+const scenarios = { visit, hostile, panel, continued, reopened, identify, look, refused, polling, keyboard };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error("unknown scenario " + name);

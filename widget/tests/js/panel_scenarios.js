@@ -75,7 +75,7 @@ function type(text) {
 // The visitor picks files in the attach dialog.
 function pick(...files) {
   const input = panel().descendants().find((node) => node.tagName === "INPUT" && node.type === "file");
-  assert.ok(input && input.hidden, "a hidden file input");
+  assert.ok(input && input.className.split(" ").includes("visually-hidden"), "a visually hidden file input");
   input.files = files;
   input.value = "C:\\fakepath\\" + files[0].name;
   input.dispatchEvent({ type: "change" });
@@ -212,7 +212,8 @@ async function page() {
   socket().receive(message(2, "operator", "<b>Hi</b> <img src=x onerror=alert(1)>"));
   const reply = rows()[1];
   assert.equal(reply.className.split(" ").includes("msg-operator"), true);
-  assert.equal(reply.querySelector("p.who").textContent, "Ann");
+  assert.equal(reply.querySelector("span.who-name").textContent, "Ann");
+  assert.equal(reply.querySelector("span.avatar").textContent, "A", "the operator's initials");
   assert.equal(reply.querySelector("p.body").textContent, "<b>Hi</b> <img src=x onerror=alert(1)>");
   assert.equal(reply.querySelector("p.body").children.length, 0);
   assert.deepEqual(sent(), [{ type: "read", conversation_id: "c1", seq: 2 }]);
@@ -539,7 +540,7 @@ async function german() {
   assert.equal(document.documentElement.lang, "de");
   assert.equal(q("h1.title").textContent, config.site_name);
   assert.equal(q("p.greeting").textContent, "Willkommen bei " + config.site_name + ", " + config.site_name + "!");
-  assert.equal(q("textarea.input").placeholder, "Nachricht schreiben…");
+  assert.equal(q("textarea.input").placeholder, "Ihre Nachricht…");
   assert.equal(q("input.name").placeholder, "Ihr Name (optional)");
   assert.equal(q("form.leave").querySelector("textarea").placeholder, "Ihre Nachricht");
   assert.equal(q("form.leave").querySelector("button.send").textContent, "Nachricht senden");
@@ -553,13 +554,17 @@ async function german() {
   socket().receive(conversation("open", { operator: "Jörg" }));
   assert.equal(q("p.status").textContent, "Sie chatten mit Jörg");
   // Upload problems in German.
-  assert.equal(q("button.attach").getAttribute("aria-label"), "Datei anhängen");
+  assert.equal(q("label.attach").title, "Datei anhängen");
+  assert.equal(
+    panel().descendants().find((node) => node.tagName === "INPUT" && node.type === "file").getAttribute("aria-label"),
+    "Datei anhängen"
+  );
   pick({ name: "a.exe", size: 10, type: "application/x-msdownload" });
   uploadRequest().answer(415, { code: "unsupported_type" });
   await settle();
   assert.match(lastRow().querySelector("p.meta").textContent, /Dieser Dateityp wird nicht angenommen$/);
   pick({ name: "b.zip", size: 2048, type: "application/zip" });
-  assert.equal(lastRow().querySelector("span.size").textContent, " (2 KB)");
+  assert.equal(lastRow().querySelector("span.file-size").textContent, " (2 KB)");
   uploadRequest().answer(413, { code: "too_large" });
   await settle();
   assert.match(lastRow().querySelector("p.meta").textContent, /Datei zu groß$/);
@@ -616,14 +621,14 @@ async function attachments() {
   socket().receive({ type: "hello", guest_id: "g1" });
   const guestHeaders = { "X-Beckon-Site": config.site_key, "X-Beckon-Guest": "t1" };
 
-  // The paperclip opens the (hidden) file dialog.
-  const attach = q("button.attach");
-  assert.equal(attach.getAttribute("aria-label"), "Attach a file");
+  // The paperclip is the label of the (visually hidden, still focusable) file input: clicking it opens
+  // the file dialog, and Tab reaches the input itself.
+  const attach = q("label.attach");
   const input = panel().descendants().find((node) => node.tagName === "INPUT" && node.type === "file");
-  let opened = 0;
-  input.addEventListener("click", () => opened++);
-  attach.click();
-  assert.equal(opened, 1);
+  assert.ok(attach.descendants().includes(input), "the input is inside the paper clip's label");
+  assert.equal(input.getAttribute("aria-label"), "Attach a file");
+  assert.notEqual(input.tabIndex, -1, "reachable by keyboard");
+  assert.equal(attach.querySelector("svg").getAttribute("class"), "icon icon-clip", "an SVG icon, not an emoji");
 
   // No conversation yet: it is started first, the file shows as pending, and uploads once it exists.
   const pdf = { name: "report <b>Q1</b> ü.pdf", size: 1536, type: "application/pdf" };
@@ -635,8 +640,8 @@ async function attachments() {
   assert.equal(mine.kind, "attachment");
   assert.equal(mine.status, "pending");
   assert.match(mine.client_msg_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  assert.equal(rows()[0].querySelector("span.name").textContent, pdf.name);
-  assert.equal(rows()[0].querySelector("span.size").textContent, " (1.5 KB)");
+  assert.equal(rows()[0].querySelector("span.file-name").textContent, pdf.name);
+  assert.equal(rows()[0].querySelector("span.file-size").textContent, " (1.5 KB)");
   assert.equal(rows()[0].querySelector("button.file"), null, "nothing to download yet");
   assert.match(rows()[0].querySelector("p.meta").textContent, /Uploading…$/);
   assert.equal(rows()[0].querySelector("p.actions").hidden, true);
@@ -785,13 +790,13 @@ async function attachments() {
     })
   );
   row = lastRow();
-  assert.equal(row.querySelector("span.name").textContent, hostile);
-  assert.equal(row.querySelector("span.name").children.length, 0);
-  assert.equal(row.querySelector("span.size").textContent, " (2 MB)");
+  assert.equal(row.querySelector("span.file-name").textContent, hostile);
+  assert.equal(row.querySelector("span.file-name").children.length, 0);
+  assert.equal(row.querySelector("span.file-size").textContent, " (2 MB)");
   assert.equal(row.querySelector("img"), null, "no thumbnail for what is not an image");
   assert.deepEqual(
     [...new Set(row.descendants().map((node) => node.tagName))].sort(),
-    ["BUTTON", "DIV", "P", "SPAN"]
+    ["BUTTON", "DIV", "P", "PATH", "SPAN", "SVG"]
   );
   assert.equal(row.querySelector("p.actions"), null, "nothing to retry on the team's messages");
   clicked.length = 0;
@@ -807,8 +812,8 @@ async function attachments() {
     assert.equal(lastRow().querySelector("button"), null);
   }
   socket().receive(message(8, "operator", JSON.stringify({ name: "odd.png", content_type: "image/png", size: "big" }), { kind: "attachment" }));
-  assert.equal(lastRow().querySelector("span.name").textContent, "odd.png");
-  assert.equal(lastRow().querySelector("span.size"), null);
+  assert.equal(lastRow().querySelector("span.file-name").textContent, "odd.png");
+  assert.equal(lastRow().querySelector("span.file-size"), null);
   assert.equal(lastRow().querySelector("img"), null, "no id, nothing to fetch");
   assert.equal(lastRow().querySelector("button"), null);
   assertNoErrors();
