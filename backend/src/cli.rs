@@ -1,4 +1,5 @@
-//! The `beckon` command line: `serve` (the default), `migrate`, `operator add`, `site add`.
+//! The `beckon` command line: `serve` (the default), `migrate`, `operator add`, `site add`,
+//! `setup-link`.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Print a fresh one-time setup link (only while no owner exists); earlier links stop working.
+    SetupLink,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +117,7 @@ pub fn run() -> ExitCode {
             }
             Command::Operator(OperatorCommand::Add(args)) => operator_add(settings, args).await,
             Command::Site(SiteCommand::Add(args)) => site_add(settings, args).await,
+            Command::SetupLink => setup_link(settings).await,
         }
     });
     match result {
@@ -213,9 +217,81 @@ async fn site_add(settings: Settings, args: SiteAdd) -> anyhow::Result<()> {
         accounts::add_site(conn, &new, owner_email.as_deref())
     })
     .await?;
-    let base = settings.base();
-    println!("created site {} (slug {})", site.name, site.slug);
-    println!("site key: {}", site.public_key);
-    println!("help-desk link: {base}/s/{}", site.slug);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "created site {} (slug {})", site.name, site.slug)?;
+    writeln!(out, "site key: {}", site.public_key)?;
+    for (label, line) in site_links(settings.base(), &site.slug, &site.public_key) {
+        writeln!(out, "{label}: {line}")?;
+    }
+    if !settings.base_url_explicit {
+        // The links above name the listen address, which a visitor's browser rarely reaches.
+        writeln!(
+            out,
+            "note: these links use {}; pass --base-url (or set BECKON_BASE_URL) to the public URL visitors reach",
+            settings.base()
+        )?;
+    }
+    out.flush()?;
     Ok(())
+}
+
+/// Issues a new setup token and prints its link with the configured base URL, for an installation
+/// whose first link expired or was lost (the login page points here).
+async fn setup_link(settings: Settings) -> anyhow::Result<()> {
+    let db = open_database(&settings).await?;
+    let ttl = settings.setup_link_ttl;
+    let token = services::run(&db, move |conn| {
+        services::setup::issue_token_if_unset(conn, ttl)
+    })
+    .await?;
+    let base = settings.base();
+    let Some(token) = token else {
+        anyhow::bail!("Beckon is already set up (an owner exists); log in at {base}/login");
+    };
+    println!("Open this one-time link to create the owner account and first site:");
+    println!("  {base}/setup?token={token}");
+    Ok(())
+}
+
+/// What `beckon site add` prints after the key: each entry point of the new site, built on the
+/// configured public base URL `base` (no trailing slash), as (label, line). The same entry points
+/// as the console's Embed page.
+fn site_links(base: &str, slug: &str, key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "embed snippet (before </body>)",
+            format!(r#"<script async src="{base}/w/{key}.js"></script>"#),
+        ),
+        ("help-desk link", format!("{base}/s/{slug}")),
+        (
+            "status badge",
+            format!(
+                r#"<a href="{base}/s/{slug}"><img src="{base}/s/{slug}/status.svg" alt="Live help" width="132" height="24"></a>"#
+            ),
+        ),
+        (
+            "monitor pixel",
+            format!(r#"<img src="{base}/m/{key}.gif" alt="" width="1" height="1">"#),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::site_links;
+
+    #[test]
+    fn site_links_use_the_base_url_for_every_entry_point() {
+        let links = site_links("https://chat.example.com", "shop", "KEY");
+        let text: Vec<&str> = links.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(
+            text,
+            [
+                r#"<script async src="https://chat.example.com/w/KEY.js"></script>"#,
+                "https://chat.example.com/s/shop",
+                r#"<a href="https://chat.example.com/s/shop"><img src="https://chat.example.com/s/shop/status.svg" alt="Live help" width="132" height="24"></a>"#,
+                r#"<img src="https://chat.example.com/m/KEY.gif" alt="" width="1" height="1">"#,
+            ]
+        );
+    }
 }

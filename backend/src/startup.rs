@@ -112,6 +112,7 @@ impl Application {
             guests: Arc::new(GuestDirectory::default()),
             sites: Arc::new(SiteCache::default()),
             pageviews,
+            refused_origins: Arc::default(),
         };
         let data = web::Data::new(state.clone());
         let shutdown_timeout = state.settings.shutdown_timeout_secs;

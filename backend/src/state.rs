@@ -42,6 +42,8 @@ pub struct AppState {
     pub availability: Arc<crate::services::availability::Availability>,
     /// Email, SMS and webhook delivery.
     pub outbound: Arc<crate::outbound::worker::Outbound>,
+    /// Throttle of the writes recording refused widget origins.
+    pub refused_origins: Arc<crate::services::refused_origins::RefusalThrottle>,
 }
 
 impl AppState {

@@ -218,6 +218,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refused_origins (site_id, origin) {
+        site_id -> Text,
+        origin -> Text,
+        first_seen -> Timestamp,
+        last_seen -> Timestamp,
+        refusals -> BigInt,
+        example_page -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> sites (site_id));
 diesel::joinable!(memberships -> operators (operator_id));
 diesel::joinable!(console_sessions -> operators (operator_id));
@@ -230,6 +241,7 @@ diesel::joinable!(canned_responses -> sites (site_id));
 diesel::joinable!(invitations -> visitors (visitor_id));
 diesel::joinable!(webhooks -> sites (site_id));
 diesel::joinable!(domain_claims -> sites (site_id));
+diesel::joinable!(refused_origins -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
@@ -248,4 +260,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_outbox,
     used_signatures,
     domain_claims,
+    refused_origins,
 );

@@ -279,6 +279,11 @@ impl ConsoleHandler {
             Err(ServiceError::Invalid(e)) => {
                 Reply::Send(errors::console_error("bad_request", &e.to_string()))
             }
+            // No socket and no polling loader: the console says why instead of a pending
+            // invitation nobody will see.
+            Err(ServiceError::Conflict(why)) => {
+                Reply::Send(errors::console_error("unreachable", &why))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "invite failed");
                 Reply::Send(errors::console_error(

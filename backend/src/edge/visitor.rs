@@ -62,6 +62,8 @@ pub async fn admit(
         .await?
         .ok_or(ApiError::NotFound)?;
     if !widget_origin_ok(state, &site, origin) {
+        // A socket handshake carries no page address: the refusal is recorded without one.
+        crate::services::refused_origins::note(state, &site, origin, None).await;
         return Err(ApiError::OriginNotAllowed);
     }
     let guest = state

@@ -139,6 +139,15 @@ impl<'a> Bus<'a> {
         }
     }
 
+    /// To every console tab of one operator (they all follow the operator's own status), e.g.
+    /// "a visitor accepted your invitation".
+    pub fn to_operator_consoles(&self, operator_id: &str, event: &ServerEvent<'_>) {
+        self.hub.publish(
+            &StatusTopic::OwnConsoles(operator_id.to_owned()).topic(),
+            Self::encode(event),
+        );
+    }
+
     /// To the followers of a status topic, already encoded: the caller compares encodings to
     /// skip repeating an unchanged status.
     pub fn to_status_followers(&self, topic: &StatusTopic, encoded: Arc<str>) {

@@ -15,6 +15,23 @@ use super::protocol::ServerEvent;
 const SOCKET_GRACE: Duration = Duration::from_secs(3);
 /// A visitor seen only through the monitor pixel stays listed this long after the last page view.
 const PIXEL_GRACE: Duration = Duration::from_secs(300);
+/// A loader that polled for invitations within this long can still receive one (it polls every 3 s,
+/// every 15 s in a hidden tab); its visitor stays listed as long.
+pub const POLL_WINDOW: Duration = Duration::from_secs(30);
+
+/// How an invitation can reach a listed visitor now (docs/protocol.md, `Visitor.reachability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    /// A presence socket is open: the bubble shows at once.
+    Socket,
+    /// No socket, but the loader polled within [`POLL_WINDOW`] (a host CSP or a proxy blocks the
+    /// socket): the bubble shows at its next poll.
+    Polling,
+    /// Neither (the monitor pixel, a page without JavaScript, a loader that cannot reach us): an
+    /// invitation would never be seen.
+    None,
+}
 
 /// Unix time in milliseconds.
 pub fn unix_ms() -> i64 {
@@ -69,6 +86,10 @@ pub struct LiveVisitor {
     pub chatting: bool,
     /// Status of the latest invitation, if any.
     pub invitation: Option<String>,
+    /// How an invitation would reach the visitor now.
+    pub reachability: Reachability,
+    /// The chat the visitor is in now (the console links the row to it), if any.
+    pub conversation_id: Option<String>,
     #[serde(skip)]
     version: u64,
     #[serde(skip)]
@@ -77,6 +98,8 @@ pub struct LiveVisitor {
     had_socket: bool,
     #[serde(skip)]
     last_activity: Instant,
+    #[serde(skip)]
+    last_poll: Option<Instant>,
 }
 
 impl LiveVisitor {
@@ -97,11 +120,19 @@ impl LiveVisitor {
             returning: facts.returning,
             chatting: false,
             invitation: None,
+            reachability: Reachability::None,
+            conversation_id: None,
             version: 0,
             connections: 0,
             had_socket: false,
             last_activity: Instant::now(),
+            last_poll: None,
         }
+    }
+
+    fn polled_recently(&self, now: Instant) -> bool {
+        self.last_poll
+            .is_some_and(|at| now.duration_since(at) < POLL_WINDOW)
     }
 
     fn gone(&self, now: Instant) -> bool {
@@ -110,7 +141,26 @@ impl LiveVisitor {
         } else {
             PIXEL_GRACE
         };
-        self.connections == 0 && now.duration_since(self.last_activity) >= grace
+        self.connections == 0
+            && !self.polled_recently(now)
+            && now.duration_since(self.last_activity) >= grace
+    }
+
+    /// The reachability now. A socket that just closed (a page being left for the next one, which
+    /// opens its own) keeps `socket` for the grace period rather than flicker.
+    fn reachability_at(&self, now: Instant) -> Reachability {
+        if self.connections > 0 {
+            Reachability::Socket
+        } else if self.polled_recently(now) {
+            Reachability::Polling
+        } else if self.had_socket
+            && self.reachability == Reachability::Socket
+            && now.duration_since(self.last_activity) < SOCKET_GRACE
+        {
+            Reachability::Socket
+        } else {
+            Reachability::None
+        }
     }
 }
 
@@ -211,7 +261,42 @@ impl LiveVisitors {
         self.with_visitor(facts, |v| {
             v.connections += 1;
             v.had_socket = true;
+            v.reachability = Reachability::Socket;
         });
+    }
+
+    /// The visitor's loader polled for invitations (its presence socket cannot open). Consoles hear
+    /// of it only when the reachability changes, not at every poll.
+    pub fn polled(&self, facts: &GuestFacts) {
+        let now_ms = unix_ms();
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.next_version += 1;
+        let version = state.next_version;
+        let site = state.sites.entry(facts.site_id.clone()).or_default();
+        let v = site
+            .visitors
+            .entry(facts.visitor_id.clone())
+            .or_insert_with(|| LiveVisitor::new(facts, now_ms));
+        v.last_poll = Some(now);
+        v.last_activity = now;
+        let reachability = v.reachability_at(now);
+        if v.version == 0 || v.reachability != reachability {
+            v.reachability = reachability;
+            v.version = version;
+            site.changed = true;
+        }
+    }
+
+    /// How an invitation would reach a listed visitor now; `None` when the visitor is not listed
+    /// here (the database, not this list, says whether they exist).
+    pub fn reachability(&self, visitor_id: &str) -> Option<Reachability> {
+        let now = Instant::now();
+        self.lock()
+            .sites
+            .values()
+            .find_map(|s| s.visitors.get(visitor_id))
+            .map(|v| v.reachability_at(now))
     }
 
     /// A presence socket of the visitor closed.
@@ -256,14 +341,32 @@ impl LiveVisitors {
         }
     }
 
-    /// Ids of every visitor with an open presence socket (their guest ids stay active).
+    /// Records which chat a listed visitor is in now (`None`: none), for the console's link.
+    pub fn set_conversation(&self, site_id: &str, visitor_id: &str, conversation_id: Option<&str>) {
+        let mut state = self.lock();
+        state.next_version += 1;
+        let version = state.next_version;
+        if let Some(site) = state.sites.get_mut(site_id) {
+            if let Some(v) = site.visitors.get_mut(visitor_id) {
+                if v.conversation_id.as_deref() != conversation_id {
+                    v.conversation_id = conversation_id.map(str::to_owned);
+                    v.version = version;
+                    site.changed = true;
+                }
+            }
+        }
+    }
+
+    /// Ids of every visitor with an open presence socket or a loader polling for invitations (their
+    /// guest ids stay active).
     pub fn connected_visitor_ids(&self) -> Vec<String> {
+        let now = Instant::now();
         let state = self.lock();
         state
             .sites
             .values()
             .flat_map(|s| s.visitors.values())
-            .filter(|v| v.connections > 0)
+            .filter(|v| v.connections > 0 || v.polled_recently(now))
             .map(|v| v.id.clone())
             .collect()
     }
@@ -330,11 +433,27 @@ impl LiveVisitors {
     pub fn flush(&self, hub: &Hub) {
         let now = Instant::now();
         let mut state = self.lock();
-        for site in state.sites.values_mut() {
+        let State {
+            sites,
+            next_version,
+            ..
+        } = &mut *state;
+        for site in sites.values_mut() {
             let before = site.visitors.len();
             site.visitors.retain(|_, v| !v.gone(now));
             if site.visitors.len() != before {
                 site.changed = true;
+            }
+            // Reachability also changes with time alone (a loader stopped polling, a socket's grace
+            // ended).
+            for v in site.visitors.values_mut() {
+                let reachability = v.reachability_at(now);
+                if reachability != v.reachability {
+                    *next_version += 1;
+                    v.reachability = reachability;
+                    v.version = *next_version;
+                    site.changed = true;
+                }
             }
         }
         let changed: HashSet<String> = state
@@ -503,5 +622,74 @@ mod tests {
         }
         live.flush(&Hub::default());
         assert_eq!(live.count("s"), 0);
+    }
+
+    #[test]
+    fn reachability_follows_sockets_and_polls_and_ends_when_both_stop() {
+        let live = LiveVisitors::default();
+        let a = facts("a", false);
+        live.page_view(&a, "https://x/", "Home", "");
+        assert_eq!(
+            live.reachability("a"),
+            Some(Reachability::None),
+            "a beacon alone"
+        );
+        assert_eq!(live.reachability("nobody"), None);
+        live.polled(&a);
+        assert_eq!(live.reachability("a"), Some(Reachability::Polling));
+        assert_eq!(
+            live.connected_visitor_ids(),
+            vec!["a".to_owned()],
+            "kept active"
+        );
+        live.connect(&a);
+        assert_eq!(live.reachability("a"), Some(Reachability::Socket));
+        live.disconnect(&a);
+        let age = |live: &LiveVisitors, by: Duration| {
+            let mut state = live.lock();
+            let v = state
+                .sites
+                .get_mut("s")
+                .and_then(|s| s.visitors.get_mut("a"))
+                .expect("listed");
+            v.last_activity -= by;
+            v.last_poll = v.last_poll.map(|at| at - by);
+        };
+        age(&live, POLL_WINDOW);
+        live.flush(&Hub::default());
+        assert_eq!(live.count("s"), 0, "neither socket nor polls: gone");
+
+        // Polling alone keeps the row, and stopping turns it to `none` only after the window.
+        let b = facts("b", false);
+        live.page_view(&b, "https://x/", "Home", "");
+        live.polled(&b);
+        let row = |live: &LiveVisitors| {
+            let state = live.lock();
+            let v = &state.sites["s"].visitors["b"];
+            (v.reachability, v.version)
+        };
+        let (reach, version) = row(&live);
+        assert_eq!(reach, Reachability::Polling);
+        live.polled(&b);
+        assert_eq!(
+            row(&live).1,
+            version,
+            "another poll changes nothing a console shows"
+        );
+        {
+            let mut state = live.lock();
+            let v = state
+                .sites
+                .get_mut("s")
+                .unwrap()
+                .visitors
+                .get_mut("b")
+                .unwrap();
+            v.last_poll = v.last_poll.map(|at| at - POLL_WINDOW);
+        }
+        live.flush(&Hub::default());
+        let (reach, later) = row(&live);
+        assert_eq!(reach, Reachability::None);
+        assert!(later > version, "the change is sent to consoles");
     }
 }

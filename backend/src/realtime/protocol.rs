@@ -181,6 +181,21 @@ pub enum ServerEvent<'a> {
         visitor_id: &'a str,
         /// `pending`, `accepted`, `declined` or `expired`.
         status: &'a str,
+        /// The conversation an accepted invitation opened (the console links the visitor's row
+        /// to it); `None` otherwise.
+        conversation_id: Option<&'a str>,
+    },
+    /// To the inviting operator's consoles: the visitor accepted their invitation, and the chat
+    /// it opened (assigned to them, the invitation's text as their first message) is this one.
+    InvitationAccepted {
+        /// Invitation id.
+        invitation_id: &'a str,
+        /// The visitor who accepted.
+        visitor_id: &'a str,
+        /// The conversation it opened (or the visitor's open one it joined).
+        conversation_id: &'a str,
+        /// The guest's shown name.
+        guest: &'a str,
     },
     /// A conversation's state.
     Conversation(&'a ConversationView),

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::extract::client;
 use crate::limits;
 use crate::realtime::live::GuestFacts;
+use crate::services::refused_origins;
 use crate::services::visitors::{self, widget_origin_ok, GuestClient};
 use crate::state::AppState;
 
@@ -25,20 +26,35 @@ pub const BEACON_BODY_LIMIT: usize = 8 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/visitors")
+            .wrap(actix_web::middleware::from_fn(readable_refusal))
             .app_data(web::PayloadConfig::default().limit(GUEST_BODY_LIMIT))
             .route(web::post().to(obtain_guest))
             .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
     )
     .service(
         web::resource("/api/v1/beacon")
+            .wrap(actix_web::middleware::from_fn(readable_refusal))
             .app_data(web::PayloadConfig::default().limit(BEACON_BODY_LIMIT))
             .route(web::post().to(beacon))
             .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
     )
     .service(
         web::resource("/api/v1/identify")
+            .wrap(actix_web::middleware::from_fn(readable_refusal))
             .app_data(web::PayloadConfig::default().limit(GUEST_BODY_LIMIT))
             .route(web::post().to(identify))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
+    .service(
+        web::resource("/api/v1/invitations/poll")
+            .app_data(web::PayloadConfig::default().limit(GUEST_BODY_LIMIT))
+            .route(web::post().to(poll_invitation))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
+    .service(
+        web::resource("/api/v1/invitations/answer")
+            .app_data(web::PayloadConfig::default().limit(GUEST_BODY_LIMIT))
+            .route(web::post().to(answer_invitation))
             .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
     )
     .route("/w/{file}", web::get().to(loader))
@@ -69,9 +85,35 @@ async fn site_for(state: &AppState, req: &HttpRequest, key: &str) -> Result<Arc<
         .await?
         .ok_or(ApiError::NotFound)?;
     if !widget_origin_ok(state, &site, origin_of(req)) {
+        let referer = req
+            .headers()
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok());
+        refused_origins::note(state, &site, origin_of(req), referer).await;
         return Err(ApiError::OriginNotAllowed);
     }
     Ok(site)
+}
+
+/// Lets the page read a refusal: a 403 (an origin the site does not allow) carries
+/// `Access-Control-Allow-Origin` for the request's origin (`null` for an opaque one), so the loader
+/// sees "refused" rather than a network error and does not show a launcher that cannot work. These
+/// routes take no credentials, so the page learns nothing but the refusal.
+async fn readable_refusal(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut res = next.call(req).await?;
+    let refused = res.status() == actix_web::http::StatusCode::FORBIDDEN;
+    let headers = res.headers_mut();
+    if refused && !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        if let Some(origin) = origin {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+        }
+    }
+    Ok(res)
 }
 
 /// Preflight for clients that send JSON content types (the widget itself sends text/plain).
@@ -490,4 +532,91 @@ mod props {
             }
         }
     }
+}
+
+/// `{k, t}`: a polling loader's site key and guest token.
+#[derive(Deserialize)]
+struct InvitationPoll {
+    k: String,
+    t: String,
+}
+
+/// `{k, t, invitation_id, accepted}`: a polling loader's answer to an invitation bubble.
+#[derive(Deserialize)]
+struct InvitationAnswer {
+    k: String,
+    t: String,
+    invitation_id: String,
+    accepted: bool,
+}
+
+/// The guest a loader names (`k`, `t`), from an allowed origin.
+async fn polling_guest(
+    state: &AppState,
+    req: &HttpRequest,
+    key: &str,
+    token: &str,
+) -> Result<GuestFacts, ApiError> {
+    let site = site_for(state, req, key).await?;
+    state
+        .guests
+        .authenticate(&state.db, &site.id, token)
+        .await?
+        .ok_or(ApiError::UnknownGuest)
+}
+
+/// Counts one request of `guest` against `limit`.
+fn within(limit: &limits::KeyedLimit, guest: &GuestFacts) -> Result<(), ApiError> {
+    limit
+        .check(&guest.visitor_id)
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after: limits::retry_after_secs(wait),
+        })
+}
+
+/// `POST /api/v1/invitations/poll`: the loader of a page whose presence socket cannot open (a
+/// host CSP, a proxy) asks for its guest's pending invitation: `{"invitation": {invitation_id,
+/// operator, message}}` or `{"invitation": null}`. Counted against the guest's event limit.
+#[tracing::instrument(skip_all)]
+async fn poll_invitation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let poll: InvitationPoll = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed invitation poll: {e}")))?;
+    let guest = polling_guest(&state, &req, &poll.k, &poll.t).await?;
+    within(&state.chat_limits.guest_events, &guest)?;
+    let offer = crate::services::invitations::poll(&state, &guest).await?;
+    Ok(with_cors(HttpResponse::Ok(), origin_of(&req))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "invitation": offer })))
+}
+
+/// `POST /api/v1/invitations/answer`: the polling loader's answer, through the same use case as
+/// the socket's `invite_response`. An invitation that is not this guest's, or no longer pending,
+/// changes nothing, and the answer is the same 204 (nobody learns of others' invitations).
+#[tracing::instrument(skip_all)]
+async fn answer_invitation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let answer: InvitationAnswer = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed invitation answer: {e}")))?;
+    if answer.invitation_id.is_empty() || answer.invitation_id.len() > 64 {
+        return Err(ApiError::BadRequest(
+            "invitation_id must be 1 to 64 characters".into(),
+        ));
+    }
+    let guest = polling_guest(&state, &req, &answer.k, &answer.t).await?;
+    within(&state.chat_limits.invite_answers, &guest)?;
+    crate::services::invitations::answer(
+        &state,
+        guest.visitor_id.clone(),
+        answer.invitation_id,
+        answer.accepted,
+    )
+    .await;
+    Ok(with_cors(HttpResponse::NoContent(), origin_of(&req)).finish())
 }

@@ -109,6 +109,8 @@ async fn submit(
         .ok_or(ApiError::NotFound)?;
     let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
     if !widget_origin_ok(&state, &site, origin) {
+        let referer = req.headers().get("referer").and_then(|v| v.to_str().ok());
+        crate::services::refused_origins::note(&state, &site, origin, referer).await;
         return Err(ApiError::OriginNotAllowed);
     }
     let form = match OfflineForm::parse(&raw) {

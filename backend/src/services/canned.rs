@@ -22,6 +22,14 @@ pub fn parse_shortcut(raw: &str) -> Result<String, InvalidInput> {
     }
 }
 
+/// Every problem of a shortcut and body as typed in a form (empty when both parse), so a form can
+/// show each next to its field at once; [`add`] and [`update`] stop at the first.
+pub fn problems(shortcut: &str, body: &str) -> Vec<InvalidInput> {
+    let shortcut = parse_shortcut(shortcut).err();
+    let body = super::chat::MessageBody::parse(body).err();
+    shortcut.into_iter().chain(body).collect()
+}
+
 /// Adds a canned response to a site the operator belongs to ([`ServiceError::NotFound`] for
 /// others); a taken shortcut is a conflict.
 pub fn add(
@@ -44,9 +52,54 @@ pub fn add(
         created_at: domain::now(),
     };
     response.insert(conn).map_err(|e| match DbError::Query(e) {
-        e if e.is_unique_violation() => ServiceError::Conflict("that shortcut is taken".into()),
+        e if e.is_unique_violation() => taken(),
         e => ServiceError::Db(e),
     })
+}
+
+/// Changes the shortcut and body of a canned response of a site the operator belongs to
+/// ([`ServiceError::NotFound`] for others, or when it is gone); a shortcut taken by another
+/// response of the site is a conflict.
+pub fn update(
+    conn: &mut DbConnection,
+    site_id: &str,
+    operator_id: &str,
+    id: &str,
+    shortcut: &str,
+    body: &str,
+) -> Result<(), ServiceError> {
+    if Membership::role_of(conn, site_id, operator_id)?.is_none() {
+        return Err(ServiceError::NotFound);
+    }
+    let shortcut = parse_shortcut(shortcut)?;
+    let body = super::chat::MessageBody::parse(body)?;
+    match CannedResponse::update(conn, site_id, id, &shortcut, body.as_ref()) {
+        Ok(0) => Err(ServiceError::NotFound),
+        Ok(_) => Ok(()),
+        Err(e) => match DbError::Query(e) {
+            e if e.is_unique_violation() => Err(taken()),
+            e => Err(ServiceError::Db(e)),
+        },
+    }
+}
+
+/// One canned response of a site the operator belongs to ([`ServiceError::NotFound`] for others,
+/// and for a response of another site).
+pub fn get(
+    conn: &mut DbConnection,
+    site_id: &str,
+    operator_id: &str,
+    id: &str,
+) -> Result<CannedResponse, ServiceError> {
+    if Membership::role_of(conn, site_id, operator_id)?.is_none() {
+        return Err(ServiceError::NotFound);
+    }
+    CannedResponse::find(conn, site_id, id)?.ok_or(ServiceError::NotFound)
+}
+
+/// The conflict of a shortcut another response of the site already has.
+fn taken() -> ServiceError {
+    ServiceError::Conflict("that shortcut is taken".into())
 }
 
 /// Removes a canned response of a site the operator belongs to ([`ServiceError::NotFound`] for

@@ -113,6 +113,8 @@ pub fn publish_conversation(state: &AppState, c: &Conversation, view: &Conversat
         state
             .live
             .set_chatting(&c.site_id, visitor_id, c.status != "closed");
+        let open = (c.status != "closed").then_some(c.id.as_str());
+        state.live.set_conversation(&c.site_id, visitor_id, open);
     }
 }
 
@@ -555,14 +557,20 @@ pub async fn email_transcript(
 }
 
 /// The conversation the guest has open on this site, if any (a tab opened during a chat follows it
-/// from the start).
+/// from the start, and is told its state: a chat panel opened after "Chat now" on an invitation
+/// takes the chat up at once, with the inviter's first message).
 pub async fn follow_open_chat(state: &AppState, conn_id: u64, visitor_id: &str) {
     let id = visitor_id.to_owned();
-    if let Ok(Some(open)) = run(&state.db, move |conn| {
-        Ok(Conversation::open_for_visitor(conn, &id)?)
+    if let Ok(Some(view)) = run(&state.db, move |conn| match Conversation::open_for_visitor(
+        conn, &id,
+    )? {
+        Some(open) => Ok(Some(conversation_view(conn, &open)?)),
+        None => Ok(None),
     })
     .await
     {
-        state.bus().follow_as_guest(conn_id, &open.id);
+        let bus = state.bus();
+        bus.follow_as_guest(conn_id, &view.conversation_id);
+        bus.to_connection(conn_id, &ServerEvent::Conversation(&view));
     }
 }

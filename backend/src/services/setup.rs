@@ -75,3 +75,9 @@ pub fn complete_and_sign_in(
     let session = super::auth::open_session(conn, &operator.id, client, policy)?;
     Ok((operator, site, session))
 }
+
+/// Whether Beckon still waits for its first-run setup (no owner yet); the login page then says
+/// where the setup link is instead of offering a form nobody can use.
+pub fn awaiting_setup(conn: &mut DbConnection) -> Result<bool, ServiceError> {
+    Ok(!Operator::owner_exists(conn)?)
+}

@@ -93,6 +93,18 @@ pub struct SiteSettingsForm {
     patch: crate::domain::SiteSettingsPatch,
 }
 
+/// `#rgb` as the `#rrggbb` it stands for (what CSS reads it as); anything else unchanged, for the
+/// patch's own check to accept or refuse.
+fn expand_short_hex(colour: &str) -> String {
+    match colour.as_bytes() {
+        [b'#', r, g, b] if [r, g, b].iter().all(|c| c.is_ascii_hexdigit()) => {
+            let (r, g, b) = (*r as char, *g as char, *b as char);
+            format!("#{r}{r}{g}{g}{b}{b}")
+        }
+        _ => colour.to_owned(),
+    }
+}
+
 impl SiteSettingsForm {
     /// Parses the settings form's values.
     pub fn parse(
@@ -134,7 +146,7 @@ impl SiteSettingsForm {
             (!t.is_empty()).then(|| t.to_owned())
         };
         let patch = crate::domain::SiteSettingsPatch {
-            colour: Some(given(colour)),
+            colour: Some(given(colour).map(|c| expand_short_hex(&c))),
             position: Some(Some(
                 if position == "left" { "left" } else { "right" }.to_owned(),
             )),

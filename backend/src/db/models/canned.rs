@@ -52,4 +52,38 @@ impl CannedResponse {
         )
         .execute(conn)
     }
+
+    /// One response of a site, if it exists.
+    pub fn find(
+        conn: &mut DbConnection,
+        site_id: &str,
+        id: &str,
+    ) -> QueryResult<Option<CannedResponse>> {
+        canned_responses::table
+            .filter(canned_responses::site_id.eq(site_id))
+            .filter(canned_responses::id.eq(id))
+            .select(CannedResponse::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Changes the shortcut and body of a response of a site; how many rows changed.
+    pub fn update(
+        conn: &mut DbConnection,
+        site_id: &str,
+        id: &str,
+        shortcut: &str,
+        body: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            canned_responses::table
+                .filter(canned_responses::site_id.eq(site_id))
+                .filter(canned_responses::id.eq(id)),
+        )
+        .set((
+            canned_responses::shortcut.eq(shortcut),
+            canned_responses::body.eq(body),
+        ))
+        .execute(conn)
+    }
 }

@@ -46,6 +46,22 @@ impl Invitation {
             .optional()
     }
 
+    /// The newest invitation of `visitor_id` still pending and sent after `since`, if any.
+    pub fn latest_pending_for(
+        conn: &mut DbConnection,
+        visitor_id: &str,
+        since: chrono::NaiveDateTime,
+    ) -> QueryResult<Option<Invitation>> {
+        invitations::table
+            .filter(invitations::visitor_id.eq(visitor_id))
+            .filter(invitations::status.eq("pending"))
+            .filter(invitations::created_at.gt(since))
+            .order(invitations::created_at.desc())
+            .select(Invitation::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// Answers a pending invitation of `visitor_id`; true when this call changed it.
     pub fn respond(
         conn: &mut DbConnection,
@@ -66,6 +82,17 @@ impl Invitation {
         ))
         .execute(conn)?;
         Ok(n == 1)
+    }
+
+    /// Records the conversation an accepted invitation opened.
+    pub fn set_conversation(
+        conn: &mut DbConnection,
+        id: &str,
+        conversation_id: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(invitations::table.find(id))
+            .set(invitations::conversation_id.eq(conversation_id))
+            .execute(conn)
     }
 
     /// Marks pending invitations sent before `before` as expired and returns them.

@@ -36,12 +36,17 @@ async fn login_form(
     let nonce = page::nonce();
     let (csrf, cookie) = anonymous_csrf(&req, &state.settings);
     let next = page::safe_next(query.next.as_deref().unwrap_or("/console"));
+    // When the database cannot answer, the form is the better guess (an installation is set up once).
+    let awaiting_setup = services::run(&state.db, services::setup::awaiting_setup)
+        .await
+        .unwrap_or(false);
     let body = views::login(&LoginView {
         nonce: &nonce,
         csrf: &csrf,
         email: "",
         next,
         error: None,
+        awaiting_setup,
     });
     let mut res = page::html_builder(StatusCode::OK, &nonce);
     if let Some(cookie) = cookie {
@@ -80,6 +85,7 @@ async fn login(
                 email: &form.email,
                 next: &next,
                 error: Some(error.to_owned()),
+                awaiting_setup: false,
             }),
         )
     };

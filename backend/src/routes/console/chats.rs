@@ -1,11 +1,10 @@
-//! `/console/chats`: the operator's chat workspace, and the canned responses of a site.
+//! `/console/chats`: the operator's chat workspace (canned responses are managed in `canned.rs`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
 
 use crate::error::ConsoleError;
-use crate::extract::console::{CsrfForm, CurrentOperator, ManagedSite, NoFields};
+use crate::extract::console::CurrentOperator;
 use crate::pages as page;
 use crate::services::{self, canned};
 use crate::state::AppState;
@@ -13,15 +12,7 @@ use beckon_console::chats::{self as views, ChatsView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console/chats", web::get().to(chats))
-        .route(beckon_console::CHAT_JS_PATH, web::get().to(script))
-        .route(
-            "/console/sites/{site_id}/canned",
-            web::post().to(add_canned),
-        )
-        .route(
-            "/console/sites/{site_id}/canned/{id}/delete",
-            web::post().to(delete_canned),
-        );
+        .route(beckon_console::CHAT_JS_PATH, web::get().to(script));
 }
 
 async fn script() -> HttpResponse {
@@ -71,45 +62,4 @@ async fn chats(
             has_canned: !canned.is_empty(),
         }),
     ))
-}
-
-#[derive(Deserialize)]
-struct CannedForm {
-    shortcut: String,
-    body: String,
-}
-
-/// Adds a canned response: any member of the site may (others 404).
-async fn add_canned(
-    state: web::Data<AppState>,
-    form: CsrfForm<CannedForm>,
-    managed: ManagedSite,
-) -> Result<HttpResponse, ConsoleError> {
-    let site_id = managed.site.id.clone();
-    let back = format!("/console/sites/{site_id}/embed#canned");
-    let form = form.into_inner();
-    let operator_id = managed.op.operator.id.clone();
-    services::run(&state.db, move |conn| {
-        canned::add(conn, &site_id, &operator_id, &form.shortcut, &form.body)
-    })
-    .await?;
-    Ok(page::see_other(&back))
-}
-
-/// Removes a canned response: any member of the site may (others 404).
-async fn delete_canned(
-    state: web::Data<AppState>,
-    _form: CsrfForm<NoFields>,
-    managed: ManagedSite,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ConsoleError> {
-    let (_, id) = path.into_inner();
-    let site_id = managed.site.id.clone();
-    let back = format!("/console/sites/{site_id}/embed#canned");
-    let operator_id = managed.op.operator.id.clone();
-    services::run(&state.db, move |conn| {
-        canned::delete(conn, &site_id, &operator_id, &id)
-    })
-    .await?;
-    Ok(page::see_other(&back))
 }

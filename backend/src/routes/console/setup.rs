@@ -34,8 +34,9 @@ fn link_gone(nonce: &str) -> HttpResponse {
         views::message(&MessageView {
             nonce,
             title: "Setup link not valid",
-            message: "This setup link has expired or was already used. If Beckon is not set up yet, \
-                      restart it to print a new link, or create an owner with `beckon operator add`.",
+            message:
+                "This setup link has expired or was already used. If Beckon is not set up yet, \
+                      print a new link with `beckon setup-link` on the server (or restart it).",
         }),
     )
 }

@@ -4,11 +4,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
+use crate::db::models::Role;
 use crate::error::ConsoleError;
 use crate::extract::console::ManagedSite;
 use crate::pages as page;
 use crate::services::{self, canned, history};
 use crate::state::AppState;
+use beckon_console::origins::RefusedOriginRow;
 use beckon_console::visitors::{self as views, EmbedView, LiveVisitorsView, TrailRow, TrailView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -86,11 +88,17 @@ async fn embed(
     managed: ManagedSite,
 ) -> Result<HttpResponse, ConsoleError> {
     let nonce = page::nonce();
-    let ManagedSite { site, op, .. } = managed;
+    let ManagedSite { site, op, role, .. } = managed;
     let ids = [site.id.to_string()];
     let canned = services::run(&state.db, move |conn| canned::for_sites(conn, &ids))
         .await
         .map_err(ConsoleError::internal)?;
+    let ids = vec![site.id.to_string()];
+    let refused = services::run(&state.db, move |conn| {
+        services::refused_origins::for_sites(conn, &ids)
+    })
+    .await
+    .map_err(ConsoleError::internal)?;
     Ok(page::html(
         StatusCode::OK,
         &nonce,
@@ -108,6 +116,18 @@ async fn embed(
                 .iter()
                 .map(|c| (c.id.as_str(), c.shortcut.as_str(), c.body.as_str()))
                 .collect(),
+            custom_domain: site.custom_domain.as_deref(),
+            refused: refused
+                .iter()
+                .map(|r| RefusedOriginRow {
+                    origin: &r.origin,
+                    refusals: r.refusals,
+                    last_seen: r.last_seen.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    example_page: &r.example_page,
+                    allowable: services::refused_origins::allowable(&r.origin),
+                })
+                .collect(),
+            can_manage: matches!(role, Role::Owner | Role::Admin),
         }),
     ))
 }
