@@ -90,6 +90,56 @@ export function replyNote(c) {
   return "";
 }
 
+/**
+ * Whether the conversation came in while nobody was there to chat (a leave-a-message form, an email, an
+ * SMS): it belongs in the inbox, not among the live chats, and replies leave by email or SMS.
+ */
+export function isInbox(c) {
+  const channel = c ? c.channel : null;
+  return channel === "offline" || channel === "email" || channel === "sms";
+}
+
+/** The mark an inbox conversation carries ("Offline message", with how it came when not the form), or "". */
+export function channelMark(c) {
+  if (!isInbox(c)) return "";
+  if (c.channel === "email") return "Offline message · email";
+  if (c.channel === "sms") return "Offline message · SMS";
+  return "Offline message";
+}
+
+/** The inbox: offline conversations still open or waiting, newest first. */
+export function inboxOf(list) {
+  return list.filter(function (c) { return isInbox(c) && c.status !== "closed"; })
+    .sort(function (a, b) { return (b.created_ms || 0) - (a.created_ms || 0); });
+}
+
+/** Outline icons drawn inline, so they show without an emoji font: name -> SVG path data (24×24). */
+const ICONS = {
+  paperclip: "M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5",
+  inbox: "M22 12h-6l-2 3h-4l-2-3H2M5.5 5.1L2 12v6a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-6l-3.5-6.9A2 2 0 0 0 16.8 4H7.2a2 2 0 0 0-1.7 1.1z",
+};
+
+/** An inline SVG icon, hidden from assistive technology (the text next to it is the label). */
+export function icon(name) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "icon icon-" + name);
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name] || "");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("stroke-linejoin", "round");
+  svg.append(path);
+  return svg;
+}
+
 /** Where console.js (which owns the header's availability control) is served, given chat.js's own URL:
  * both sit side by side with the same version, `…/chat-V.js` and `…/console-V.js`. Null for any other URL. */
 export function consoleScriptUrl(chatUrl) {
@@ -114,7 +164,9 @@ export function newClientMsgId() {
  * alert(kind "waiting"|"message", conversation, message), problem(text), newId(),
  * upload(pending) -> starts the HTTP upload of pending.file (to pending.conversation_id with
  * pending.client_msg_id) and later calls uploaded() or uploadFailed() with that client_msg_id,
- * notice(event) -> shows a server `notice` ({conversation_id, message}) for a moment.
+ * notice(event) -> shows a server `notice` ({conversation_id, message}) for a moment. An
+ * `invitation_accepted` event (a visitor said yes to my invitation) shows as a notice, alerts with kind
+ * "invitation" and marks the conversation (`invited(id)`: the guest's name).
  */
 export function createChatCore(options) {
   const me = options.me;
@@ -132,6 +184,7 @@ export function createChatCore(options) {
   const pending = new Map(); // client_msg_id -> a send or upload not acknowledged yet, in send order
   const ownIds = new Set(); // client_msg_ids sent from this tab
   const listedSites = new Set(); // sites whose first list arrived: what it held is not news
+  const invitedChats = new Map(); // conversation_id -> guest name, for chats my accepted invitation opened
   let current = null;
 
   function thread(id) {
@@ -241,6 +294,11 @@ export function createChatCore(options) {
       }
     } else if (m.type === "notice") {
       notice(m);
+    } else if (m.type === "invitation_accepted") {
+      const guest = String(m.guest || "A visitor");
+      invitedChats.set(id, guest);
+      notice({ conversation_id: id, message: guest + " accepted your invitation" });
+      alert("invitation", conversations.get(id) || null, m);
     } else if (m.type === "error") {
       const p = m.client_msg_id ? pending.get(m.client_msg_id) : null;
       if (p) { p.status = "failed"; p.error = m.message || m.code; }
@@ -403,6 +461,7 @@ export function createChatCore(options) {
     return {
       conversations: list(),
       current: current,
+      invited: Array.from(invitedChats.keys()),
       messages: messagesOf(current).map(function (m) {
         return { seq: m.seq, body: m.body, status: m.status, kind: m.kind, sender: m.sender, client_msg_id: m.client_msg_id };
       }),
@@ -413,6 +472,7 @@ export function createChatCore(options) {
     handle: handle, connected: connected, select: select, post: post, retry: retry, markRead: markRead,
     attach: attach, uploaded: uploaded, uploadFailed: uploadFailed, discard: discard,
     messagesOf: messagesOf, list: list, typingOf: typingOf, state: state,
+    invited: function (id) { return invitedChats.get(id) || null; },
     get current() { return current; },
     conversation: function (id) { return conversations.get(id) || null; },
     accept: function (id) { send({ type: "accept", conversation_id: id }); },
@@ -455,9 +515,11 @@ function chatWorkspace(root) {
   const sound = el("enable-sound");
   const transferDialog = el("transfer-dialog");
   const transferForm = el("transfer-form");
+  // The file picker: a label styled as a button for a visually hidden (still focusable) file input.
   const attachButton = el("attach-file");
   const attachTitle = attachButton.title;
   const fileInput = el("attach-input");
+  const attachChosen = el("attach-chosen");
   // Made here, since the page shell predates them: the reply note above the composer, the transcript
   // button among the conversation's actions, and the line for the server's notices.
   const replyNoteLine = make("p", "reply-note", "reply-note");
@@ -557,7 +619,7 @@ function chatWorkspace(root) {
   }
 
   function attachFiles(files) {
-    if (core.current === null || attachButton.disabled) return;
+    if (core.current === null || fileInput.disabled) return;
     Array.from(files || []).forEach(function (file) { core.attach(file); });
   }
 
@@ -607,9 +669,12 @@ function chatWorkspace(root) {
     renderQueued = false;
     core.markRead();
     const all = core.list();
-    renderList(el("queue"), el("queue-empty"), el("queue-count"), all.filter(function (c) { return c.status === "waiting"; }));
-    renderList(el("open-chats"), el("open-empty"), el("open-count"), all.filter(function (c) { return c.status === "open"; })
+    // Live chats only: what came in while nobody was there waits in the inbox instead.
+    const live = all.filter(function (c) { return !isInbox(c); });
+    renderList(el("queue"), el("queue-empty"), el("queue-count"), live.filter(function (c) { return c.status === "waiting"; }));
+    renderList(el("open-chats"), el("open-empty"), el("open-count"), live.filter(function (c) { return c.status === "open"; })
       .sort(function (a, b) { return Number(b.mine) - Number(a.mine); }));
+    renderList(el("inbox"), el("inbox-empty"), el("inbox-count"), inboxOf(all));
     renderConversation();
     const unread = all.reduce(function (n, c) { return c.status === "closed" ? n : n + c.unread; }, 0);
     document.title = (unread > 0 ? "(" + unread + ") " : "") + baseTitle;
@@ -638,8 +703,27 @@ function chatWorkspace(root) {
       name.textContent = guestName(c);
       const who = document.createElement("small");
       who.className = "conv-who";
-      who.textContent = c.status === "waiting" ? "waiting" : c.mine ? "yours" : c.operator || "unassigned";
+      who.textContent = c.status === "waiting" ? (isInbox(c) ? "new" : "waiting") : c.mine ? "yours" : c.operator || "unassigned";
       pick.append(name, " ", who);
+      const mark = channelMark(c);
+      if (mark) {
+        const badge = document.createElement("span");
+        badge.className = "channel-mark";
+        badge.textContent = mark;
+        pick.append(" ", badge);
+        if (c.created_ms) {
+          const when = document.createElement("small");
+          when.className = "conv-when";
+          when.textContent = new Date(c.created_ms).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+          pick.append(" ", when);
+        }
+      }
+      if (core.invited(id) !== null) {
+        const invited = document.createElement("small");
+        invited.className = "conv-invited";
+        invited.textContent = "accepted your invitation";
+        pick.append(" ", invited);
+      }
       if (sites.length > 1) {
         const site = document.createElement("small");
         site.className = "conv-site";
@@ -686,13 +770,20 @@ function chatWorkspace(root) {
     el("conv-guest-id").textContent = c && c.guest ? c.guest.guest_id : "";
     el("conv-state").textContent = c ? stateText(c) : "";
     el("accept-chat").hidden = !c || c.status !== "waiting";
+    const mark = channelMark(c);
+    el("conv-channel").textContent = mark;
+    el("conv-channel").hidden = mark === "";
     const closed = !!c && c.status === "closed";
     const caps = capabilitiesOf(c);
     el("close-chat").disabled = closed;
     el("transfer-chat").disabled = closed;
     body.disabled = closed;
-    attachButton.disabled = closed || !caps.files;
+    const noFiles = closed || !caps.files;
+    fileInput.disabled = noFiles;
+    attachButton.classList.toggle("disabled", noFiles);
+    attachButton.setAttribute("aria-disabled", String(noFiles));
     attachButton.title = caps.files ? attachTitle : NO_FILES_TEXT;
+    if (id !== shownId) attachChosen.textContent = "";
     const email = guestEmail(c);
     transcriptButton.disabled = email === "";
     transcriptButton.title = email ? "Send the transcript of this conversation to " + email : "This guest left no email address";
@@ -755,7 +846,10 @@ function chatWorkspace(root) {
     if (!a) { into.textContent = raw; return; }
     const size = humanSize(a.size);
     if (a.attachment_id === null) {
-      into.textContent = "📎 " + a.name + (size ? " (" + size + ")" : "");
+      const pendingName = document.createElement("span");
+      pendingName.className = "attachment-name";
+      pendingName.textContent = a.name + (size ? " (" + size + ")" : "");
+      into.append(icon("paperclip"), " ", pendingName);
       return;
     }
     const url = attachmentUrl(a.attachment_id);
@@ -780,7 +874,10 @@ function chatWorkspace(root) {
     link.className = "attachment-link";
     link.href = url;
     link.setAttribute("download", "");
-    link.textContent = "📎 " + a.name;
+    const linkName = document.createElement("span");
+    linkName.className = "attachment-name";
+    linkName.textContent = a.name;
+    link.append(icon("paperclip"), linkName);
     into.append(link);
     if (size) {
       const small = document.createElement("small");
@@ -847,8 +944,9 @@ function chatWorkspace(root) {
     body.value = "";
   });
 
-  attachButton.addEventListener("click", function () { fileInput.click(); });
   fileInput.addEventListener("change", function () {
+    const names = Array.from(fileInput.files || []).map(function (f) { return f.name; });
+    attachChosen.textContent = names.join(", ");
     attachFiles(fileInput.files);
     fileInput.value = ""; // the same file may be picked again
   });
@@ -920,9 +1018,10 @@ function chatWorkspace(root) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     const id = c ? c.conversation_id : message.conversation_id;
     const site = c && sites.length > 1 ? siteNames.get(c.site_id) : "";
-    const title = kind === "waiting" ? "New chat waiting" : "Message from " + guestName(c);
+    const title = kind === "waiting" ? "New chat waiting" : kind === "invitation" ? "Invitation accepted" : "Message from " + guestName(c);
     const file = kind === "message" && message.kind === "attachment" ? parseAttachment(message.body) : null;
     const text = kind === "waiting" ? guestName(c) + (site ? " on " + site : "")
+      : kind === "invitation" ? String(message.guest || guestName(c)) + " accepted your invitation"
       : file ? "Sent a file: " + file.name.slice(0, 120) : message.body.slice(0, 140);
     try {
       const n = new Notification(title, { body: text, tag: "beckon-" + kind + "-" + id });

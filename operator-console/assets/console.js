@@ -60,6 +60,7 @@ export function availabilityControl(send) {
   const box = select.closest("[data-availability]");
   const state = document.getElementById("availability-state");
   const text = document.getElementById("availability-text");
+  const steps = document.querySelectorAll ? Array.from(document.querySelectorAll("[data-step-online]")) : [];
   if (box) box.hidden = false;
   select.addEventListener("change", function () {
     // Not sent (socket down): show the choice the server knows again.
@@ -76,13 +77,67 @@ export function availabilityControl(send) {
       select.value = core.state.chosen;
       if (state) state.dataset.status = core.state.status;
       if (text) text.textContent = core.state.text;
+      // The home's "Go online" step follows the operator's status.
+      const online = core.state.status === "available";
+      steps.forEach(function (step) {
+        step.dataset.done = String(online);
+        const said = step.querySelector(".step-state");
+        if (said) said.textContent = online ? "Done" : "Not yet";
+      });
       return true;
     },
   };
 }
 
+/**
+ * The Status cell of a live visitor row: chatting, or "cannot receive invitations" when no invitation
+ * can reach the page (reachability `none`: neither a presence socket nor a polling loader), else the
+ * latest invitation's status, else browsing.
+ */
+export function visitorStatus(v) {
+  if (v.chatting) return "chatting";
+  if (v.reachability === "none") return "cannot receive invitations";
+  return v.invitation ? "invitation " + v.invitation : "browsing";
+}
+
 const root = typeof document === "undefined" ? null : document.querySelector("[data-live-visitors]");
 if (root) liveVisitors(root);
+// Every other signed-in page (the layout loads this module on each) keeps the operator present with a
+// socket of its own, so an owner is reachable on the home, Embed or Settings page too. The Chats page
+// is left to chat.js, which holds its own socket and drives the control through this module.
+else if (typeof document !== "undefined" && document.querySelector("[data-availability]") &&
+  !document.querySelector("[data-chats]")) presence();
+
+/**
+ * A console socket that watches nothing: it makes the operator present, carries the availability
+ * control, and reconnects with backoff. 4401 (the session ended) goes to the login page.
+ */
+function presence() {
+  let ws = null;
+  let backoff = 1000;
+  const availability = availabilityControl(function (message) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(message));
+    return true;
+  });
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + "/ws/console");
+    ws.onopen = function () { backoff = 1000; };
+    ws.onmessage = function (event) {
+      let message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      availability.handle(message);
+    };
+    ws.onclose = function (event) {
+      if (event && event.code === 4401) { location.assign("/login"); return; }
+      availability.handle({ type: "availability", status: "offline", chosen: availability.core.state ? availability.core.state.chosen : "available" });
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 30000);
+    };
+  }
+  connect();
+}
 
 function liveVisitors(root) {
   const siteId = root.dataset.siteId;
@@ -151,10 +206,32 @@ function liveVisitors(root) {
       render();
     } else if (m.type === "invitation") {
       const v = rows.get(m.visitor_id);
-      if (v) { v.invitation = m.status; render(); }
+      if (v) {
+        v.invitation = m.status;
+        if (m.conversation_id) v.conversation_id = m.conversation_id;
+        render();
+      }
+    } else if (m.type === "invitation_accepted") {
+      acceptedNotice(m);
     } else if (m.type === "error") {
       status.textContent = m.message;
     }
+  }
+
+  // "NAME accepted your invitation — Open chat": the chat is already theirs, one click away.
+  function acceptedNotice(m) {
+    let line = document.getElementById("invite-accepted");
+    if (!line) {
+      line = document.createElement("p");
+      line.id = "invite-accepted";
+      line.className = "invite-accepted";
+      line.setAttribute("role", "status");
+      status.after(line);
+    }
+    const link = document.createElement("a");
+    link.href = "/console/chats#" + encodeURIComponent(String(m.conversation_id || ""));
+    link.textContent = "Open chat";
+    line.replaceChildren(String(m.guest || "A visitor") + " accepted your invitation. ", link);
   }
 
   function duration(sinceMs) {
@@ -217,19 +294,29 @@ function liveVisitors(root) {
       cell(tr, "v-on-site", duration(v.first_seen_ms)).dataset.since = v.first_seen_ms;
       cell(tr, "v-on-page", duration(v.page_since_ms)).dataset.since = v.page_since_ms;
       cell(tr, "v-agent", v.browser + " / " + v.os);
-      cell(tr, "v-status", v.chatting ? "chatting" : v.invitation ? "invitation " + v.invitation : "browsing");
+      cell(tr, "v-status", visitorStatus(v));
       const actions = cell(tr, "v-actions");
       const invite = document.createElement("button");
       invite.type = "button";
       invite.className = "invite";
       invite.textContent = "Invite";
-      invite.disabled = v.chatting || v.invitation === "pending";
+      // Nobody can invite a visitor whose page cannot receive it (no socket, no polling loader).
+      invite.disabled = v.chatting || v.invitation === "pending" || v.reachability === "none";
+      if (v.reachability === "none") invite.title = "This visitor's page has no live connection to Beckon";
       invite.addEventListener("click", function () { openInvite(v); });
       const trail = document.createElement("a");
       trail.className = "trail";
       trail.href = "/console/sites/" + encodeURIComponent(siteId) + "/visitors/" + encodeURIComponent(v.id);
       trail.textContent = "Trail";
       actions.append(invite, " ", trail);
+      if (v.conversation_id) {
+        // Straight to the chat (an accepted invitation's, or one the visitor started).
+        const chat = document.createElement("a");
+        chat.className = "open-chat";
+        chat.href = "/console/chats#" + encodeURIComponent(v.conversation_id);
+        chat.textContent = "Open chat";
+        actions.append(" ", chat);
+      }
       fragment.appendChild(tr);
     });
     tbody.replaceChildren(fragment);
@@ -255,6 +342,8 @@ function liveVisitors(root) {
 
   filters.addEventListener("input", function () { offset = 0; watch(); });
   filters.addEventListener("submit", function (e) { e.preventDefault(); });
+  // "Clear filters" resets the form; the fields change only after the event, so watch on the next turn.
+  filters.addEventListener("reset", function () { setTimeout(function () { offset = 0; watch(); }, 0); });
   document.getElementById("page-prev").addEventListener("click", function () { offset = Math.max(0, offset - limit); watch(); });
   document.getElementById("page-next").addEventListener("click", function () { offset += limit; watch(); });
   setInterval(function () {
@@ -262,3 +351,26 @@ function liveVisitors(root) {
   }, 1000);
   connect();
 }
+
+/** A colour as the picker takes it: "#abc" becomes "#aabbcc"; null for anything but #rgb or #rrggbb. */
+export function fullHex(text) {
+  const t = String(text).trim().toLowerCase();
+  if (/^#[0-9a-f]{6}$/.test(t)) return t;
+  if (/^#[0-9a-f]{3}$/.test(t)) return "#" + t[1] + t[1] + t[2] + t[2] + t[3] + t[3];
+  return null;
+}
+
+/** Keeps a `[data-colour-sync]` box's colour picker and hex field on one value (the field is what the
+ * form sends; the server checks it). A half-typed hex leaves the picker where it was. */
+export function colourSync(box) {
+  const picker = box.querySelector("input[type=color]");
+  const hex = box.querySelector("input.hex");
+  if (!picker || !hex) return;
+  picker.addEventListener("input", function () { hex.value = picker.value; });
+  hex.addEventListener("input", function () {
+    const full = fullHex(hex.value);
+    if (full) picker.value = full;
+  });
+}
+
+if (typeof document !== "undefined") document.querySelectorAll("[data-colour-sync]").forEach(colourSync);

@@ -65,6 +65,14 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                     h2 { "My chats / Open " span.count id="open-count" {} }
                     ul.conv-list id="open-chats" {}
                     p.empty id="open-empty" { "No open chats." }
+                    // What came in while nobody was there (leave-a-message, email, SMS) is kept apart
+                    // from the live chats: chat.js sorts those conversations here, newest first.
+                    section.inbox aria-labelledby="inbox-title" {
+                        h2 id="inbox-title" { (inbox_icon()) " Inbox " span.count id="inbox-count" {} }
+                        p.inbox-hint { "Offline messages, email and SMS. Replies go by email or SMS." }
+                        ul.conv-list id="inbox" {}
+                        p.empty id="inbox-empty" { "No offline messages." }
+                    }
                 }
                 div.conversation id="conversation" data-empty {
                     p.empty id="no-conversation" { "Select a conversation on the left." }
@@ -75,6 +83,8 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                             span.badge title="Not a registered user" { "guest" }
                             " "
                             small.conv-guest-id id="conv-guest-id" {}
+                            " "
+                            span.channel-mark id="conv-channel" hidden {}
                         }
                         span.conv-state id="conv-state" {}
                         div.conv-actions {
@@ -89,10 +99,15 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                         textarea name="body" rows="3" maxlength="4000" required
                             placeholder="Type a reply. Enter sends, Shift+Enter starts a new line." {}
                         div.composer-row {
-                            button.attach type="button" id="attach-file"
-                                title="Send a file (images, PDF, text, ZIP, Office documents; at most 10 MiB)" { "Attach" }
-                            input type="file" id="attach-input" hidden multiple tabindex="-1"
-                                accept=(ATTACH_ACCEPT);
+                            // A styled label for the file input, which stays focusable (keyboard users
+                            // tab to it and press Enter or Space) but is visually hidden.
+                            input.visually-hidden type="file" id="attach-input" multiple
+                                accept=(ATTACH_ACCEPT) aria-describedby="attach-chosen";
+                            label.attach for="attach-input" id="attach-file"
+                                title="Send a file (images, PDF, text, ZIP, Office documents; at most 10 MiB)" {
+                                (paperclip_icon()) " Attach file"
+                            }
+                            span.attach-chosen id="attach-chosen" aria-live="polite" {}
                             label.note-toggle {
                                 input type="checkbox" name="note";
                                 " Internal note " small { "(never shown to the guest)" }
@@ -108,7 +123,7 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                     form method="dialog" id="transfer-form" {
                         h2 { "Transfer this chat" }
                         label { "Operator handle"
-                            input name="operator_handle" required pattern="[a-zA-Z0-9][a-zA-Z0-9_-]{1,31}"
+                            input name="operator_handle" required pattern=(crate::HANDLE_PATTERN)
                                 autocomplete="off" placeholder="e.g. ann"; }
                         menu {
                             button type="submit" value="transfer" { "Transfer" }
@@ -120,6 +135,28 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
             script type="module" nonce=(v.nonce) src=(crate::CHAT_JS_PATH) {}
         },
     )
+}
+
+/// An outline paperclip, drawn inline so it shows without an emoji font (the same path as chat.js's).
+pub fn paperclip_icon() -> Markup {
+    svg_icon("M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5")
+}
+
+/// An outline inbox tray (the same path as chat.js's).
+fn inbox_icon() -> Markup {
+    svg_icon("M22 12h-6l-2 3h-4l-2-3H2M5.5 5.1L2 12v6a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-6l-3.5-6.9A2 2 0 0 0 16.8 4H7.2a2 2 0 0 0-1.7 1.1z")
+}
+
+/// A 16 px stroke icon in the text colour, hidden from assistive technology: the text next to it
+/// is the label.
+fn svg_icon(path: &str) -> Markup {
+    html! {
+        svg.icon xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16" height="16"
+            aria-hidden="true" focusable="false" {
+            path d=(path) fill="none" stroke="currentColor" stroke-width="2"
+                stroke-linecap="round" stroke-linejoin="round" {}
+        }
+    }
 }
 
 /// The file picker's filter: the types the server accepts (docs/protocol.md, "Attachments"). Only a
@@ -190,8 +227,11 @@ mod tests {
         assert!(html.contains(r#"name="body""#));
         assert!(html.contains(r#"type="checkbox" name="note""#));
         assert!(html.contains(r#"data-csrf="csrf-tok""#));
-        assert!(html.contains(r#"<button class="attach" type="button" id="attach-file""#));
-        assert!(html.contains(r#"<input type="file" id="attach-input" hidden multiple"#));
+        assert!(html.contains(r#"<label class="attach" for="attach-input" id="attach-file""#));
+        assert!(html
+            .contains(r#"<input class="visually-hidden" type="file" id="attach-input" multiple"#));
+        assert!(html.contains(r#"id="inbox""#) && html.contains(r#"id="conv-channel""#));
+        assert!(!html.contains('📎'), "icons are inline SVG, not emoji");
         assert!(html.contains(r#"data-operator-name="Ann""#));
         assert_eq!(
             attribute(&html, "data-sites"),

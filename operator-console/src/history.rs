@@ -175,7 +175,7 @@ fn transcript_line(line: &TranscriptLine<'_>) -> Markup {
             div.line-body {
                 @match &line.body {
                     LineBody::Attachment(a) => {
-                        "📎 "
+                        (crate::chats::paperclip_icon()) " "
                         @if let Some(href) = &a.href {
                             a href=(href) download { (a.name) }
                         } @else {
@@ -295,7 +295,13 @@ mod tests {
         assert!(html.contains(r#"href="/console/chats""#));
         assert!(html.contains(r#"name="csrf" value="csrf-tok""#));
         assert!(!html.contains("transcript-lines"));
-        assert!(!html.contains("<script"), "the page needs no script");
+        // Only the layout's presence script (every signed-in page keeps the operator present).
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "the page needs no script of its own"
+        );
+        assert!(html.contains(crate::CONSOLE_JS_PATH));
     }
 
     #[test]
@@ -351,6 +357,10 @@ mod tests {
         assert!(html.contains("Conversation with Guest 7"));
         assert!(html.contains(r#"<li class="line text">"#));
         assert!(html.contains(r#"<li class="line note">"#));
+        assert!(
+            !html.contains('📎') && html.contains(r#"<svg class="icon""#),
+            "the attachment icon is inline SVG, not an emoji"
+        );
         assert!(html.contains("internal note"));
         assert!(html.contains(r#"<li class="line system">"#));
         assert!(html

@@ -2,7 +2,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::CONSOLE_CSS_PATH;
+use crate::{CONSOLE_CSS_PATH, CONSOLE_JS_PATH, FAVICON_PATH};
 
 /// Per-page data the frame needs.
 pub struct Frame<'a> {
@@ -34,6 +34,13 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                 meta name="robots" content="noindex";
                 title { (frame.title) " · Beckon" }
                 link rel="stylesheet" href=(CONSOLE_CSS_PATH);
+                link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
+                @if frame.signed_in.is_some() {
+                    // Keeps the operator present while any console page is open and drives the
+                    // availability control below (console.js; a module runs once per page even
+                    // when a page loads it again).
+                    script type="module" nonce=(frame.nonce) src=(CONSOLE_JS_PATH) {}
+                }
             }
             body data-nonce=(frame.nonce) {
                 header.topbar {
@@ -45,8 +52,8 @@ pub fn page(frame: &Frame<'_>, body: Markup) -> Markup {
                             a href="/console/history" { "History" }
                             a href="/console/deliveries" { "Deliveries" }
                         }
-                        // The operator's availability; hidden until a page's script holds the console
-                        // socket that carries it (console.js, chat.js), since only then can it work.
+                        // The operator's availability; hidden until the page's console socket (console.js,
+                        // or chat.js on Chats) carries it, since only then can it work.
                         div.availability data-availability hidden {
                             label.visually-hidden for="beckon-availability" { "Your availability" }
                             select id="beckon-availability" name="status" {

@@ -73,7 +73,7 @@ pub fn offline(v: &OfflineView<'_>) -> Markup {
     page(
         &frame,
         html! {
-            form method="post" action={ "/console/sites/" (v.site_id) "/offline" } {
+            form.aligned method="post" action={ "/console/sites/" (v.site_id) "/offline" } {
                 input type="hidden" name="csrf" value=(v.csrf);
                 section.card {
                     h1 { "Offline & email · " (v.site_name) }
@@ -82,7 +82,7 @@ pub fn offline(v: &OfflineView<'_>) -> Markup {
                     h2 { "Status" }
                     p { "Automatic: online while an operator is available (and within business hours, if set). "
                         "When offline, the widget and every chat link show leave-a-message." }
-                    label { "Status "
+                    label { span.lt { "Status" }
                         select name="forced" {
                             option value="auto" selected[v.forced == "auto"] { "Automatic" }
                             option value="online" selected[v.forced == "online"] { "Always online" }
@@ -92,12 +92,12 @@ pub fn offline(v: &OfflineView<'_>) -> Markup {
                     h2 { "Business hours" }
                     p { small { "Leave the time zone empty for no business hours. Per day, intervals like "
                         code { "09:00-12:00, 13:00-17:30" } "; an empty day is closed." } }
-                    label { "Time zone " input name="tz" value=(v.tz) placeholder="Europe/Berlin"; }
+                    label { span.lt { "Time zone" } input name="tz" value=(v.tz) placeholder="Europe/Berlin"; }
                     @for (i, day) in DAY_NAMES.iter().enumerate() {
-                        label { (day) " " input name=(DAY_KEYS[i]) value=(v.days[i]) placeholder="09:00-17:00"; }
+                        label { span.lt { (day) } input name=(DAY_KEYS[i]) value=(v.days[i]) placeholder="09:00-17:00"; }
                     }
                     h2 { "SMS" }
-                    label { "This site's SMS number " small { "(texts to it start or continue conversations here)" }
+                    label { span.lt { "This site's SMS number" small { "Texts to it start or continue conversations here." } }
                         input name="sms_number" value=(v.sms_number) placeholder="+4930123456"; }
                 }
                 section.card {
@@ -109,8 +109,8 @@ pub fn offline(v: &OfflineView<'_>) -> Markup {
                     @for t in &v.templates {
                         fieldset.template id={ "template-" (t.key) } {
                             legend { (t.title) }
-                            label { "Subject " input name={ "subject_" (t.key) } value=(t.subject); }
-                            label { "Body " textarea name={ "body_" (t.key) } rows="8" { (t.body) } }
+                            label { span.lt { "Subject" } input name={ "subject_" (t.key) } value=(t.subject); }
+                            label { span.lt { "Body" } textarea name={ "body_" (t.key) } rows="8" { (t.body) } }
                             details open {
                                 summary { "Preview with sample values" }
                                 p.preview-subject { strong { (t.preview_subject) } }

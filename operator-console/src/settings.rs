@@ -24,7 +24,7 @@ pub struct SiteSettingsView<'a> {
     pub verified_domain: Option<&'a str>,
     /// A domain waiting for its proof.
     pub domain_claim: Option<DomainClaimView<'a>>,
-    /// Accent colour (`#rrggbb`).
+    /// Accent colour (`#rrggbb`; the form also takes `#rgb`).
     pub colour: &'a str,
     /// `right` or `left`.
     pub position: &'a str,
@@ -75,28 +75,42 @@ pub fn site_settings(v: &SiteSettingsView<'_>) -> Markup {
                 h1 { "Settings · " (v.site_name) }
                 @if let Some(error) = v.error { p.error role="alert" { (error) } }
                 @if v.saved { p.saved role="status" { "Saved." } }
-                form method="post" action={ "/console/sites/" (v.site_id) "/settings" } {
+                p.site-links { "Also for this site: "
+                    a href={ "/console/sites/" (v.site_id) "/canned" } { "Canned responses" } " · "
+                    a href={ "/console/sites/" (v.site_id) "/offline" } { "Offline & email" } " · "
+                    a href={ "/console/sites/" (v.site_id) "/webhooks" } { "Webhooks" } }
+                // Labels in one column, fields in the other (`.aligned`, one column on narrow screens).
+                form.aligned method="post" action={ "/console/sites/" (v.site_id) "/settings" } {
                     input type="hidden" name="csrf" value=(v.csrf);
-                    label { "Allowed origins " small { "(one per line, e.g. https://shop.example.com; empty allows any)" }
+                    label { span.lt { "Allowed origins" small { "One per line, e.g. https://shop.example.com; empty allows any." } }
                         textarea name="allowed_origins" rows="3" { (v.allowed_origins) } }
-                    label { "Own chat domain " small { "(e.g. help.example.com, pointed at this server; empty for none)" }
+                    label { span.lt { "Own chat domain" small { "E.g. help.example.com, pointed at this server; empty for none." } }
                         input name="custom_domain" value=(v.custom_domain); }
-                    label { "Accent colour" input type="color" name="colour" value=(v.colour); }
-                    label { "Launcher position"
+                    // The picker and the hex field edit one value (console.js keeps them in sync); the
+                    // hex field is what is sent, and the server checks it is #rgb or #rrggbb.
+                    div.row {
+                        label for="colour-hex" { span.lt { "Accent colour" small { "Pick one, or type #rgb or #rrggbb." } } }
+                        div.colour-field data-colour-sync {
+                            input type="color" id="colour-picker" value=(v.colour) aria-label="Accent colour picker";
+                            input.hex id="colour-hex" name="colour" value=(v.colour) maxlength="7" size="8"
+                                pattern="#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})" spellcheck="false" autocomplete="off";
+                        }
+                    }
+                    label { span.lt { "Launcher position" }
                         select name="position" {
                             option value="right" selected[v.position != "left"] { "Bottom right" }
                             option value="left" selected[v.position == "left"] { "Bottom left" }
                         }
                     }
-                    label { "Greeting " small { "(may use {{site_name}} and {{operator_name}}; empty for the default in the visitor's language)" }
+                    label { span.lt { "Greeting" small { "May use {{site_name}} and {{operator_name}}; empty for the default in the visitor's language." } }
                         input name="greeting" value=(v.greeting) maxlength="300"; }
-                    label { "Offline text " small { "(shown when nobody is available)" }
+                    label { span.lt { "Offline text" small { "Shown when nobody is available." } }
                         input name="offline" value=(v.offline) maxlength="300"; }
                     label.check { input type="checkbox" name="auto_assign" value="1" checked[v.auto_assign];
                         " Give new chats to the least busy available operator (otherwise they wait in the queue)" }
                     label.check { input type="checkbox" name="typing_preview" value="1" checked[v.typing_preview];
                     " Live typing preview: operators see what the guest types before sending (the guest is told in the chat)" }
-                button type="submit" { "Save settings" }
+                    div.form-actions { button type="submit" { "Save settings" } }
                 }
             }
             section.card #own-domain {
@@ -128,6 +142,8 @@ pub fn site_settings(v: &SiteSettingsView<'_>) -> Markup {
                     "timestamp, joined by new lines). Keep it on your server; never put it in a page." }
                 input.code readonly value=(v.identity_secret) id="identity-secret";
             }
+            // For the colour picker's sync (and the header's availability, where console.js offers it).
+            script type="module" nonce=(v.nonce) src=(crate::CONSOLE_JS_PATH) {}
         },
     )
 }
@@ -172,5 +188,10 @@ mod tests {
         assert!(html.contains("http://help.example.com/.well-known/beckon-verification.txt"));
         assert!(html.contains("Verify now") && html.contains("/settings/domain/verify"));
         assert!(!html.contains("<b>") && !html.contains("<i>refused"));
+        // A real colour picker next to the hex field that is sent, both with the saved colour.
+        assert!(html.contains(r##"<input type="color" id="colour-picker" value="#112233""##));
+        assert!(html.contains(r##"id="colour-hex" name="colour" value="#112233""##));
+        assert!(html.contains(r#"<form class="aligned""#));
+        assert!(html.contains("/console/sites/s1/canned"));
     }
 }

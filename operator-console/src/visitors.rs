@@ -34,15 +34,26 @@ pub fn live_visitors(v: &LiveVisitorsView<'_>) -> Markup {
         html! {
             section.card.wide data-live-visitors data-site-id=(v.site_id) {
                 h1 { "Live visitors · " (v.site_name) }
-                form.filters id="visitor-filters" {
-                    label { "Page " input type="search" name="page" placeholder="URL or title contains…"; }
-                    label { "Referrer " input type="search" name="referrer" placeholder="contains…"; }
-                    label { "Visitors "
-                        select name="kind" {
+                // One aligned row: each filter its label above its field, and a button that clears them.
+                form.filters id="visitor-filters" role="search" aria-label="Filter visitors" {
+                    div.filter {
+                        label for="filter-page" { "Page" }
+                        input type="search" id="filter-page" name="page" placeholder="URL or title contains…";
+                    }
+                    div.filter {
+                        label for="filter-referrer" { "Referrer" }
+                        input type="search" id="filter-referrer" name="referrer" placeholder="contains…";
+                    }
+                    div.filter {
+                        label for="filter-kind" { "Visitors" }
+                        select id="filter-kind" name="kind" {
                             option value="all" { "All" }
                             option value="new" { "New" }
                             option value="returning" { "Returning" }
                         }
+                    }
+                    div.filter.filter-actions {
+                        button.clear type="reset" { "Clear filters" }
                     }
                 }
                 p.status id="live-status" role="status" { "Connecting…" }
@@ -160,6 +171,12 @@ pub struct EmbedView<'a> {
     pub site_id: &'a str,
     /// Canned responses of the site: (id, shortcut, body).
     pub canned: Vec<(&'a str, &'a str, &'a str)>,
+    /// The site's own (proven) chat domain, if any, for the CSP directives.
+    pub custom_domain: Option<&'a str>,
+    /// Origins the widget was refused on, most recent first.
+    pub refused: Vec<crate::origins::RefusedOriginRow<'a>>,
+    /// Whether this operator may allow origins (owner or admin).
+    pub can_manage: bool,
 }
 
 /// The snippets of the embed page, in order: (title, explanation, code).
@@ -192,6 +209,8 @@ pub fn embed(v: &EmbedView<'_>) -> Markup {
     page(
         &frame,
         html! {
+            // Refusals first: a widget that does not show up is the owner's first question.
+            (crate::origins::refused_origins(v.site_id, v.csrf, &v.refused, v.can_manage))
             section.card {
                 h1 { "Put " (v.site_name) " live help anywhere" }
                 @for (i, (title, why, code)) in embed_snippets(v).into_iter().enumerate() {
@@ -202,6 +221,7 @@ pub fn embed(v: &EmbedView<'_>) -> Markup {
                     }
                 }
             }
+            (crate::origins::csp_section(v.nonce, &crate::origins::csp_directives(v.base_url, v.custom_domain)))
         },
     )
 }
@@ -223,6 +243,9 @@ mod tests {
             base_url: "https://chat.example",
             site_id: "s1",
             canned: vec![("c1", "hours", "<b>9-5</b>")],
+            custom_domain: None,
+            refused: vec![],
+            can_manage: true,
         };
         let html = embed(&v).into_string();
         for needle in [

@@ -101,9 +101,9 @@ pub fn webhooks(v: &WebhooksView<'_>) -> Markup {
             }
             section.card {
                 h2 { "Add a webhook" }
-                form method="post" action=(base) {
+                form.aligned method="post" action=(base) {
                     input type="hidden" name="csrf" value=(v.csrf);
-                    label { "URL " small { "(http:// or https://; private and loopback addresses are refused unless the server allows them)" }
+                    label { span.lt { "URL" small { "http:// or https://; private and loopback addresses are refused unless the server allows them." } }
                         input name="url" type="url" required value=(v.form_url) placeholder="https://example.com/beckon-hook"; }
                     fieldset {
                         legend { "Events" }
@@ -112,7 +112,7 @@ pub fn webhooks(v: &WebhooksView<'_>) -> Markup {
                         }
                     }
                     p { small { "A signing secret is generated for the hook and shown above." } }
-                    button type="submit" { "Add webhook" }
+                    div.form-actions { button type="submit" { "Add webhook" } }
                 }
             }
         },

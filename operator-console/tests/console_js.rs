@@ -68,3 +68,22 @@ fn availability_control_sends_choice_and_throttled_activity_and_follows_the_serv
     .expect("write test script");
     run(node, &dir, &["availability.mjs", "./console.mjs"]);
 }
+
+#[test]
+fn a_visitor_no_invitation_can_reach_is_shown_as_such_instead_of_pending() {
+    let Some(node) = node() else { return };
+    let dir = module_dir("reachability");
+    std::fs::write(
+        dir.join("reachability.mjs"),
+        r#"import assert from "node:assert/strict";
+const { visitorStatus } = await import(process.argv[2]);
+assert.equal(visitorStatus({ reachability: "socket", invitation: null }), "browsing");
+assert.equal(visitorStatus({ reachability: "polling", invitation: "pending" }), "invitation pending");
+assert.equal(visitorStatus({ reachability: "none", invitation: "pending" }), "cannot receive invitations");
+assert.equal(visitorStatus({ reachability: "none", chatting: true }), "chatting");
+console.log("reachability: ok");
+"#,
+    )
+    .expect("write test script");
+    run(node, &dir, &["reachability.mjs", "./console.mjs"]);
+}

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 
 const {
   createChatCore, newClientMsgId, parseAttachment, humanSize, uploadProblem, uploadErrorText, attachmentUrl, ATTACHMENT_MAX_BYTES,
-  capabilitiesOf, guestEmail, guestPhone, replyNote, NO_FILES_TEXT, consoleScriptUrl,
+  capabilitiesOf, guestEmail, guestPhone, replyNote, NO_FILES_TEXT, consoleScriptUrl, isInbox, channelMark, inboxOf,
 } = await import(process.argv[2]);
 
 function harness(options) {
@@ -412,6 +412,25 @@ const tests = {
     assert.equal(consoleScriptUrl("https://beckon.example/console/assets/chat-0.1.0.js"),
       "https://beckon.example/console/assets/console-0.1.0.js");
     assert.equal(consoleScriptUrl("file:///tmp/x/chat.mjs"), null);
+  },
+
+  "offline, email and SMS conversations go to the inbox, marked, newest first"() {
+    const list = [
+      { conversation_id: "live", channel: "widget", status: "waiting", created_ms: 5 },
+      { conversation_id: "old", channel: "offline", status: "waiting", created_ms: 1 },
+      { conversation_id: "mail", channel: "email", status: "open", created_ms: 3 },
+      { conversation_id: "text", channel: "sms", status: "waiting", created_ms: 4 },
+      { conversation_id: "done", channel: "offline", status: "closed", created_ms: 9 },
+      { conversation_id: "page", channel: "page", status: "open", created_ms: 2 },
+    ];
+    assert.deepEqual(inboxOf(list).map(function (c) { return c.conversation_id; }), ["text", "mail", "old"]);
+    assert.equal(isInbox(list[0]), false);
+    assert.equal(isInbox(list[5]), false);
+    assert.equal(isInbox(null), false);
+    assert.equal(channelMark(list[1]), "Offline message");
+    assert.equal(channelMark(list[2]), "Offline message · email");
+    assert.equal(channelMark(list[3]), "Offline message · SMS");
+    assert.equal(channelMark(list[0]), "");
   },
 
   "client message ids are UUIDs"() {
