@@ -293,7 +293,8 @@ nav{display:flex;gap:1rem}main{max-width:56rem;margin:2rem auto;padding:0 2rem;m
 .card{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 3px #0002}\
 .price{font-weight:700}button{font:inherit;padding:.5rem 1rem}\
 table{border-collapse:collapse;width:100%}td,th{padding:.5rem;border-bottom:1px solid #ccc;text-align:left}\
-footer{padding:1rem 2rem;color:#666;font-size:.875rem}";
+footer{padding:1rem 2rem;color:#666;font-size:.875rem}\
+header,nav{flex-wrap:wrap}@media(max-width:480px){header{gap:.5rem 1rem;padding:1rem}main{padding:0 1rem}}";
 
 const HOME: &str = r#"<h1>Gear for every trail</h1>
 <p>Light tents, reliable stoves and friendly advice. Questions? Our team is online to help.</p>

@@ -299,6 +299,46 @@ impl Browser {
             .await;
     }
 
+    /// Makes the widget's chat panel (the iframe inside the launcher's shadow root on a host page)
+    /// the current frame, once the panel's script runs there; panics with the page's console log
+    /// when it does not within twenty seconds.
+    pub async fn enter_widget_panel(&self) {
+        // An iframe inside a shadow root is not in `window.frames`: switch by element reference.
+        const FIND: &str = "const r = document.getElementById('beckon-root'); \
+                            return r && r.shadowRoot ? r.shadowRoot.querySelector('iframe') : null";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            self.enter_top_frame().await;
+            let id = self
+                .client
+                .execute(FIND, vec![])
+                .await
+                .ok()
+                .and_then(|value| {
+                    value
+                        .get("element-6066-11e4-a52e-4f735466cecf")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                });
+            if let Some(id) = id {
+                let frame =
+                    fantoccini::elements::Element::from_element_id(self.client.clone(), id.into());
+                if frame.enter_frame().await.is_ok()
+                    && self.try_eval("return !!window.__beckonPanel").await.ok()
+                        == Some(Value::Bool(true))
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.enter_top_frame().await;
+        panic!(
+            "could not enter the chat panel; console log {:?}",
+            self.console_log().await
+        );
+    }
+
     /// Panics (naming `context`) if a dialog is open or the recorder caught one in any frame.
     pub async fn assert_no_dialogs(&self, context: &str) {
         if let Some(text) = self.open_dialog().await {

@@ -35,78 +35,6 @@ async fn add_colleague(fx: &SiteFixture) {
     .unwrap();
 }
 
-/// Switches the visitor browser into the chat panel's iframe (inside the launcher's shadow root).
-async fn enter_panel(visitor: &Browser) {
-    visitor.enter_top_frame().await;
-    assert!(
-        visitor
-            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('iframe'))", WAIT)
-            .await,
-        "panel iframe created"
-    );
-    // An iframe inside a shadow root is not in `window.frames`: switch by element reference.
-    for _ in 0..80 {
-        let found = visitor
-            .client
-            .execute(
-                "return document.getElementById('beckon-root').shadowRoot.querySelector('iframe')",
-                vec![],
-            )
-            .await;
-        if let Ok(value) = found {
-            if let Some(id) = value
-                .get("element-6066-11e4-a52e-4f735466cecf")
-                .and_then(|v| v.as_str())
-            {
-                let frame = fantoccini::elements::Element::from_element_id(
-                    visitor.client.clone(),
-                    id.to_owned().into(),
-                );
-                if frame.enter_frame().await.is_ok()
-                    && visitor.try_eval("return !!window.__beckonPanel").await.ok()
-                        == Some(serde_json::Value::Bool(true))
-                {
-                    return;
-                }
-            }
-        }
-        visitor.enter_top_frame().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let value = visitor
-        .client
-        .execute(
-            "return document.getElementById('beckon-root').shadowRoot.querySelector('iframe')",
-            vec![],
-        )
-        .await;
-    let mut detail = format!("{value:?}");
-    if let Some(id) = value
-        .as_ref()
-        .ok()
-        .and_then(|v| v.get("element-6066-11e4-a52e-4f735466cecf"))
-        .and_then(|v| v.as_str())
-    {
-        let frame = fantoccini::elements::Element::from_element_id(
-            visitor.client.clone(),
-            id.to_owned().into(),
-        );
-        detail += &format!(" enter: {:?}", frame.enter_frame().await);
-        detail += &format!(
-            " inside: {:?}",
-            visitor
-                .try_eval(
-                    "return [location.href, document.documentElement.outerHTML.slice(0, 300)]"
-                )
-                .await
-        );
-    }
-    panic!(
-        "could not enter the chat panel: {detail} log {:?}",
-        visitor.console_log().await
-    );
-}
-
 fn panel_has(condition: &str) -> String {
     format!("const s = window.__beckonPanel.state(); return {condition};")
 }
@@ -249,7 +177,7 @@ async fn a_guest_and_an_operator_chat_in_real_browsers() {
     // Navigation reconnects: the chat is still there on the next page, with its history.
     visitor.enter_top_frame().await;
     visitor.goto(&shop.url("/products/stove")).await;
-    enter_panel(&visitor).await;
+    visitor.enter_widget_panel().await;
     assert!(
         visitor.wait_for(&panel_has("s.messages.some(m => m.body === 'Hi Gina') && s.messages.some(m => m.sender === 'guest')"), WAIT).await,
         "history restored after navigation"
@@ -301,7 +229,7 @@ async fn open_panel(visitor: &Browser, shop: &HostSite, path: &str) {
         "launcher shown"
     );
     visitor.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
-    enter_panel(visitor).await;
+    visitor.enter_widget_panel().await;
 }
 
 /// Waits until the console's queue holds exactly one chat (`what` names it on failure) and accepts it.
@@ -317,6 +245,23 @@ async fn accept_the_one_queued_chat(operator: &Browser, what: &str) {
     );
     operator
         .eval("document.querySelector('#queue .conv-item button.accept').click(); return true;")
+        .await;
+}
+
+/// Waits until the console's inbox (offline messages) holds exactly one conversation, and none waits
+/// among the live chats; accepts it.
+async fn accept_the_one_inbox_chat(operator: &Browser, what: &str) {
+    assert!(
+        operator
+            .wait_for(
+                "return document.querySelectorAll('#inbox .conv-item').length === 1 && document.querySelectorAll('#queue .conv-item').length === 0",
+                WAIT
+            )
+            .await,
+        "{what}"
+    );
+    operator
+        .eval("document.querySelector('#inbox .conv-item button.accept').click(); return true;")
         .await;
 }
 
@@ -402,7 +347,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
         format!("{typed} Thanks")
     );
 
-    // Offline once more, the guest leaves the message; it waits in the console's queue.
+    // Offline once more, the guest leaves the message; it waits in the console's inbox.
     operator.goto("about:blank").await;
     expect_panel(&visitor, PanelMode::Offline).await;
     visitor
@@ -421,7 +366,7 @@ async fn the_widget_turns_into_leave_a_message_when_the_last_operator_leaves_and
     assert!(visitor.wait_for(&panel_shows("div.thanks"), WAIT).await);
     fx.open_console_in(&operator, "/console/chats", "chat-status")
         .await;
-    accept_the_one_queued_chat(&operator, "the offline message is in the queue").await;
+    accept_the_one_inbox_chat(&operator, "the offline message is in the inbox").await;
     assert!(
         operator
             .wait_for(

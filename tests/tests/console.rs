@@ -219,6 +219,8 @@ async fn login_attempts_are_rate_limited() {
         .args(["--login-attempts-per-minute", "3"])
         .spawn()
         .await;
+    // Set up first: until an owner exists the login page shows the setup hint, not a form.
+    assert_eq!(app.complete_setup().await.status(), 303);
     for _ in 0..3 {
         assert_eq!(
             app.login("owner@example.com", "wrong password")
@@ -277,6 +279,7 @@ async fn health_and_readiness_probes_answer() {
 async fn oversized_and_malformed_forms_get_4xx() {
     let db = TestDatabase::sqlite();
     let app = TestApp::spawn(&db).await;
+    assert_eq!(app.complete_setup().await.status(), 303);
     let csrf = app.csrf_of("/login").await;
     let huge = "x".repeat(200 * 1024);
     let res = app
