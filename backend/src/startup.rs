@@ -87,7 +87,15 @@ impl Application {
             )
             .context("cannot set up outgoing mail")?,
         );
+        let cluster = match &settings.redis_url {
+            Some(url) => Some(Arc::new(
+                crate::realtime::cluster::ClusterLink::new(url)
+                    .context("cannot use the Redis URL")?,
+            )),
+            None => None,
+        };
         let state = AppState {
+            cluster,
             availability: Arc::new(crate::services::availability::Availability::new(
                 settings.outbound.away_after,
             )),
@@ -114,6 +122,11 @@ impl Application {
             pageviews,
             refused_origins: Arc::default(),
         };
+        if let Some(link) = &state.cluster {
+            tracing::info!(node = %link.node(), "cluster mode: events between nodes go through Redis");
+            state.live.attach(link.clone());
+            state.availability.attach(link.clone());
+        }
         let data = web::Data::new(state.clone());
         let shutdown_timeout = state.settings.shutdown_timeout_secs;
         let app = move || {
@@ -195,6 +208,10 @@ impl Application {
                 .clone()
                 .watch(state.hub.clone(), state.db.clone()),
         );
+        let cluster = state
+            .cluster
+            .clone()
+            .map(|link| tokio::spawn(crate::services::cluster::run(state.clone(), link)));
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         let result = tokio::select! {
@@ -215,6 +232,10 @@ impl Application {
         // An attempt cut off here keeps its claim until the lease lapses; it is then retried.
         deliveries.abort();
         statuses.abort();
+        if let Some(task) = cluster {
+            crate::services::cluster::leave(&state).await;
+            task.abort();
+        }
         state.pageviews.stop();
         if let Err(e) = pageview_flusher.await {
             tracing::error!(error = %e, "page-view flusher failed");

@@ -44,12 +44,14 @@ pub struct AppState {
     pub outbound: Arc<crate::outbound::worker::Outbound>,
     /// Throttle of the writes recording refused widget origins.
     pub refused_origins: Arc<crate::services::refused_origins::RefusalThrottle>,
+    /// Cluster mode: the link to the other nodes (`None` on a single node).
+    pub cluster: Option<Arc<crate::realtime::cluster::ClusterLink>>,
 }
 
 impl AppState {
-    /// The typed publishing interface over this state's hub.
+    /// The typed publishing interface over this node's hub and, in cluster mode, the others.
     pub fn bus(&self) -> crate::realtime::Bus<'_> {
-        crate::realtime::Bus::new(&self.hub)
+        crate::realtime::Bus::clustered(&self.hub, self.cluster.as_deref())
     }
 
     /// Session lifetimes from the settings.

@@ -42,6 +42,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "BECKON_DATABASE_URL", global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// Redis URL (`redis://host:6379`): turns on cluster mode, where several nodes share one
+    /// PostgreSQL database and Redis carries events between them. Default: one node, no Redis.
+    #[arg(long, env = "BECKON_REDIS_URL", global = true, value_name = "URL")]
+    pub redis_url: Option<Url>,
+
     /// Maximum pooled database connections. Default: 16.
     #[arg(long, env = "BECKON_DB_POOL_SIZE", global = true, value_name = "N")]
     pub db_pool_size: Option<u32>,
@@ -196,6 +201,7 @@ struct FileSettings {
     base_url: Option<Url>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    redis_url: Option<Url>,
     db_pool_size: Option<u32>,
     db_timeout_ms: Option<u64>,
     trusted_proxies: Option<Vec<IpNet>>,
@@ -249,6 +255,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The database URL (a secret: may hold a password).
     pub database_url: String,
+    /// Redis URL (a secret: may hold a password); `Some` is cluster mode.
+    pub redis_url: Option<Url>,
     /// Pool size.
     pub db_pool_size: u32,
     /// How long a request waits for the database before it is answered as retryable.
@@ -296,6 +304,10 @@ impl std::fmt::Debug for Settings {
             .field("base_url", &self.base_url.as_str())
             .field("data_dir", &self.data_dir)
             .field("database", &redact_url(&self.database_url))
+            .field(
+                "redis",
+                &self.redis_url.as_ref().map(|u| redact_url(u.as_str())),
+            )
             .field("db_pool_size", &self.db_pool_size)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
@@ -363,6 +375,23 @@ impl Settings {
                 "database-url",
                 "must start with postgres://, postgresql:// or sqlite://, or be a file path",
             ));
+        }
+        let redis_url = args.redis_url.clone().or(file.redis_url);
+        if let Some(url) = &redis_url {
+            if !matches!(url.scheme(), "redis" | "rediss") || url.host().is_none() {
+                return Err(invalid(
+                    "redis-url",
+                    "must be a redis:// or rediss:// URL with a host",
+                ));
+            }
+            if !database_url.starts_with("postgres://")
+                && !database_url.starts_with("postgresql://")
+            {
+                return Err(invalid(
+                    "redis-url",
+                    "cluster mode needs PostgreSQL (--database-url postgres://...): a SQLite file belongs to one process",
+                ));
+            }
         }
         let db_pool_size = args.db_pool_size.or(file.db_pool_size).unwrap_or(16);
         if !(1..=1000).contains(&db_pool_size) {
@@ -487,6 +516,7 @@ impl Settings {
             base_url_explicit,
             data_dir,
             database_url,
+            redis_url,
             db_pool_size,
             db_timeout: std::time::Duration::from_millis(db_timeout_ms),
             trusted_proxies: args
@@ -590,6 +620,34 @@ mod tests {
                 .to_string_lossy()
         );
         assert!(!s.cookies_secure());
+    }
+
+    #[test]
+    fn cluster_mode_needs_postgres() {
+        let redis = Some(Url::parse("redis://127.0.0.1:6379").unwrap());
+        let sqlite = SettingsArgs {
+            redis_url: redis.clone(),
+            ..Default::default()
+        };
+        let e = Settings::resolve(&sqlite, None).unwrap_err();
+        assert_eq!(e.setting, "redis-url");
+        assert!(e.reason.contains("PostgreSQL"), "{e}");
+        let pg = SettingsArgs {
+            redis_url: redis,
+            database_url: Some("postgres://u:pw@db/beckon".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&pg, None).unwrap();
+        assert!(s.redis_url.is_some());
+        let not_redis = SettingsArgs {
+            redis_url: Some(Url::parse("http://x/").unwrap()),
+            database_url: Some("postgres://db/beckon".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&not_redis, None).unwrap_err().setting,
+            "redis-url"
+        );
     }
 
     #[test]

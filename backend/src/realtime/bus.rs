@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use super::hub::{EventBus as _, Hub, Outgoing};
+use super::cluster::{ClusterLink, Relay};
+use super::hub::{Consoles, EventBus as _, Hub, Outgoing};
 use super::protocol::ServerEvent;
 
 /// A topic whose followers are told a status (`site_status` or `availability` events).
@@ -60,44 +61,68 @@ fn operators_topic(conversation_id: &str) -> String {
     format!("ops:{conversation_id}")
 }
 
+const WATCHERS_PREFIX: &str = "watch:";
+
+fn watchers_topic(site_id: &str) -> String {
+    format!("{WATCHERS_PREFIX}{site_id}")
+}
+
 fn site_consoles_topic(site_id: &str) -> String {
     format!("site:{site_id}")
 }
 
-/// Publishing and following, per audience. Cheap to make: it borrows the hub.
+/// Publishing and following, per audience. Cheap to make: it borrows the hub (and in cluster mode
+/// the link to the other nodes, which get every event meant for a topic or a visitor; statuses and
+/// live lists each node works out for its own sockets).
 #[derive(Clone, Copy)]
 pub struct Bus<'a> {
     hub: &'a Hub,
+    link: Option<&'a ClusterLink>,
 }
 
 impl<'a> Bus<'a> {
     /// The bus over this process's hub.
     pub fn new(hub: &'a Hub) -> Bus<'a> {
-        Bus { hub }
+        Bus { hub, link: None }
+    }
+
+    /// The bus over this node's hub and, in cluster mode, the other nodes.
+    pub fn clustered(hub: &'a Hub, link: Option<&'a ClusterLink>) -> Bus<'a> {
+        Bus { hub, link }
     }
 
     fn encode(event: &ServerEvent<'_>) -> Arc<str> {
         event.to_json().into()
     }
 
+    /// To a topic's followers on this node and every other.
+    fn publish(&self, topic: &str, bytes: Arc<str>) {
+        if let Some(link) = self.link {
+            link.send(
+                Relay::Topic {
+                    topic: topic.to_owned(),
+                },
+                &bytes,
+            );
+        }
+        self.hub.publish(topic, bytes);
+    }
+
     /// To the guest's tabs in a conversation.
     pub fn to_guests(&self, conversation_id: &str, event: &ServerEvent<'_>) {
-        self.hub
-            .publish(&guests_topic(conversation_id), Self::encode(event));
+        self.publish(&guests_topic(conversation_id), Self::encode(event));
     }
 
     /// To the operators following a conversation.
     pub fn to_operators(&self, conversation_id: &str, event: &ServerEvent<'_>) {
-        self.hub
-            .publish(&operators_topic(conversation_id), Self::encode(event));
+        self.publish(&operators_topic(conversation_id), Self::encode(event));
     }
 
     /// To everyone in a conversation: the guest's tabs and the operators following it.
     pub fn to_conversation(&self, conversation_id: &str, event: &ServerEvent<'_>) {
         let bytes = Self::encode(event);
-        self.hub
-            .publish(&guests_topic(conversation_id), bytes.clone());
-        self.hub.publish(&operators_topic(conversation_id), bytes);
+        self.publish(&guests_topic(conversation_id), bytes.clone());
+        self.publish(&operators_topic(conversation_id), bytes);
     }
 
     /// To everyone in a conversation and the consoles listing its site's conversations.
@@ -108,11 +133,39 @@ impl<'a> Bus<'a> {
         event: &ServerEvent<'_>,
     ) {
         let bytes = Self::encode(event);
+        self.publish(&guests_topic(conversation_id), bytes.clone());
+        self.publish(&operators_topic(conversation_id), bytes.clone());
+        self.publish(&site_consoles_topic(site_id), bytes);
+    }
+
+    /// To the consoles watching a site's live visitors, on every node.
+    pub fn to_site_watchers(&self, site_id: &str, event: &ServerEvent<'_>) {
+        self.publish(&watchers_topic(site_id), Self::encode(event));
+    }
+
+    /// This console tab watches a site's live visitors (and no other site's).
+    pub fn follow_site_visitors(&self, conn_id: u64, site_id: &str) {
         self.hub
-            .publish(&guests_topic(conversation_id), bytes.clone());
-        self.hub
-            .publish(&operators_topic(conversation_id), bytes.clone());
-        self.hub.publish(&site_consoles_topic(site_id), bytes);
+            .subscribe_replacing(conn_id, WATCHERS_PREFIX, &watchers_topic(site_id));
+    }
+
+    /// Closes console sockets on every node (a session ended, access changed).
+    pub fn close_consoles(&self, which: Consoles<'_>, code: u16, reason: &'static str) {
+        if let Some(link) = self.link {
+            let (session, operator) = match which {
+                Consoles::Session(s) => (Some(s.to_owned()), None),
+                Consoles::Operator(o) => (None, Some(o.to_owned())),
+            };
+            link.send(
+                Relay::CloseConsoles {
+                    session,
+                    operator,
+                    code,
+                },
+                "",
+            );
+        }
+        self.hub.close_consoles(which, code, reason);
     }
 
     /// To one connection (a visitor tab or a console tab) alone, e.g. an `ack` or an answer.
@@ -121,28 +174,25 @@ impl<'a> Bus<'a> {
             .send_to_conn(conn_id, Outgoing::Text(Self::encode(event)));
     }
 
-    /// To every open tab of a visitor; how many tabs took it.
+    /// To every open tab of a visitor; how many tabs on this node took it (in cluster mode the
+    /// other nodes' tabs get it too, uncounted).
     pub fn to_visitor(&self, visitor_id: &str, event: &ServerEvent<'_>) -> usize {
-        self.hub
-            .send_to_visitor(visitor_id, Outgoing::Text(Self::encode(event)))
-    }
-
-    /// To these console tabs (e.g. those watching a site's live visitors).
-    pub fn to_consoles(&self, conn_ids: &[u64], event: &ServerEvent<'_>) {
-        if conn_ids.is_empty() {
-            return;
-        }
         let bytes = Self::encode(event);
-        for conn_id in conn_ids {
-            self.hub
-                .send_to_console(*conn_id, Outgoing::Text(bytes.clone()));
+        if let Some(link) = self.link {
+            link.send(
+                Relay::Visitor {
+                    visitor_id: visitor_id.to_owned(),
+                },
+                &bytes,
+            );
         }
+        self.hub.send_to_visitor(visitor_id, Outgoing::Text(bytes))
     }
 
     /// To every console tab of one operator (they all follow the operator's own status), e.g.
     /// "a visitor accepted your invitation".
     pub fn to_operator_consoles(&self, operator_id: &str, event: &ServerEvent<'_>) {
-        self.hub.publish(
+        self.publish(
             &StatusTopic::OwnConsoles(operator_id.to_owned()).topic(),
             Self::encode(event),
         );

@@ -265,6 +265,36 @@ impl Hub {
             .push(conn_id);
     }
 
+    /// Subscribes a connection to `topic`, leaving its other topics that start with `prefix`.
+    pub fn subscribe_replacing(&self, conn_id: u64, prefix: &str, topic: &str) {
+        let mut reg = self.lock();
+        let Some(conn) = reg.conns.get_mut(&conn_id) else {
+            return;
+        };
+        let dropped: Vec<String> = conn
+            .topics
+            .iter()
+            .filter(|t| t.starts_with(prefix) && *t != topic)
+            .cloned()
+            .collect();
+        conn.topics.retain(|t| !dropped.contains(t));
+        for t in dropped {
+            if let Some(ids) = reg.topics.get_mut(&t) {
+                ids.retain(|id| *id != conn_id);
+                if ids.is_empty() {
+                    reg.topics.remove(&t);
+                }
+            }
+        }
+        drop(reg);
+        self.subscribe(conn_id, topic);
+    }
+
+    /// Closes console sockets on this node alone (another node asked, through the cluster).
+    pub fn close_consoles_local(&self, which: Consoles<'_>, code: u16, reason: &'static str) {
+        self.close_consoles_here(which, code, reason);
+    }
+
     /// Whether the operator has a console tab open.
     pub fn operator_online(&self, operator_id: &str) -> bool {
         self.lock()

@@ -1,12 +1,14 @@
 //! The live visitor list: who is on each site now, what they are reading, and which console tabs are
 //! watching which slice of it. Changes are collected here and sent to consoles as coalesced diffs.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::cluster::{ClusterLink, LiveMark, NodeId, Relay};
 use super::hub::{Hub, Outgoing};
 use super::protocol::ServerEvent;
 
@@ -20,7 +22,7 @@ const PIXEL_GRACE: Duration = Duration::from_secs(300);
 pub const POLL_WINDOW: Duration = Duration::from_secs(30);
 
 /// How an invitation can reach a listed visitor now (docs/protocol.md, `Visitor.reachability`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reachability {
     /// A presence socket is open: the bubble shows at once.
@@ -55,8 +57,9 @@ pub struct GuestFacts {
     pub user_agent: String,
 }
 
-/// One row of the live visitor list, as sent to consoles (see docs/protocol.md, `Visitor`).
-#[derive(Debug, Clone, Serialize)]
+/// One row of the live visitor list, as sent to consoles (see docs/protocol.md, `Visitor`), and to
+/// the other nodes of a cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LiveVisitor {
     /// Visitor id.
     pub id: String,
@@ -77,9 +80,9 @@ pub struct LiveVisitor {
     /// When the current page was opened (Unix ms).
     pub page_since_ms: i64,
     /// Browser name.
-    pub browser: &'static str,
+    pub browser: Cow<'static, str>,
     /// Operating system name.
-    pub os: &'static str,
+    pub os: Cow<'static, str>,
     /// Came back with an earlier guest token.
     pub returning: bool,
     /// In a chat now.
@@ -96,7 +99,7 @@ pub struct LiveVisitor {
     connections: u32,
     #[serde(skip)]
     had_socket: bool,
-    #[serde(skip)]
+    #[serde(skip, default = "Instant::now")]
     last_activity: Instant,
     #[serde(skip)]
     last_poll: Option<Instant>,
@@ -115,8 +118,8 @@ impl LiveVisitor {
             referrer: String::new(),
             first_seen_ms: now_ms,
             page_since_ms: now_ms,
-            browser,
-            os,
+            browser: Cow::Borrowed(browser),
+            os: Cow::Borrowed(os),
             returning: facts.returning,
             chatting: false,
             invitation: None,
@@ -203,8 +206,39 @@ struct Watch {
 
 #[derive(Default)]
 struct SiteLive {
+    /// The visitors with sockets (or polls, or pixel views) on this node.
     visitors: HashMap<String, LiveVisitor>,
+    /// In cluster mode, the other nodes' visitors of the site, by visitor and node (a visitor with
+    /// tabs on two nodes has a row on each).
+    remote: HashMap<String, HashMap<NodeId, LiveVisitor>>,
+    /// Local visitors who left since the last cluster publish.
+    left: Vec<String>,
     changed: bool,
+}
+
+impl SiteLive {
+    fn is_empty(&self) -> bool {
+        self.visitors.is_empty() && self.remote.is_empty() && self.left.is_empty()
+    }
+
+    /// One row per visitor: the local one, else the freshest copy another node holds.
+    fn rows(&self) -> impl Iterator<Item = &LiveVisitor> {
+        self.visitors.values().chain(
+            self.remote
+                .iter()
+                .filter(|(id, _)| !self.visitors.contains_key(*id))
+                .filter_map(|(_, copies)| copies.values().max_by_key(|v| v.page_since_ms)),
+        )
+    }
+
+    fn row_count(&self) -> usize {
+        self.visitors.len()
+            + self
+                .remote
+                .keys()
+                .filter(|id| !self.visitors.contains_key(*id))
+                .count()
+    }
 }
 
 #[derive(Default)]
@@ -212,18 +246,34 @@ struct State {
     sites: HashMap<String, SiteLive>,
     watches: HashMap<u64, Watch>,
     next_version: u64,
+    /// Local rows with a version above this were changed since the last cluster publish.
+    published_version: u64,
+}
+
+impl State {
+    fn bump(&mut self) -> u64 {
+        self.next_version += 1;
+        self.next_version
+    }
 }
 
 /// The live visitor list of every site, and the console watches over it.
 #[derive(Default)]
 pub struct LiveVisitors {
     state: Mutex<State>,
+    link: OnceLock<Arc<ClusterLink>>,
 }
 
 impl LiveVisitors {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cluster mode: this node's rows go to the other nodes, and marks made here reach the rows
+    /// they hold.
+    pub fn attach(&self, link: Arc<ClusterLink>) {
+        let _ = self.link.set(link);
     }
 
     fn with_visitor(&self, facts: &GuestFacts, change: impl FnOnce(&mut LiveVisitor)) {
@@ -292,11 +342,23 @@ impl LiveVisitors {
     /// here (the database, not this list, says whether they exist).
     pub fn reachability(&self, visitor_id: &str) -> Option<Reachability> {
         let now = Instant::now();
-        self.lock()
+        let state = self.lock();
+        let local = state
             .sites
             .values()
             .find_map(|s| s.visitors.get(visitor_id))
-            .map(|v| v.reachability_at(now))
+            .map(|v| v.reachability_at(now));
+        let remote = state
+            .sites
+            .values()
+            .filter_map(|s| s.remote.get(visitor_id))
+            .flat_map(|copies| copies.values().map(|v| v.reachability))
+            .min();
+        // The best way any node can reach them (the order is socket, polling, none).
+        match (local, remote) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A presence socket of the visitor closed.
@@ -313,48 +375,160 @@ impl LiveVisitors {
         }
     }
 
-    /// Sets the latest invitation status shown for a visitor (if listed).
+    /// Sets the latest invitation status shown for a visitor (if listed, on any node).
     pub fn set_invitation(&self, site_id: &str, visitor_id: &str, status: &str) {
-        let mut state = self.lock();
-        state.next_version += 1;
-        let version = state.next_version;
-        if let Some(site) = state.sites.get_mut(site_id) {
-            if let Some(v) = site.visitors.get_mut(visitor_id) {
-                v.invitation = Some(status.to_owned());
-                v.version = version;
-                site.changed = true;
-            }
-        }
+        self.mark(
+            site_id,
+            visitor_id,
+            LiveMark::Invitation {
+                status: status.to_owned(),
+            },
+        );
     }
 
     /// Marks whether a listed visitor is in a chat now.
     pub fn set_chatting(&self, site_id: &str, visitor_id: &str, chatting: bool) {
+        self.mark(site_id, visitor_id, LiveMark::Chatting { chatting });
+    }
+
+    /// Records which chat a listed visitor is in now (`None`: none), for the console's link.
+    pub fn set_conversation(&self, site_id: &str, visitor_id: &str, conversation_id: Option<&str>) {
+        self.mark(
+            site_id,
+            visitor_id,
+            LiveMark::Conversation {
+                conversation_id: conversation_id.map(str::to_owned),
+            },
+        );
+    }
+
+    fn mark(&self, site_id: &str, visitor_id: &str, mark: LiveMark) {
+        self.apply_mark(site_id, visitor_id, &mark);
+        if let Some(link) = self.link.get() {
+            link.send(
+                Relay::Mark {
+                    site_id: site_id.to_owned(),
+                    visitor_id: visitor_id.to_owned(),
+                    mark,
+                },
+                "",
+            );
+        }
+    }
+
+    /// Applies a mark to this node's row and copies of the visitor (made here, or by another node).
+    pub fn apply_mark(&self, site_id: &str, visitor_id: &str, mark: &LiveMark) {
         let mut state = self.lock();
-        state.next_version += 1;
-        let version = state.next_version;
-        if let Some(site) = state.sites.get_mut(site_id) {
-            if let Some(v) = site.visitors.get_mut(visitor_id) {
-                v.chatting = chatting;
+        let version = state.bump();
+        let Some(site) = state.sites.get_mut(site_id) else {
+            return;
+        };
+        let copies = site.remote.get_mut(visitor_id);
+        let rows = site
+            .visitors
+            .get_mut(visitor_id)
+            .into_iter()
+            .chain(copies.into_iter().flat_map(|c| c.values_mut()));
+        let mut changed = false;
+        for v in rows {
+            let differs = match mark {
+                LiveMark::Invitation { status } => {
+                    let differs = v.invitation.as_deref() != Some(status.as_str());
+                    v.invitation = Some(status.clone());
+                    differs
+                }
+                LiveMark::Chatting { chatting } => {
+                    let differs = v.chatting != *chatting;
+                    v.chatting = *chatting;
+                    differs
+                }
+                LiveMark::Conversation { conversation_id } => {
+                    let differs = v.conversation_id != *conversation_id;
+                    v.conversation_id = conversation_id.clone();
+                    differs
+                }
+            };
+            if differs {
                 v.version = version;
+                changed = true;
+            }
+        }
+        site.changed |= changed;
+    }
+
+    /// Takes in another node's rows of a site.
+    pub fn apply_remote(
+        &self,
+        node: &NodeId,
+        site_id: &str,
+        upserts: Vec<LiveVisitor>,
+        removed: &[String],
+        full: bool,
+    ) {
+        let mut state = self.lock();
+        let version = state.bump();
+        let site = state.sites.entry(site_id.to_owned()).or_default();
+        if full {
+            for copies in site.remote.values_mut() {
+                copies.remove(node);
+            }
+        }
+        for id in removed {
+            if let Some(copies) = site.remote.get_mut(id) {
+                copies.remove(node);
+            }
+        }
+        for mut v in upserts {
+            v.version = version;
+            site.remote
+                .entry(v.id.clone())
+                .or_default()
+                .insert(node.clone(), v);
+        }
+        site.remote.retain(|_, copies| !copies.is_empty());
+        site.changed = true;
+    }
+
+    /// Drops every row another node held (it is gone).
+    pub fn drop_node(&self, node: &NodeId) {
+        let mut state = self.lock();
+        for site in state.sites.values_mut() {
+            let before = site.remote.len();
+            for copies in site.remote.values_mut() {
+                if copies.remove(node).is_some() {
+                    site.changed = true;
+                }
+            }
+            site.remote.retain(|_, copies| !copies.is_empty());
+            site.changed |= site.remote.len() != before;
+        }
+    }
+
+    /// Forgets every other node's rows (this node lost the bus and asks everyone for their full
+    /// lists again).
+    pub fn drop_remote(&self) {
+        let mut state = self.lock();
+        for site in state.sites.values_mut() {
+            if !site.remote.is_empty() {
+                site.remote.clear();
                 site.changed = true;
             }
         }
     }
 
-    /// Records which chat a listed visitor is in now (`None`: none), for the console's link.
-    pub fn set_conversation(&self, site_id: &str, visitor_id: &str, conversation_id: Option<&str>) {
-        let mut state = self.lock();
-        state.next_version += 1;
-        let version = state.next_version;
-        if let Some(site) = state.sites.get_mut(site_id) {
-            if let Some(v) = site.visitors.get_mut(visitor_id) {
-                if v.conversation_id.as_deref() != conversation_id {
-                    v.conversation_id = conversation_id.map(str::to_owned);
-                    v.version = version;
-                    site.changed = true;
-                }
-            }
-        }
+    /// This node's full rows of every site, for a node that asked (`Hello`).
+    pub fn full_lists(&self) -> Vec<Relay> {
+        self.lock()
+            .sites
+            .iter()
+            .filter(|(_, s)| !s.visitors.is_empty())
+            .map(|(site_id, s)| Relay::Live {
+                site_id: site_id.clone(),
+                upserts: s.visitors.values().cloned().collect(),
+                removed: Vec::new(),
+                full: true,
+            })
+            .collect()
     }
 
     /// Ids of every visitor with an open presence socket or a loader polling for invitations (their
@@ -376,7 +550,7 @@ impl LiveVisitors {
         self.lock()
             .sites
             .get(site_id)
-            .map_or(0, |s| s.visitors.len())
+            .map_or(0, SiteLive::row_count)
     }
 
     /// Starts or changes a console tab's watch, and returns the snapshot message to send it.
@@ -428,6 +602,33 @@ impl LiveVisitors {
         self.lock().watches.remove(&conn_id);
     }
 
+    /// Tells the other nodes which of this node's rows changed or left since the last time.
+    fn publish_changes(state: &mut State, link: &ClusterLink) {
+        let since = state.published_version;
+        for (site_id, site) in &mut state.sites {
+            let upserts: Vec<LiveVisitor> = site
+                .visitors
+                .values()
+                .filter(|v| v.version > since)
+                .cloned()
+                .collect();
+            let removed = std::mem::take(&mut site.left);
+            if upserts.is_empty() && removed.is_empty() {
+                continue;
+            }
+            link.send(
+                Relay::Live {
+                    site_id: site_id.clone(),
+                    upserts,
+                    removed,
+                    full: false,
+                },
+                "",
+            );
+        }
+        state.published_version = state.next_version;
+    }
+
     /// Removes visitors who left, then sends every console whose window changed one coalesced diff.
     /// Called about once a second.
     pub fn flush(&self, hub: &Hub) {
@@ -438,10 +639,17 @@ impl LiveVisitors {
             next_version,
             ..
         } = &mut *state;
+        let clustered = self.link.get().is_some();
         for site in sites.values_mut() {
-            let before = site.visitors.len();
-            site.visitors.retain(|_, v| !v.gone(now));
-            if site.visitors.len() != before {
+            let left = &mut site.left;
+            site.visitors.retain(|id, v| {
+                let gone = v.gone(now);
+                if gone && clustered {
+                    left.push(id.clone());
+                }
+                !gone
+            });
+            if !site.left.is_empty() {
                 site.changed = true;
             }
             // Reachability also changes with time alone (a loader stopped polling, a socket's grace
@@ -461,7 +669,10 @@ impl LiveVisitors {
             .iter_mut()
             .filter_map(|(id, s)| std::mem::take(&mut s.changed).then(|| id.clone()))
             .collect();
-        state.sites.retain(|_, s| !s.visitors.is_empty());
+        if let Some(link) = self.link.get() {
+            Self::publish_changes(&mut state, link);
+        }
+        state.sites.retain(|_, s| !s.is_empty());
         if changed.is_empty() {
             return;
         }
@@ -519,11 +730,7 @@ fn window_of<'a>(
     let Some(site) = site else {
         return (0, Vec::new());
     };
-    let mut matching: Vec<&LiveVisitor> = site
-        .visitors
-        .values()
-        .filter(|v| filter.matches(v))
-        .collect();
+    let mut matching: Vec<&LiveVisitor> = site.rows().filter(|v| filter.matches(v)).collect();
     let total = matching.len();
     matching.sort_unstable_by(|a, b| {
         b.first_seen_ms
@@ -570,7 +777,7 @@ mod tests {
             v.referrer, "https://search",
             "the visit's referrer is the first page's"
         );
-        assert_eq!((v.browser, v.os), ("Firefox", "Windows"));
+        assert_eq!((v.browser.as_ref(), v.os.as_ref()), ("Firefox", "Windows"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod caps;
+pub mod cluster;
 pub mod hub;
 pub mod live;
 pub mod protocol;

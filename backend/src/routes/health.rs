@@ -21,10 +21,17 @@ async fn healthz() -> HttpResponse {
 /// its own timeout, whatever `--db-timeout-ms` is.
 const READY_WAIT: Duration = Duration::from_millis(800);
 
-/// The database answers; 503 when it does not, or not within [`READY_WAIT`].
+/// The database answers; 503 when it does not, or not within [`READY_WAIT`]. In cluster mode a node
+/// whose link to Redis is down is still ready (it serves its own clients, whose messages are stored
+/// as ever) but says `degraded`: events between nodes wait until Redis is back.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping_within(READY_WAIT).await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Ok(()) => match &state.cluster {
+            Some(link) if !link.healthy() => HttpResponse::Ok()
+                .content_type("text/plain")
+                .body("degraded: Redis unreachable, serving this node's clients only"),
+            _ => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        },
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable()

@@ -7,7 +7,7 @@
 //! recomputes the watched statuses twice a second and publishes only changes.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveTime, TimeZone, Timelike};
@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::db::models::Site;
+use crate::realtime::cluster::{
+    ClusterLink, NodeId, OperatorPresence, Relay, HEARTBEAT, NODE_LEASE,
+};
 use crate::realtime::{Bus, Hub, ServerEvent, StatusTopic};
 
 pub use crate::realtime::protocol::{Chosen, Status};
@@ -107,6 +110,12 @@ struct Presence {
 /// A site row and its member ids, with when they were read.
 type CachedSite = (Instant, Site, Vec<String>);
 
+/// What the other nodes of a cluster last said of their operators, and when.
+type RemotePresence = HashMap<NodeId, (Instant, HashMap<String, Status>)>;
+
+/// What this node last told the others, and when.
+type SentPresence = (Instant, Vec<OperatorPresence>);
+
 /// Operators' choices and activity on this node, plus the statuses last published.
 pub struct Availability {
     away_after: Duration,
@@ -115,6 +124,19 @@ pub struct Availability {
     /// Sites (with their members) the watcher needs, refreshed every few seconds.
     sites: Mutex<HashMap<String, CachedSite>>,
     wake: tokio::sync::Notify,
+    /// Cluster mode: the link the heartbeat goes out on.
+    link: OnceLock<Arc<ClusterLink>>,
+    remote: Mutex<RemotePresence>,
+    sent: Mutex<Option<SentPresence>>,
+}
+
+/// Available beats away beats offline: an operator counts as what their best console makes them.
+fn rank(status: Status) -> u8 {
+    match status {
+        Status::Available => 2,
+        Status::Away => 1,
+        Status::Offline => 0,
+    }
 }
 
 /// How long the watcher trusts a site row and member list.
@@ -129,7 +151,84 @@ impl Availability {
             published: Mutex::default(),
             sites: Mutex::default(),
             wake: tokio::sync::Notify::new(),
+            link: OnceLock::new(),
+            remote: Mutex::default(),
+            sent: Mutex::default(),
         }
+    }
+
+    /// Cluster mode: this node's operators are announced to the others (a heartbeat that is their
+    /// lease), and theirs count here.
+    pub fn attach(&self, link: Arc<ClusterLink>) {
+        let _ = self.link.set(link);
+    }
+
+    /// Another node's heartbeat: the statuses of the operators with consoles there.
+    pub fn remote_presence(&self, node: &NodeId, operators: Vec<OperatorPresence>) {
+        let statuses: HashMap<String, Status> =
+            operators.into_iter().map(|p| (p.id, p.status)).collect();
+        let mut remote = Self::lock(&self.remote);
+        let changed = remote.get(node).is_none_or(|(_, old)| *old != statuses);
+        remote.insert(node.clone(), (Instant::now(), statuses));
+        drop(remote);
+        if changed {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Forgets a node's operators (the node is gone).
+    pub fn drop_node(&self, node: &NodeId) {
+        if Self::lock(&self.remote).remove(node).is_some() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The best status another node reports for the operator.
+    fn remote_status(&self, operator_id: &str) -> Status {
+        Self::lock(&self.remote)
+            .values()
+            .filter(|(at, _)| at.elapsed() <= NODE_LEASE)
+            .filter_map(|(_, ops)| ops.get(operator_id).copied())
+            .max_by_key(|s| rank(*s))
+            .unwrap_or(Status::Offline)
+    }
+
+    /// This node's operators and their statuses here.
+    fn local_presence(&self, hub: &Hub) -> Vec<OperatorPresence> {
+        hub.online_operators()
+            .into_iter()
+            .map(|id| {
+                let status = self.local_status(hub, &id);
+                OperatorPresence { id, status }
+            })
+            .collect()
+    }
+
+    /// Sends the heartbeat when this node's operators changed, or when it is due.
+    fn heartbeat(&self, hub: &Hub) {
+        let Some(link) = self.link.get() else {
+            return;
+        };
+        let operators = self.local_presence(hub);
+        let mut sent = Self::lock(&self.sent);
+        let due = sent
+            .as_ref()
+            .is_none_or(|(at, last)| *last != operators || at.elapsed() >= HEARTBEAT);
+        if due {
+            link.send(
+                Relay::Heartbeat {
+                    operators: operators.clone(),
+                },
+                "",
+            );
+            *sent = Some((Instant::now(), operators));
+        }
+    }
+
+    /// Sends the heartbeat now (a node asked for everyone's state).
+    pub fn heartbeat_now(&self, hub: &Hub) {
+        *Self::lock(&self.sent) = None;
+        self.heartbeat(hub);
     }
 
     fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -187,8 +286,22 @@ impl Availability {
             .map_or(Chosen::Available, |p| p.chosen)
     }
 
-    /// The operator's effective status.
+    /// The operator's effective status, over every node's consoles.
     pub fn status(&self, hub: &Hub, operator_id: &str) -> Status {
+        let here = self.local_status(hub, operator_id);
+        if here == Status::Available || self.link.get().is_none() {
+            return here;
+        }
+        let there = self.remote_status(operator_id);
+        if rank(there) > rank(here) {
+            there
+        } else {
+            here
+        }
+    }
+
+    /// The operator's status from this node's consoles alone.
+    fn local_status(&self, hub: &Hub, operator_id: &str) -> Status {
         if !hub.operator_online(operator_id) {
             return Status::Offline;
         }
@@ -201,8 +314,18 @@ impl Availability {
 
     /// The operators who are available now (for assignment).
     pub fn available_operators(&self, hub: &Hub) -> Vec<String> {
-        hub.online_operators()
-            .into_iter()
+        let mut ids = hub.online_operators();
+        if self.link.get().is_some() {
+            ids.extend(
+                Self::lock(&self.remote)
+                    .values()
+                    .filter(|(at, _)| at.elapsed() <= NODE_LEASE)
+                    .flat_map(|(_, ops)| ops.keys().cloned()),
+            );
+            ids.sort();
+            ids.dedup();
+        }
+        ids.into_iter()
             .filter(|id| self.status(hub, id) == Status::Available)
             .collect()
     }
@@ -290,6 +413,7 @@ impl Availability {
 
     /// Recomputes every watched status and publishes changes.
     async fn round(&self, hub: &Hub, db: &crate::db::Db) {
+        self.heartbeat(hub);
         let watched = Bus::new(hub).followed_statuses();
         let mut live: std::collections::HashSet<StatusTopic> = std::collections::HashSet::new();
         for topic in watched {
@@ -433,6 +557,15 @@ pub async fn choose(
     })
     .await?;
     state.availability.choose(operator_id, chosen);
+    if let Some(link) = &state.cluster {
+        link.send(
+            Relay::Chose {
+                operator_id: operator_id.to_owned(),
+                chosen,
+            },
+            "",
+        );
+    }
     Ok(state.availability.announce(&state.hub, operator_id))
 }
 

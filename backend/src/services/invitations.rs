@@ -191,8 +191,8 @@ pub fn announce(state: &AppState, invitation: &Invitation) {
             },
         );
     }
-    bus.to_consoles(
-        &state.live.watchers_of(&invitation.site_id),
+    bus.to_site_watchers(
+        &invitation.site_id,
         &ServerEvent::Invitation {
             invitation_id: &invitation.id,
             visitor_id: &invitation.visitor_id,

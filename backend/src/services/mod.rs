@@ -7,6 +7,7 @@ pub mod auth;
 pub mod availability;
 pub mod canned;
 pub mod chat;
+pub mod cluster;
 pub mod conversations;
 pub mod deliveries;
 pub mod domains;

@@ -198,6 +198,15 @@ pub async fn change_settings(
 pub fn settings_changed(state: &crate::state::AppState, site: &Site) {
     state.sites.forget(&site.public_key);
     state.availability.changed(Some(&site.id));
+    if let Some(link) = &state.cluster {
+        link.send(
+            crate::realtime::cluster::Relay::SiteChanged {
+                site_id: site.id.to_string(),
+                public_key: site.public_key.clone(),
+            },
+            "",
+        );
+    }
 }
 
 /// The site `site_id` and the operator's role on it, when they are a member (`None` otherwise,

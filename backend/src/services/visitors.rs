@@ -266,6 +266,7 @@ pub async fn watch_live(
     if role.is_none() {
         return Err(super::ServiceError::NotFound);
     }
+    state.bus().follow_site_visitors(conn_id, &site_id);
     Ok(state.live.watch(
         conn_id,
         &site_id,

@@ -11,7 +11,7 @@ use crate::extract::console::{
     SESSION_COOKIE,
 };
 use crate::pages::{self as page, anonymous_csrf, html, see_other};
-use crate::realtime::hub::{Consoles, EventBus as _};
+use crate::realtime::hub::Consoles;
 use crate::realtime::socket::CLOSE_SESSION_ENDED;
 use crate::services::{self, auth, ServiceError};
 use crate::state::AppState;
@@ -121,9 +121,11 @@ async fn login(
             tracing::info!(operator = %new.session.operator_id, "operator logged in");
             if let Some(old) = &old_session {
                 // The session this login replaced ended: so do its sockets.
-                state
-                    .hub
-                    .close_consoles(Consoles::Session(old), CLOSE_SESSION_ENDED, "signed out");
+                state.bus().close_consoles(
+                    Consoles::Session(old),
+                    CLOSE_SESSION_ENDED,
+                    "signed out",
+                );
             }
             let mut res = see_other(&next);
             let _ = res.add_cookie(&session_cookie(&new.token, &state.settings));
@@ -147,7 +149,7 @@ async fn logout(
         .await
         .map_err(ConsoleError::internal)?;
     // The session's console sockets end with it, at once.
-    state.hub.close_consoles(
+    state.bus().close_consoles(
         Consoles::Session(&op.session.id),
         CLOSE_SESSION_ENDED,
         "signed out",
