@@ -106,15 +106,24 @@ impl Invitation {
             .filter(invitations::created_at.lt(before))
             .select(Invitation::as_select())
             .load(conn)?;
-        if !stale.is_empty() {
-            let ids: Vec<&str> = stale.iter().map(|i| i.id.as_str()).collect();
-            diesel::update(invitations::table.filter(invitations::id.eq_any(ids)))
-                .set((
-                    invitations::status.eq("expired"),
-                    invitations::responded_at.eq(now),
-                ))
-                .execute(conn)?;
+        // Each row is expired by the one update that still finds it pending: an answer that came
+        // in meanwhile stands, and of several nodes sweeping at once only one announces it.
+        let mut expired = Vec::with_capacity(stale.len());
+        for invitation in stale {
+            let n = diesel::update(
+                invitations::table
+                    .filter(invitations::id.eq(&invitation.id))
+                    .filter(invitations::status.eq("pending")),
+            )
+            .set((
+                invitations::status.eq("expired"),
+                invitations::responded_at.eq(now),
+            ))
+            .execute(conn)?;
+            if n == 1 {
+                expired.push(invitation);
+            }
         }
-        Ok(stale)
+        Ok(expired)
     }
 }
