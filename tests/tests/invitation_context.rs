@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use beckon_tests::{Browser, HostSite, SiteFixture, TestDatabase, WsClient};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(8);
 
