@@ -7,10 +7,13 @@ use std::io::Write as _;
 pub enum Service {
     /// PostgreSQL (`BECKON_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
     Postgres,
-    /// Redis (`BECKON_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
+    /// Redis: Debian's `redis-server`, which [`crate::redis_server::RedisServer`] starts per test
+    /// on a free port.
     Redis,
     /// Headless Chromium and chromedriver.
     Browser,
+    /// nginx, which [`crate::nginx::Nginx`] starts per test in front of several nodes.
+    Nginx,
 }
 
 impl Service {
@@ -19,11 +22,13 @@ impl Service {
             Service::Postgres => "pg",
             Service::Redis => "redis",
             Service::Browser => "browser",
+            Service::Nginx => "nginx",
         }
     }
 }
 
-/// Whether `BECKON_TEST_REQUIRE` (comma-separated: `pg`, `redis`, `browser`, or `all`) lists it.
+/// Whether `BECKON_TEST_REQUIRE` (comma-separated: `pg`, `redis`, `browser`, `nginx`, or `all`)
+/// lists it.
 pub fn is_required(service: Service) -> bool {
     std::env::var("BECKON_TEST_REQUIRE")
         .unwrap_or_default()
