@@ -81,7 +81,7 @@ impl Rate {
 #[cfg(test)]
 fn gcra_step(tat: Option<u64>, now: u64, rate: Rate) -> Result<u64, u64> {
     let tat = tat.unwrap_or(now).max(now);
-    let earliest = tat - rate.tolerance_us();
+    let earliest = tat.saturating_sub(rate.tolerance_us());
     if now < earliest {
         return Err(earliest - now);
     }
