@@ -1,4 +1,5 @@
-//! Who the client is (through trusted proxies only) and how often they may do things.
+//! Who the client is (through trusted proxies only) and how often they may do things (per node, and
+//! for the limits that protect the system, across the cluster: `shared`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -7,6 +8,10 @@ use std::time::Duration;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
+
+mod shared;
+
+pub use shared::{RedisLimits, SharedLimit};
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
 /// `X-Forwarded-For` hop that is not itself a trusted proxy.
@@ -155,13 +160,19 @@ pub struct ChatLimits {
     pub guest_events: KeyedLimit,
     /// Invitation answers per guest.
     pub invite_answers: KeyedLimit,
-    /// Offline messages per guest (the per-address limit is `AppState::offline_limit`).
-    pub guest_offline: KeyedLimit,
+    /// Offline messages per guest (the per-address limit is `AppState::offline_limit`); like that
+    /// one it holds across nodes in cluster mode, since a guest's token works on every node.
+    pub guest_offline: SharedLimit,
 }
 
 impl ChatLimits {
-    /// The limiters for these settings; `offline_per_hour` is the leave-a-message limit.
-    pub fn new(s: &crate::config::FloodSettings, offline_per_hour: u32) -> ChatLimits {
+    /// The limiters for these settings; `offline_per_hour` is the leave-a-message limit; `redis`
+    /// (cluster mode) is where the per-guest offline limit is shared.
+    pub fn new(
+        s: &crate::config::FloodSettings,
+        offline_per_hour: u32,
+        redis: Option<std::sync::Arc<RedisLimits>>,
+    ) -> ChatLimits {
         ChatLimits {
             guest_messages: KeyedLimit::burst_then_per_minute(
                 s.guest_message_burst,
@@ -178,7 +189,7 @@ impl ChatLimits {
             operator_typing: KeyedLimit::per_minute(s.operator_typing_per_minute),
             guest_events: KeyedLimit::per_minute(s.guest_events_per_minute),
             invite_answers: KeyedLimit::per_minute(s.invite_answers_per_minute),
-            guest_offline: KeyedLimit::per_hour(offline_per_hour),
+            guest_offline: SharedLimit::per_hour("guest_offline", offline_per_hour, redis),
         }
     }
 
@@ -194,10 +205,10 @@ impl ChatLimits {
             &self.operator_typing,
             &self.guest_events,
             &self.invite_answers,
-            &self.guest_offline,
         ] {
             limit.forget_idle_keys();
         }
+        self.guest_offline.forget_idle_keys();
     }
 }
 

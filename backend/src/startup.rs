@@ -11,7 +11,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::limits::KeyedLimit;
+use crate::limits::{RedisLimits, SharedLimit};
 use crate::realtime::{Hub, LiveVisitors};
 use crate::routes;
 use crate::services::pageviews::PageViewQueue;
@@ -94,6 +94,8 @@ impl Application {
             )),
             None => None,
         };
+        // Connected later (`connect_shared_limits`): start-up never waits for Redis.
+        let shared_limits = cluster.as_ref().map(|_| Arc::new(RedisLimits::new()));
         let state = AppState {
             cluster,
             availability: Arc::new(crate::services::availability::Availability::new(
@@ -104,15 +106,27 @@ impl Application {
                 settings.max_sockets_per_guest,
                 settings.max_sockets_per_ip,
             )),
-            login_limit: Arc::new(KeyedLimit::per_minute(settings.login_attempts_per_minute)),
-            guest_limit: Arc::new(KeyedLimit::per_minute(settings.guests_per_minute)),
-            offline_limit: Arc::new(KeyedLimit::per_hour(
+            login_limit: Arc::new(SharedLimit::per_minute(
+                "login",
+                settings.login_attempts_per_minute,
+                shared_limits.clone(),
+            )),
+            guest_limit: Arc::new(SharedLimit::per_minute(
+                "guest",
+                settings.guests_per_minute,
+                shared_limits.clone(),
+            )),
+            offline_limit: Arc::new(SharedLimit::per_hour(
+                "offline",
                 settings.outbound.offline_messages_per_hour,
+                shared_limits.clone(),
             )),
             chat_limits: Arc::new(crate::limits::ChatLimits::new(
                 &settings.floods,
                 settings.outbound.offline_messages_per_hour,
+                shared_limits.clone(),
             )),
+            shared_limits,
             settings: Arc::new(settings),
             db,
             hub: Arc::new(Hub::default()),
@@ -212,6 +226,13 @@ impl Application {
             .cluster
             .clone()
             .map(|link| tokio::spawn(crate::services::cluster::run(state.clone(), link)));
+        let limits_link = match (&state.cluster, &state.shared_limits) {
+            (Some(link), Some(limits)) => Some(tokio::spawn(connect_shared_limits(
+                link.clone(),
+                limits.clone(),
+            ))),
+            _ => None,
+        };
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         let result = tokio::select! {
@@ -232,6 +253,9 @@ impl Application {
         // An attempt cut off here keeps its claim until the lease lapses; it is then retried.
         deliveries.abort();
         statuses.abort();
+        if let Some(task) = limits_link {
+            task.abort();
+        }
         if let Some(task) = cluster {
             crate::services::cluster::leave(&state).await;
             task.abort();
@@ -289,6 +313,30 @@ async fn run_domain_checks(state: AppState) {
                 state.sites.clear();
             }
             Err(e) => tracing::warn!(error = %e, "could not check custom domains"),
+        }
+    }
+}
+
+/// Cluster mode: opens the shared limits' Redis connection, retrying until Redis answers (the
+/// connection then reconnects by itself). Until then every node applies its own limits.
+async fn connect_shared_limits(
+    link: Arc<crate::realtime::cluster::ClusterLink>,
+    limits: Arc<RedisLimits>,
+) {
+    let mut warned = false;
+    loop {
+        match link.commands().await {
+            Ok(conn) => {
+                limits.attach(conn);
+                return;
+            }
+            Err(e) => {
+                if !warned {
+                    warned = true;
+                    tracing::warn!(error = %e, "shared limits: cannot reach Redis; retrying, per-node limits meanwhile");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::limits::{ChatLimits, KeyedLimit};
+use crate::limits::{ChatLimits, RedisLimits, SharedLimit};
 use crate::realtime::{Hub, LiveVisitors};
 use crate::services::auth::SessionPolicy;
 use crate::services::pageviews::PageViewQueue;
@@ -18,12 +18,14 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The database pool.
     pub db: Db,
-    /// Login attempts per client address.
-    pub login_limit: Arc<KeyedLimit>,
-    /// New guest ids per client address.
-    pub guest_limit: Arc<KeyedLimit>,
-    /// Offline messages per client address.
-    pub offline_limit: Arc<KeyedLimit>,
+    /// Login attempts per client address (across nodes in cluster mode).
+    pub login_limit: Arc<SharedLimit>,
+    /// New guest ids per client address (across nodes in cluster mode).
+    pub guest_limit: Arc<SharedLimit>,
+    /// Offline messages per client address (across nodes in cluster mode).
+    pub offline_limit: Arc<SharedLimit>,
+    /// Cluster mode: the Redis connection the shared limits count in (attached once Redis answers).
+    pub shared_limits: Option<Arc<RedisLimits>>,
     /// Open visitor sockets per guest and per client address.
     pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
     /// The chat's flood limits (messages, uploads, typing, invitation answers).

@@ -174,7 +174,7 @@ async fn obtain_guest(
         }
     }
     let client = guest_client(&req, &state);
-    if let Err(wait) = state.guest_limit.check(&client.ip_key) {
+    if let Err(wait) = state.guest_limit.check(&client.ip_key).await {
         return Err(ApiError::TooManyRequests {
             retry_after: wait.as_secs() + 1,
         });
@@ -382,7 +382,7 @@ async fn pixel(
         Some(g) => g,
         None => {
             let client = guest_client(&req, &state);
-            if state.guest_limit.check(&client.ip_key).is_err() {
+            if state.guest_limit.check(&client.ip_key).await.is_err() {
                 // Over the limit: still a valid image, just not counted.
                 return Ok(gif().body(PIXEL_GIF));
             }

@@ -95,7 +95,7 @@ async fn submit(
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let ip = crate::limits::ip_key(crate::extract::client::ip(&req, &state.settings));
-    if let Err(wait) = state.offline_limit.check(&ip) {
+    if let Err(wait) = state.offline_limit.check(&ip).await {
         return Err(ApiError::TooManyRequests {
             retry_after: wait.as_secs().max(1),
         });
@@ -128,7 +128,12 @@ async fn submit(
         .await?
         .ok_or(ApiError::UnknownGuest)?;
     // Per guest too: one token used from many addresses is still one guest.
-    if let Err(wait) = state.chat_limits.guest_offline.check(&guest.visitor_id) {
+    if let Err(wait) = state
+        .chat_limits
+        .guest_offline
+        .check(&guest.visitor_id)
+        .await
+    {
         return Err(ApiError::TooManyRequests {
             retry_after: crate::limits::retry_after_secs(wait),
         });

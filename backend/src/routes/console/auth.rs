@@ -89,7 +89,7 @@ async fn login(
             }),
         )
     };
-    if let Err(wait) = state.login_limit.check(&ip_key) {
+    if let Err(wait) = state.login_limit.check(&ip_key).await {
         let mut res = show(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many login attempts from your network. Wait a minute and try again.",
