@@ -184,7 +184,11 @@ fn cluster_messages_cross_nodes_once_each() {
     let pg = std::env::var("BECKON_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     if let Err(e) = diesel::PgConnection::establish(&pg) {
-        return require::skip(Service::Postgres, SUITE, &format!("cannot connect to {pg}: {e}"));
+        return require::skip(
+            Service::Postgres,
+            SUITE,
+            &format!("cannot connect to {pg}: {e}"),
+        );
     }
     // The scenario starts a Redis of its own; without the binary, a run that requires Redis fails.
     if !RedisServer::installed() {

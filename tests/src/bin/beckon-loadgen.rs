@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use beckon_tests::loadgen::guest::GUEST_RETRIES;
 use beckon_tests::loadgen::cluster;
+use beckon_tests::loadgen::guest::GUEST_RETRIES;
 use beckon_tests::loadgen::scenarios::cluster as cluster_scenario;
 use beckon_tests::loadgen::scenarios::{beacon, chat, console, idle, storm};
 use beckon_tests::loadgen::target::{self, SpawnedServer, Target};
@@ -269,10 +269,8 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
         processes: s.processes,
         concurrency: s.concurrency,
     };
-    if matches!(
-        cli.scenario,
-        Scenario::Chat(_) | Scenario::Console { .. }
-    ) && env.target.cookie.is_none()
+    if matches!(cli.scenario, Scenario::Chat(_) | Scenario::Console { .. })
+        && env.target.cookie.is_none()
     {
         bail!("the chat and console scenarios need an operator: give --site-id (and --email/--password)");
     }
@@ -352,7 +350,10 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<serde_json::Value> {
         bail!("cluster: give the nodes with --node-url, not --url");
     }
     let (spawned, targets, database) = if node_url.is_empty() {
-        if s.database_url.as_deref().is_some_and(|u| !u.starts_with("postgres")) {
+        if s.database_url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("postgres"))
+        {
             bail!("--database-url must be a postgres:// URL");
         }
         let db = TestDatabase::postgres("beckon-loadgen cluster")
@@ -360,7 +361,10 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<serde_json::Value> {
         let (cluster, targets) = cluster::spawn(db, nodes, &s.server_arg).await?;
         (Some(cluster), targets, "postgres")
     } else {
-        let site_key = s.site_key.as_deref().context("--node-url needs --site-key")?;
+        let site_key = s
+            .site_key
+            .as_deref()
+            .context("--node-url needs --site-key")?;
         let site_id = s.site_id.as_deref().context("--node-url needs --site-id")?;
         let cookie = target::login(&node_url[0], &s.email, &s.password).await?;
         let targets = node_url

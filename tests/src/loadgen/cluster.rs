@@ -64,7 +64,10 @@ impl RedisServer {
     pub fn publish_counter(&self) -> impl Fn() -> Option<u64> + Send + Sync + 'static {
         let port: Option<u16> = self.url.rsplit(':').next().and_then(|p| p.parse().ok());
         move || {
-            let info = query(SocketAddr::from(([127, 0, 0, 1], port?)), "INFO commandstats")?;
+            let info = query(
+                SocketAddr::from(([127, 0, 0, 1], port?)),
+                "INFO commandstats",
+            )?;
             Some(
                 info.lines()
                     .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
@@ -126,9 +129,7 @@ fn answers_ping(addr: SocketAddr) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
     let mut answer = [0u8; 7];
-    s.write_all(b"PING\r\n").is_ok()
-        && s.read_exact(&mut answer).is_ok()
-        && &answer == b"+PONG\r\n"
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
 }
 
 /// Nodes, their Redis and their database, all started by this tool; dropped in that order.
@@ -200,7 +201,9 @@ pub async fn wait_ready(base: &str) -> anyhow::Result<()> {
             }
         }
         if Instant::now() > deadline {
-            bail!("{base}/readyz did not say ready within {READY_TIMEOUT:?} (last answer: {last:?})");
+            bail!(
+                "{base}/readyz did not say ready within {READY_TIMEOUT:?} (last answer: {last:?})"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -204,17 +204,16 @@ pub async fn start(
         .stderr(std::fs::File::create(&stderr_path)?);
     let mut child = cmd.spawn().context("spawn beckon")?;
     let stdout = child.stdout.take().context("server stdout")?;
-    let (address, setup_link) = match tokio::task::spawn_blocking(move || read_start_lines(stdout))
-        .await?
-    {
-        Ok(started) => started,
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            return Err(e.context(format!("beckon: {}", log.trim())));
-        }
-    };
+    let (address, setup_link) =
+        match tokio::task::spawn_blocking(move || read_start_lines(stdout)).await? {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return Err(e.context(format!("beckon: {}", log.trim())));
+            }
+        };
     let pid = child.id();
     let server = SpawnedServer {
         child,

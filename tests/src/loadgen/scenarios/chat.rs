@@ -286,7 +286,9 @@ pub(crate) async fn exchange(
     }
     let sending_secs = started.elapsed().as_secs_f64();
     let sent = tally.sent.load(Ordering::SeqCst);
-    let frames_sending = frames().zip(frames_before).map(|(b, a)| b.saturating_sub(a));
+    let frames_sending = frames()
+        .zip(frames_before)
+        .map(|(b, a)| b.saturating_sub(a));
     let cpu: Vec<ProcessCpu> = meters
         .iter()
         .zip(&baseline)
