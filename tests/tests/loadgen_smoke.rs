@@ -110,6 +110,8 @@ fn chat_messages_arrive_once_each_with_idle_guests_and_page_views() {
         "20",
         "--page-views-per-sec",
         "50",
+        "--baseline-secs",
+        "0.5",
     ]);
     assert_eq!(count(&r, "sent"), 3 * 2 * 10, "{r}");
     assert_eq!(count(&r, "received"), 60, "{r}");
@@ -119,6 +121,8 @@ fn chat_messages_arrive_once_each_with_idle_guests_and_page_views() {
     assert_eq!(count(&r, "errors"), 0, "{r}");
     assert_eq!(count(&r, "idle_guests"), 20, "{r}");
     assert_eq!(count(&r, "page_view_errors"), 0, "{r}");
+    assert!(r["server_cpu_us_per_message"].as_f64().is_some(), "{r}");
+    assert!(r["server_cpu_us_per_message_net"].as_f64().is_some(), "{r}");
 }
 
 #[test]
@@ -168,4 +172,59 @@ fn a_reconnect_storm_brings_every_guest_back() {
         assert!(reading["rss_kib"].as_u64().is_some_and(|k| k > 0), "{r}");
         assert!(reading["anon_kib"].as_u64().is_some_and(|k| k > 0), "{r}");
     }
+}
+
+#[test]
+fn cluster_messages_cross_nodes_once_each() {
+    use beckon_tests::loadgen::cluster::RedisServer;
+    use beckon_tests::require::{self, Service};
+    use diesel::Connection as _;
+
+    const SUITE: &str = "loadgen_smoke cluster";
+    let pg = std::env::var("BECKON_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    if let Err(e) = diesel::PgConnection::establish(&pg) {
+        return require::skip(
+            Service::Postgres,
+            SUITE,
+            &format!("cannot connect to {pg}: {e}"),
+        );
+    }
+    // The scenario starts a Redis of its own; without the binary, a run that requires Redis fails.
+    if !RedisServer::installed() {
+        return require::skip(Service::Redis, SUITE, "no redis-server binary");
+    }
+    let r = loadgen(&[
+        "--database-url",
+        &pg,
+        "cluster",
+        "--conversations",
+        "3",
+        "--messages",
+        "10",
+        "--interval-ms",
+        "20",
+        "--idle",
+        "21",
+        "--page-views-per-sec",
+        "60",
+        "--baseline-secs",
+        "0.5",
+    ]);
+    assert_eq!(r["scenario"], "cluster");
+    assert_eq!(r["nodes"], 3, "{r}");
+    assert_eq!(count(&r, "sent"), 3 * 2 * 10, "{r}");
+    assert_eq!(count(&r, "received"), 60, "{r}");
+    assert_eq!(count(&r, "lost"), 0, "{r}");
+    assert_eq!(count(&r, "duplicated"), 0, "{r}");
+    assert_eq!(count(&r, "acks"), 60, "{r}");
+    assert_eq!(count(&r, "errors"), 0, "{r}");
+    assert_eq!(count(&r, "idle_guests"), 21, "{r}");
+    assert_eq!(count(&r, "page_view_errors"), 0, "{r}");
+    // Every node and the Redis server are read from /proc.
+    let nodes_cpu = r["nodes_cpu_percent"].as_array().expect("per-node CPU");
+    assert_eq!(nodes_cpu.len(), 3, "{r}");
+    assert!(nodes_cpu.iter().all(Value::is_f64), "{r}");
+    assert!(r["nodes_cpu_us_per_message"].as_f64().is_some(), "{r}");
+    assert!(r["redis_cpu_us_per_message"].as_f64().is_some(), "{r}");
 }

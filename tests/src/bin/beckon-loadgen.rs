@@ -6,15 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use beckon_tests::loadgen::cluster;
 use beckon_tests::loadgen::guest::GUEST_RETRIES;
+use beckon_tests::loadgen::scenarios::cluster as cluster_scenario;
 use beckon_tests::loadgen::scenarios::{beacon, chat, console, idle, storm};
-use beckon_tests::loadgen::target::{self, Target};
+use beckon_tests::loadgen::target::{self, SpawnedServer, Target};
 use beckon_tests::loadgen::worker::{run_worker, WorkerSpec};
 use beckon_tests::loadgen::Env;
 use beckon_tests::TestDatabase;
 use clap::{Args, Parser, Subcommand};
 
-/// Load generator for Beckon: idle guests, page views, chat, consoles, reconnect storms.
+/// Load generator for Beckon: idle guests, page views, chat, consoles, reconnect storms, and chat
+/// across the nodes of a cluster.
 #[derive(Parser)]
 #[command(name = "beckon-loadgen")]
 struct Cli {
@@ -99,22 +102,28 @@ enum Scenario {
         warmup_secs: f64,
     },
     /// Conversations between guests and operator consoles, with idle guests and page views.
-    Chat {
-        /// Concurrent conversations.
-        #[arg(long, default_value_t = 100)]
-        conversations: usize,
-        /// Messages each side sends.
-        #[arg(long, default_value_t = 20)]
-        messages: usize,
-        /// Milliseconds between two messages of one side.
-        #[arg(long, default_value_t = 500)]
-        interval_ms: u64,
-        /// Idle guests connected meanwhile.
-        #[arg(long, default_value_t = 10_000)]
-        idle: usize,
-        /// Page views per second meanwhile.
-        #[arg(long, default_value_t = 5000.0)]
-        page_views_per_sec: f64,
+    Chat(ChatArgs),
+    /// The `chat` load over several nodes in cluster mode (a Redis between them, one PostgreSQL
+    /// database), each guest answered by a console on another node: cross-node latency, and the
+    /// CPU per message of the nodes and of Redis. Without `--node-url` it starts its own Redis
+    /// (`redis-server` on a free port) and nodes on a fresh PostgreSQL database (`--database-url`
+    /// names the server; default `postgres://postgres@127.0.0.1:5432/test`).
+    Cluster {
+        #[command(flatten)]
+        chat: ChatArgs,
+        /// Nodes to start.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// A running node (repeat it; with --site-key, --site-id, --email, --password) instead of
+        /// starting them.
+        #[arg(long, value_name = "URL", conflicts_with = "nodes")]
+        node_url: Vec<String>,
+        /// With `--node-url`: each node's process id, in the same order, for CPU figures.
+        #[arg(long, value_name = "PID")]
+        node_pid: Vec<u32>,
+        /// With `--node-url`: the Redis server's process id, for its CPU figures.
+        #[arg(long, value_name = "PID")]
+        redis_pid: Option<u32>,
     },
     /// Consoles watching the live visitor list while guests arrive and leave.
     Console {
@@ -151,6 +160,43 @@ enum Scenario {
     },
 }
 
+/// The load of `chat` and `cluster`.
+#[derive(Args)]
+struct ChatArgs {
+    /// Concurrent conversations.
+    #[arg(long, default_value_t = 100)]
+    conversations: usize,
+    /// Messages each side sends.
+    #[arg(long, default_value_t = 20)]
+    messages: usize,
+    /// Milliseconds between two messages of one side.
+    #[arg(long, default_value_t = 500)]
+    interval_ms: u64,
+    /// Idle guests connected meanwhile.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Page views per second meanwhile.
+    #[arg(long, default_value_t = 5000.0)]
+    page_views_per_sec: f64,
+    /// Seconds of background load alone (idle guests, page views) before the messages, for the
+    /// server's CPU without them; 0 skips it.
+    #[arg(long, default_value_t = 5.0)]
+    baseline_secs: f64,
+}
+
+impl ChatArgs {
+    fn opts(&self) -> chat::ChatOpts {
+        chat::ChatOpts {
+            conversations: self.conversations,
+            messages: self.messages,
+            interval: Duration::from_millis(self.interval_ms),
+            idle: self.idle,
+            page_views_per_sec: self.page_views_per_sec,
+            baseline: Duration::from_secs_f64(self.baseline_secs),
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Some(url) = cli.server.database_url.as_deref() {
@@ -183,6 +229,9 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
+    if matches!(cli.scenario, Scenario::Cluster { .. }) {
+        return run_cluster(cli).await;
+    }
     let s = cli.server;
     let (spawned, target, database) = match &s.url {
         Some(url) => {
@@ -220,10 +269,8 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
         processes: s.processes,
         concurrency: s.concurrency,
     };
-    if matches!(
-        cli.scenario,
-        Scenario::Chat { .. } | Scenario::Console { .. }
-    ) && env.target.cookie.is_none()
+    if matches!(cli.scenario, Scenario::Chat(_) | Scenario::Console { .. })
+        && env.target.cookie.is_none()
     {
         bail!("the chat and console scenarios need an operator: give --site-id (and --email/--password)");
     }
@@ -253,22 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
             };
             beacon::run(&env, &opts).await
         }
-        Scenario::Chat {
-            conversations,
-            messages,
-            interval_ms,
-            idle,
-            page_views_per_sec,
-        } => {
-            let opts = chat::ChatOpts {
-                conversations,
-                messages,
-                interval: Duration::from_millis(interval_ms),
-                idle,
-                page_views_per_sec,
-            };
-            chat::run(&env, &opts).await
-        }
+        Scenario::Chat(args) => chat::run(&env, &args.opts()).await,
         Scenario::Console {
             consoles,
             changes_per_sec,
@@ -295,13 +327,88 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
             };
             storm::run(&env, &opts).await
         }
-        Scenario::Worker { .. } => unreachable!("handled in main"),
+        Scenario::Worker { .. } | Scenario::Cluster { .. } => unreachable!("handled before"),
     };
+    let spawned: Vec<&SpawnedServer> = spawned.iter().collect();
+    finish(result, database, &spawned)
+}
+
+/// Runs `cluster` on nodes it starts (with their Redis and database) or is given.
+async fn run_cluster(cli: Cli) -> anyhow::Result<serde_json::Value> {
+    let s = cli.server;
+    let Scenario::Cluster {
+        chat: args,
+        nodes,
+        node_url,
+        node_pid,
+        redis_pid,
+    } = cli.scenario
+    else {
+        unreachable!("called for cluster only")
+    };
+    if s.url.is_some() {
+        bail!("cluster: give the nodes with --node-url, not --url");
+    }
+    let (spawned, targets, database) = if node_url.is_empty() {
+        if s.database_url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("postgres"))
+        {
+            bail!("--database-url must be a postgres:// URL");
+        }
+        let db = TestDatabase::postgres("beckon-loadgen cluster")
+            .context("cluster mode needs PostgreSQL, which is unavailable")?;
+        let (cluster, targets) = cluster::spawn(db, nodes, &s.server_arg).await?;
+        (Some(cluster), targets, "postgres")
+    } else {
+        let site_key = s
+            .site_key
+            .as_deref()
+            .context("--node-url needs --site-key")?;
+        let site_id = s.site_id.as_deref().context("--node-url needs --site-id")?;
+        let cookie = target::login(&node_url[0], &s.email, &s.password).await?;
+        let targets = node_url
+            .iter()
+            .map(|url| Target::new(url, site_key, site_id, &s.origin, Some(cookie.clone())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (None, targets, "external")
+    };
+    let targets: Vec<Arc<Target>> = targets.into_iter().map(Arc::new).collect();
+    let nodes = cluster_scenario::Nodes {
+        pids: match &spawned {
+            Some(c) => c.node_pids().into_iter().map(Some).collect(),
+            None => node_pid.into_iter().map(Some).collect(),
+        },
+        redis_pid: spawned.as_ref().map(|c| c.redis.pid).or(redis_pid),
+        frames: spawned.as_ref().map(|c| {
+            Box::new(c.redis.publish_counter()) as Box<dyn Fn() -> Option<u64> + Send + Sync>
+        }),
+        targets,
+    };
+    let env = Env {
+        target: nodes.targets[0].clone(),
+        server_pid: nodes.pids.first().copied().flatten(),
+        sources: s.sources,
+        processes: s.processes,
+        concurrency: s.concurrency,
+    };
+    let result = cluster_scenario::run(&env, &nodes, &args.opts()).await;
+    let servers: Vec<&SpawnedServer> = spawned.iter().flat_map(|c| c.nodes.iter()).collect();
+    finish(result, database, &servers)
+}
+
+/// Adds what every result carries (database, guest retries, errors the spawned servers logged),
+/// or prints the servers' last log lines with an error.
+fn finish(
+    result: anyhow::Result<serde_json::Value>,
+    database: &str,
+    servers: &[&SpawnedServer],
+) -> anyhow::Result<serde_json::Value> {
     let mut result = result.inspect_err(|_| {
-        if let Some(server) = &spawned {
+        for server in servers {
             let log = server.stderr();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            eprintln!("server stderr (last lines):");
+            eprintln!("server {} stderr (last lines):", server.address);
             for line in tail.into_iter().rev() {
                 eprintln!("  {line}");
             }
@@ -311,14 +418,19 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
     let retries =
         result["guest_retries"].as_u64().unwrap_or(0) + GUEST_RETRIES.load(Ordering::SeqCst);
     result["guest_retries"] = retries.into();
-    if let Some(server) = &spawned {
-        // Errors the server logged are part of the result: a clean run has none.
-        let log = server.stderr();
-        let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
-        for line in errors.iter().take(5) {
-            eprintln!("server: {line}");
+    if !servers.is_empty() {
+        // Errors the servers logged are part of the result: a clean run has none.
+        let mut errors = 0;
+        for server in servers {
+            let log = server.stderr();
+            for (i, line) in log.lines().filter(|l| l.contains(" ERROR ")).enumerate() {
+                if i < 5 {
+                    eprintln!("server {}: {line}", server.address);
+                }
+                errors += 1;
+            }
         }
-        result["server_errors_logged"] = errors.len().into();
+        result["server_errors_logged"] = errors.into();
     }
     Ok(result)
 }

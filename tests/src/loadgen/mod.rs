@@ -3,11 +3,13 @@
 //!
 //! - [`net`], [`http`]: client sockets bound to many loopback source addresses, a lean HTTP client;
 //! - [`target`]: the server under load (given, or spawned on a fresh database);
+//! - [`cluster`]: several nodes sharing one PostgreSQL database, with a Redis of their own;
 //! - [`guest`], [`worker`]: guests as the widget makes them, held in worker processes;
 //! - [`scenarios`]: `idle`, `beacon`, `chat`, `console`, `storm`, each giving one JSON result with
-//!   its figures checked against the targets of issue #6;
+//!   its figures checked against the targets of issue #6, and `cluster` (issue #16);
 //! - [`stats`], [`proc`]: latency percentiles, server memory and CPU from `/proc`.
 
+pub mod cluster;
 pub mod guest;
 pub mod http;
 pub mod net;
@@ -50,10 +52,21 @@ impl Env {
     /// Starts worker processes for `guests` idle guests (their source addresses follow the
     /// parent's).
     pub fn spawn_workers(&self, guests: usize) -> anyhow::Result<worker::Workers> {
+        self.spawn_workers_on(&self.target, guests, 0)
+    }
+
+    /// Starts worker processes for `guests` idle guests of `target`, after `started` workers this
+    /// process already has (each worker's source addresses follow those of the ones before).
+    pub fn spawn_workers_on(
+        &self,
+        target: &target::Target,
+        guests: usize,
+        started: usize,
+    ) -> anyhow::Result<worker::Workers> {
         worker::Workers::spawn(
-            &self.target,
+            target,
             self.processes_for(guests),
-            self.sources,
+            self.sources * (1 + started as u32),
             self.sources,
             self.concurrency,
         )

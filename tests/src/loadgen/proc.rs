@@ -84,6 +84,12 @@ impl CpuMeter {
         let wall = at.elapsed().as_secs_f64();
         (wall > 0.0).then(|| (now - before) / wall * 100.0)
     }
+
+    /// CPU seconds used since the start (user plus system).
+    pub fn seconds(&self) -> Option<f64> {
+        let (_, before) = self.start?;
+        Some(cpu_seconds(self.pid?)? - before)
+    }
 }
 
 /// The machine's CPU time stolen by the hypervisor over an interval, as a percentage of all CPU

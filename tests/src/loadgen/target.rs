@@ -62,6 +62,17 @@ impl Target {
         })
     }
 
+    /// The same site and operator on another node of a cluster, at `base`.
+    pub fn on_node(&self, base: &str) -> anyhow::Result<Target> {
+        Target::new(
+            base,
+            &self.site_key,
+            &self.site_id,
+            &self.origin,
+            self.cookie.clone(),
+        )
+    }
+
     /// `ws://HOST:PORT` + `path`.
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws{}{path}", self.base.trim_start_matches("http"))
@@ -124,9 +135,12 @@ pub struct SpawnedServer {
     child: Child,
     /// Its process id (for memory and CPU readings).
     pub pid: u32,
+    /// Where it listens (`http://127.0.0.1:PORT`).
+    pub address: String,
     stderr_path: PathBuf,
     _data_dir: tempfile::TempDir,
-    _db: TestDatabase,
+    /// The database it was started on, when it alone owns it (dropped after the server is killed).
+    _db: Option<TestDatabase>,
 }
 
 impl SpawnedServer {
@@ -149,6 +163,20 @@ pub async fn spawn(
     db: TestDatabase,
     extra_args: Vec<String>,
 ) -> anyhow::Result<(SpawnedServer, Target)> {
+    let (mut server, setup_link) = start(&db.url(), &extra_args).await?;
+    let setup_link = setup_link.context("the database already has an owner; use a fresh one")?;
+    let target = set_up(&server.address, &setup_link, &db.url()).await?;
+    server._db = Some(db);
+    Ok((server, target))
+}
+
+/// Starts the `beckon` binary on the database at `db_url` (which the caller keeps alive) with
+/// guest limits lifted plus `extra_args`; the server, and its setup link if the database has no
+/// owner yet.
+pub async fn start(
+    db_url: &str,
+    extra_args: &[String],
+) -> anyhow::Result<(SpawnedServer, Option<String>)> {
     let data_dir = tempfile::tempdir()?;
     let stderr_path = data_dir.path().join("stderr.log");
     let mut cmd = Command::new(beckon_binary());
@@ -157,7 +185,7 @@ pub async fn spawn(
         .arg("--data-dir")
         .arg(data_dir.path())
         .arg("--database-url")
-        .arg(db.url())
+        .arg(db_url)
         .args(["--log", "warn"])
         .args(["--max-guests-per-ip", "10000000"])
         .args(["--guests-per-minute", "10000000"])
@@ -168,29 +196,41 @@ pub async fn spawn(
         .args(["--guest-messages-per-minute", "1000000"])
         .args(["--operator-message-burst", "1000000"])
         .args(["--operator-messages-per-minute", "1000000"])
-        .args(&extra_args)
+        .args(extra_args)
         .env_remove("DATABASE_URL")
+        .env_remove("BECKON_REDIS_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path)?);
     let mut child = cmd.spawn().context("spawn beckon")?;
     let stdout = child.stdout.take().context("server stdout")?;
-    let (address, setup_link) = tokio::task::spawn_blocking(move || read_start_lines(stdout))
-        .await?
-        .inspect_err(|_| {
-            let _ = child.kill();
-        })?;
+    let (address, setup_link) =
+        match tokio::task::spawn_blocking(move || read_start_lines(stdout)).await? {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return Err(e.context(format!("beckon: {}", log.trim())));
+            }
+        };
     let pid = child.id();
     let server = SpawnedServer {
         child,
         pid,
+        address,
         stderr_path,
         _data_dir: data_dir,
-        _db: db,
+        _db: None,
     };
-    let setup_link = setup_link.context("the database already has an owner; use a fresh one")?;
-    let cookie = complete_setup(&address, &setup_link).await?;
-    let url = server._db.url();
+    Ok((server, setup_link))
+}
+
+/// Walks the setup link of a fresh server at `address` (see [`complete_setup`]) and looks the
+/// site up in its database at `db_url`; the target, logged in as the owner.
+pub async fn set_up(address: &str, setup_link: &str, db_url: &str) -> anyhow::Result<Target> {
+    let cookie = complete_setup(address, setup_link).await?;
+    let url = db_url.to_owned();
     let site = tokio::task::spawn_blocking(move || {
         let db = beckon::db::Db::connect(&url, 1)?;
         let mut conn = db.conn()?;
@@ -198,14 +238,13 @@ pub async fn spawn(
             .context("the set-up site is missing")
     })
     .await??;
-    let target = Target::new(
-        &address,
+    Target::new(
+        address,
         &site.public_key,
         &site.id,
         SHOP_ORIGIN,
         Some(cookie),
-    )?;
-    Ok((server, target))
+    )
 }
 
 /// Reads the server's stdout until it says where it listens; the address and the setup link.

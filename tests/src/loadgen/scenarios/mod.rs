@@ -1,8 +1,9 @@
-//! The five scenarios. Each returns one JSON object: its parameters, its figures, and `targets`
-//! (each figure against the issue #6 target) with an overall `pass`.
+//! The scenarios. Each returns one JSON object: its parameters, its figures, and `targets`
+//! (each figure against its target from issue #6, or #16 for `cluster`) with an overall `pass`.
 
 pub mod beacon;
 pub mod chat;
+pub mod cluster;
 pub mod console;
 pub mod idle;
 pub mod storm;
