@@ -5,6 +5,9 @@
 //! restart mid-chat leaves a gap that the client finds by `seq` and heals; every outbox job is
 //! delivered once although three nodes run the worker.
 
+#[path = "cluster/limits.rs"]
+mod limits;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
