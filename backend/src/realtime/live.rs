@@ -641,6 +641,7 @@ impl LiveVisitors {
         } = &mut *state;
         let clustered = self.link.get().is_some();
         for site in sites.values_mut() {
+            let before = site.visitors.len();
             let left = &mut site.left;
             site.visitors.retain(|id, v| {
                 let gone = v.gone(now);
@@ -649,7 +650,7 @@ impl LiveVisitors {
                 }
                 !gone
             });
-            if !site.left.is_empty() {
+            if site.visitors.len() != before {
                 site.changed = true;
             }
             // Reachability also changes with time alone (a loader stopped polling, a socket's grace
