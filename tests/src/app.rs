@@ -270,6 +270,37 @@ impl TestApp {
         .await
     }
 
+    /// A cookie-keeping client of its own (not `client`), logged in as `email` through the form.
+    pub async fn signed_in_client(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let page = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("GET /login")
+            .text()
+            .await
+            .expect("login page");
+        let csrf = crate::html::input_value(&page, "csrf").expect("csrf");
+        let res = client
+            .post(self.url("/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("password", password),
+                ("next", "/console"),
+            ])
+            .send()
+            .await
+            .expect("POST /login");
+        assert_eq!(res.status(), 303, "login of {email}");
+        client
+    }
+
     /// What the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()

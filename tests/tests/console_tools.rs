@@ -27,21 +27,7 @@ fn client() -> reqwest::Client {
 
 /// Logs `email` in on a fresh client of `fx`'s server; the client and its session's CSRF token.
 async fn signed_in(fx: &SiteFixture, email: &str, password: &str) -> (reqwest::Client, String) {
-    let c = client();
-    let page = c.get(fx.app.url("/login")).send().await.unwrap();
-    let csrf = html::input_value(&page.text().await.unwrap(), "csrf").expect("login csrf");
-    let res = c
-        .post(fx.app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-            ("next", "/console"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "login of {email}");
+    let c = fx.app.signed_in_client(email, password).await;
     let console = c.get(fx.app.url("/console")).send().await.unwrap();
     let csrf = html::input_value(&console.text().await.unwrap(), "csrf").expect("session csrf");
     (c, csrf)

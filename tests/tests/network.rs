@@ -387,37 +387,6 @@ async fn the_domain_check_does_not_reach_internal_addresses() {
     assert_eq!(host_status(&fx, DOMAIN).await, 303);
 }
 
-/// A client of its own, logged in through the form.
-async fn logged_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("GET /login")
-        .text()
-        .await
-        .expect("body");
-    let csrf = beckon_tests::html::input_value(&page, "csrf").expect("csrf");
-    let res = client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-            ("next", "/console"),
-        ])
-        .send()
-        .await
-        .expect("POST /login");
-    assert_eq!(res.status(), 303, "login of {email}");
-    client
-}
-
 /// "Verify now" is for the site's owners and admins: not for agents, other sites' owners, anonymous
 /// visitors or a forged form.
 #[tokio::test]
@@ -461,7 +430,7 @@ async fn only_a_sites_managers_may_verify_its_domain() {
     .expect("operators");
 
     for email in ["agent@example.com", "stranger@example.com"] {
-        let client = logged_in(&fx.app, email, "a long password 1").await;
+        let client = fx.app.signed_in_client(email, "a long password 1").await;
         let page = client
             .get(fx.app.url("/console"))
             .send()

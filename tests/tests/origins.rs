@@ -80,37 +80,6 @@ async fn allowed_origins(fx: &SiteFixture) -> Vec<String> {
     .expect("read site")
 }
 
-/// A client of its own, logged in as `email` (not the owner's `app.client`).
-async fn client_of(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("body");
-    let csrf = beckon_tests::html::input_value(&page, "csrf").expect("csrf");
-    let res = client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-            ("next", "/console"),
-        ])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(res.status(), 303, "{email} logged in");
-    client
-}
-
 /// The CSRF token on a console page, read with `client`.
 async fn csrf_with(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
     let body = client
@@ -234,7 +203,10 @@ async fn a_refused_origin_is_answered_readably_recorded_and_allowed_by_an_owner(
     // a valid CSRF token.
     add_agent_and_stranger(&fx).await;
     let allow_path = format!("/console/sites/{}/refused-origins/allow", fx.site.id);
-    let stranger = client_of(&fx.app, "mallory@example.com", "a long password 1").await;
+    let stranger = fx
+        .app
+        .signed_in_client("mallory@example.com", "a long password 1")
+        .await;
     let csrf = csrf_with(&stranger, &fx.app, "/console").await;
     let res = stranger
         .post(fx.app.url(&allow_path))
@@ -243,7 +215,10 @@ async fn a_refused_origin_is_answered_readably_recorded_and_allowed_by_an_owner(
         .await
         .expect("POST");
     assert_eq!(res.status(), 404, "another site's owner");
-    let agent = client_of(&fx.app, "agent@example.com", "a long password 1").await;
+    let agent = fx
+        .app
+        .signed_in_client("agent@example.com", "a long password 1")
+        .await;
     let csrf = csrf_with(&agent, &fx.app, "/console").await;
     let agent_embed = agent
         .get(fx.app.url(&format!("/console/sites/{}/embed", fx.site.id)))

@@ -353,37 +353,6 @@ async fn in_flight_delivery_survives_sigkill(db: TestDatabase) {
     wait_status(&db.url(), &id, "sent").await;
 }
 
-/// A client of its own, logged in as `email`.
-async fn signed_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = beckon_tests::html::input_value(&login, "csrf").unwrap();
-    let res = client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-            ("next", "/console"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "{email} logs in");
-    client
-}
-
 /// Adds an agent to the fixture's site and an owner of another site.
 async fn more_operators(fx: &SiteFixture) {
     let url = fx.app.database_url().to_owned();
@@ -551,7 +520,10 @@ async fn webhook_and_delivery_pages_are_only_for_the_right_operators() {
     assert!(listing.contains(&format!(r#"href="{mail}""#)), "{listing}");
 
     // An agent of the site: deliveries yes (its site's), webhooks no.
-    let agent = signed_in(&fx.app, "agent@example.com", "a long password").await;
+    let agent = fx
+        .app
+        .signed_in_client("agent@example.com", "a long password")
+        .await;
     let res = agent.get(fx.app.url(&hooks)).send().await.unwrap();
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("owners and admins"));
@@ -589,7 +561,10 @@ async fn webhook_and_delivery_pages_are_only_for_the_right_operators() {
     );
 
     // The owner of another site sees none of it.
-    let other = signed_in(&fx.app, "other@example.com", "a long password").await;
+    let other = fx
+        .app
+        .signed_in_client("other@example.com", "a long password")
+        .await;
     assert_eq!(
         other.get(fx.app.url(&hooks)).send().await.unwrap().status(),
         404

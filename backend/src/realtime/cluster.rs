@@ -381,16 +381,6 @@ impl ClusterLink {
         }
         expired
     }
-
-    /// The other nodes heard from within their lease.
-    pub fn live_nodes(&self) -> usize {
-        self.nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .filter(|at| at.elapsed() <= NODE_LEASE)
-            .count()
-    }
 }
 
 #[cfg(test)]

@@ -290,11 +290,6 @@ impl Hub {
         self.subscribe(conn_id, topic);
     }
 
-    /// Closes console sockets on this node alone (another node asked, through the cluster).
-    pub fn close_consoles_local(&self, which: Consoles<'_>, code: u16, reason: &'static str) {
-        self.close_consoles_here(which, code, reason);
-    }
-
     /// Whether the operator has a console tab open.
     pub fn operator_online(&self, operator_id: &str) -> bool {
         self.lock()

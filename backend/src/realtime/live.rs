@@ -587,16 +587,6 @@ impl LiveVisitors {
         message
     }
 
-    /// The console tabs watching a site.
-    pub fn watchers_of(&self, site_id: &str) -> Vec<u64> {
-        self.lock()
-            .watches
-            .iter()
-            .filter(|(_, w)| w.site_id == site_id)
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
     /// A console tab closed.
     pub fn unwatch(&self, conn_id: u64) {
         self.lock().watches.remove(&conn_id);

@@ -27,9 +27,12 @@ const READY_WAIT: Duration = Duration::from_millis(800);
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping_within(READY_WAIT).await {
         Ok(()) => match &state.cluster {
-            Some(link) if !link.healthy() => HttpResponse::Ok()
-                .content_type("text/plain")
-                .body("degraded: Redis unreachable, serving this node's clients only"),
+            Some(link) if !link.healthy() => HttpResponse::Ok().content_type("text/plain").body(
+                format!(
+                    "degraded: Redis unreachable, serving this node's clients only ({} frames to other nodes dropped so far)",
+                    link.dropped()
+                ),
+            ),
             _ => HttpResponse::Ok().content_type("text/plain").body("ready"),
         },
         Err(e) => {

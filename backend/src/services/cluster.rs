@@ -35,14 +35,12 @@ pub fn apply(state: &AppState, frame: Frame) {
                 _ => "closed",
             };
             if let Some(s) = &session {
-                state
-                    .hub
-                    .close_consoles_local(Consoles::Session(s), code, reason);
+                state.hub.close_consoles(Consoles::Session(s), code, reason);
             }
             if let Some(o) = &operator {
                 state
                     .hub
-                    .close_consoles_local(Consoles::Operator(o), code, reason);
+                    .close_consoles(Consoles::Operator(o), code, reason);
             }
         }
         Relay::Heartbeat { operators } => state.availability.remote_presence(&node, operators),
@@ -91,6 +89,11 @@ fn forget_node(state: &AppState, node: &crate::realtime::cluster::NodeId) {
     if let Some(link) = &state.cluster {
         link.forget(node);
     }
+    drop_node(state, node);
+}
+
+/// Its operators go offline here and its visitors leave the live lists.
+fn drop_node(state: &AppState, node: &crate::realtime::cluster::NodeId) {
     state.availability.drop_node(node);
     state.live.drop_node(node);
 }
@@ -127,8 +130,7 @@ pub async fn run(state: AppState, link: Arc<ClusterLink>) {
         tick.tick().await;
         for node in link.expired_nodes() {
             tracing::warn!(%node, "cluster: a node stopped answering; dropping its operators and visitors");
-            state.availability.drop_node(&node);
-            state.live.drop_node(&node);
+            drop_node(&state, &node);
         }
         if publisher.is_finished() || subscriber.is_finished() {
             tracing::error!("cluster: a link task ended");
