@@ -124,6 +124,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(i) => ApiError::BadRequest(i.to_string()),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Unauthorized => ApiError::Unauthorized,
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Gone(m) => ApiError::Gone(m),
             ServiceError::Limited { retry_after } => ApiError::TooManyRequests { retry_after },
@@ -238,6 +239,10 @@ impl From<ServiceError> for ConsoleError {
             },
             ServiceError::Gone(message) => ConsoleError::BadForm {
                 status: StatusCode::GONE,
+                message,
+            },
+            ServiceError::Forbidden(message) => ConsoleError::BadForm {
+                status: StatusCode::FORBIDDEN,
                 message,
             },
             ServiceError::Limited { .. } => ConsoleError::BadForm {

@@ -160,6 +160,8 @@ pub struct ChatLimits {
     pub guest_events: KeyedLimit,
     /// Invitation answers per guest.
     pub invite_answers: KeyedLimit,
+    /// Call requests and signalling per guest.
+    pub guest_call_signals: KeyedLimit,
     /// Offline messages per guest (the per-address limit is `AppState::offline_limit`); like that
     /// one it holds across nodes in cluster mode, since a guest's token works on every node.
     pub guest_offline: SharedLimit,
@@ -189,6 +191,9 @@ impl ChatLimits {
             operator_typing: KeyedLimit::per_minute(s.operator_typing_per_minute),
             guest_events: KeyedLimit::per_minute(s.guest_events_per_minute),
             invite_answers: KeyedLimit::per_minute(s.invite_answers_per_minute),
+            // Setting up a call trickles a few dozen candidates at once, and renegotiation (a
+            // screen share) as many again: far above typing, still bounded.
+            guest_call_signals: KeyedLimit::per_minute(GUEST_CALL_SIGNALS_PER_MINUTE),
             guest_offline: SharedLimit::per_hour("guest_offline", offline_per_hour, redis),
         }
     }
@@ -205,12 +210,16 @@ impl ChatLimits {
             &self.operator_typing,
             &self.guest_events,
             &self.invite_answers,
+            &self.guest_call_signals,
         ] {
             limit.forget_idle_keys();
         }
         self.guest_offline.forget_idle_keys();
     }
 }
+
+/// Call requests and signalling messages a guest may send per minute (all of them at once).
+pub const GUEST_CALL_SIGNALS_PER_MINUTE: u32 = 600;
 
 /// The key of something per `owner` in a conversation. The conversation id comes from the client
 /// and is not yet checked, so at most 64 of its characters are used: a made-up id costs a key no

@@ -213,6 +213,7 @@ impl Application {
         }
         let maintenance = tokio::spawn(run_maintenance(state.clone()));
         let domain_checks = tokio::spawn(run_domain_checks(state.clone()));
+        let call_timeouts = tokio::spawn(run_call_timeouts(state.clone()));
         let coalescer = tokio::spawn(run_live_updates(state.clone()));
         let trimmer = tokio::spawn(crate::memory::trim_free_memory_periodically());
         let deliveries = tokio::spawn(state.outbound.clone().run());
@@ -248,6 +249,7 @@ impl Application {
         };
         maintenance.abort();
         domain_checks.abort();
+        call_timeouts.abort();
         coalescer.abort();
         trimmer.abort();
         // An attempt cut off here keeps its claim until the lease lapses; it is then retried.
@@ -295,6 +297,16 @@ async fn run_live_updates(state: AppState) {
     loop {
         tick.tick().await;
         state.live.flush(&state.hub);
+    }
+}
+
+/// Ends calls that rang unanswered for the ring time; a second's tick keeps "missed" close to it.
+async fn run_call_timeouts(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        crate::services::calls::end_unanswered(&state).await;
     }
 }
 

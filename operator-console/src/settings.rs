@@ -36,6 +36,8 @@ pub struct SiteSettingsView<'a> {
     pub auto_assign: bool,
     /// Operators see what guests type before they send it.
     pub typing_preview: bool,
+    /// Visitors may start voice and video calls.
+    pub guest_calls: bool,
     /// The HMAC key for `Beckon.identify` (a secret: owners and admins only).
     pub identity_secret: &'a str,
     /// A problem with the last submission.
@@ -110,6 +112,8 @@ pub fn site_settings(v: &SiteSettingsView<'_>) -> Markup {
                         " Give new chats to the least busy available operator (otherwise they wait in the queue)" }
                     label.check { input type="checkbox" name="typing_preview" value="1" checked[v.typing_preview];
                     " Live typing preview: operators see what the guest types before sending (the guest is told in the chat)" }
+                    label.check { input type="checkbox" name="guest_calls" value="1" checked[v.guest_calls];
+                    " Visitors may start voice and video calls (operators can always call a visitor in an open chat)" }
                     div.form-actions { button type="submit" { "Save settings" } }
                 }
             }
@@ -176,6 +180,7 @@ mod tests {
             offline: "",
             auto_assign: true,
             typing_preview: false,
+            guest_calls: true,
             identity_secret: "k",
             error: None,
             saved: true,

@@ -50,6 +50,8 @@ pub struct PanelConfig {
     /// sees what they type, and its `typing` notices carry the first 200 characters typed so far. When
     /// false, nothing typed leaves the browser before it is sent.
     pub typing_preview: bool,
+    /// Visitors may start voice and video calls (the site's choice); operators always may.
+    pub guest_calls: bool,
     /// On a person's own chat page (`/u/HANDLE`), where that person signs in (a path on Beckon's
     /// origin); `None` elsewhere.
     pub sign_in_url: Option<String>,

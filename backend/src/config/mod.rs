@@ -1,9 +1,11 @@
 //! Settings: flags, then `BECKON_*` environment variables, then an optional `beckon.toml`, then
 //! defaults; parsed once into [`Settings`] at start-up.
 
+mod calls;
 mod floods;
 mod outbound;
 
+pub use calls::{CallSettings, IceServer};
 pub use floods::{FloodSettings, Pacing};
 pub use outbound::{OutboundSettings, SmsSettings, SmtpSettings, SmtpTls};
 
@@ -64,7 +66,8 @@ pub struct SettingsArgs {
         env = "BECKON_TRUSTED_PROXIES",
         global = true,
         value_delimiter = ',',
-        value_name = "CIDR"
+        value_name = "CIDR",
+        value_parser = parse_proxy
     )]
     pub trusted_proxies: Option<Vec<IpNet>>,
 
@@ -191,6 +194,10 @@ pub struct SettingsArgs {
     /// Flood limits of the chat.
     #[command(flatten)]
     pub floods: floods::FloodArgs,
+
+    /// Calls: ICE servers, TURN credentials, ringing.
+    #[command(flatten)]
+    pub calls: calls::CallArgs,
 }
 
 /// The same settings as read from `beckon.toml`.
@@ -204,7 +211,7 @@ struct FileSettings {
     redis_url: Option<Url>,
     db_pool_size: Option<u32>,
     db_timeout_ms: Option<u64>,
-    trusted_proxies: Option<Vec<IpNet>>,
+    trusted_proxies: Option<Vec<String>>,
     session_idle_minutes: Option<i64>,
     session_max_hours: Option<i64>,
     setup_link_minutes: Option<i64>,
@@ -223,6 +230,8 @@ struct FileSettings {
     outbound: outbound::FileOutbound,
     #[serde(default)]
     floods: floods::FileFloods,
+    #[serde(default)]
+    calls: calls::FileCalls,
 }
 
 /// A setting that cannot be used, with the reason. Printed as one line at start-up.
@@ -295,6 +304,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     /// Flood limits of the chat.
     pub floods: FloodSettings,
+    /// Calls.
+    pub calls: CallSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -312,6 +323,14 @@ impl std::fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
+}
+
+/// One trusted proxy: a network in CIDR notation, or a single address (a /32 or /128).
+fn parse_proxy(raw: &str) -> Result<IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{raw:?} is neither an IP address nor a CIDR network"))
 }
 
 /// A database URL with any password replaced, for logs.
@@ -510,6 +529,15 @@ impl Settings {
         };
         let outbound = OutboundSettings::resolve(&args.outbound, file.outbound, &base_host)?;
         let floods = FloodSettings::resolve(&args.floods, file.floods)?;
+        let calls = CallSettings::resolve(&args.calls, file.calls)?;
+        let trusted_proxies = match (&args.trusted_proxies, file.trusted_proxies) {
+            (Some(nets), _) => nets.clone(),
+            (None, Some(raw)) => raw
+                .iter()
+                .map(|p| parse_proxy(p).map_err(|e| invalid("trusted_proxies", e)))
+                .collect::<Result<_, _>>()?,
+            (None, None) => Vec::new(),
+        };
         Ok(Settings {
             listen,
             base_url,
@@ -519,11 +547,7 @@ impl Settings {
             redis_url,
             db_pool_size,
             db_timeout: std::time::Duration::from_millis(db_timeout_ms),
-            trusted_proxies: args
-                .trusted_proxies
-                .clone()
-                .or(file.trusted_proxies)
-                .unwrap_or_default(),
+            trusted_proxies,
             session_idle: chrono::Duration::minutes(session_idle),
             session_max: chrono::Duration::hours(session_max),
             setup_link_ttl: chrono::Duration::minutes(setup_link),
@@ -543,6 +567,7 @@ impl Settings {
             log,
             outbound,
             floods,
+            calls,
         })
     }
 
@@ -620,6 +645,20 @@ mod tests {
                 .to_string_lossy()
         );
         assert!(!s.cookies_secure());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        assert_eq!(
+            parse_proxy("127.0.0.1"),
+            Ok("127.0.0.1/32".parse::<IpNet>().unwrap())
+        );
+        assert_eq!(parse_proxy("::1"), Ok("::1/128".parse::<IpNet>().unwrap()));
+        assert_eq!(
+            parse_proxy("10.0.0.0/8"),
+            Ok("10.0.0.0/8".parse::<IpNet>().unwrap())
+        );
+        assert!(parse_proxy("proxy.local").is_err());
     }
 
     #[test]

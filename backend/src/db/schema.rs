@@ -229,6 +229,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calls (id) {
+        id -> Text,
+        conversation_id -> Text,
+        operator_id -> Text,
+        media -> Text,
+        caller -> Text,
+        state -> Text,
+        outcome -> Nullable<Text>,
+        ended_by -> Nullable<Text>,
+        guest_tab -> Nullable<Text>,
+        operator_tab -> Nullable<Text>,
+        created_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> sites (site_id));
 diesel::joinable!(memberships -> operators (operator_id));
 diesel::joinable!(console_sessions -> operators (operator_id));
@@ -242,9 +260,11 @@ diesel::joinable!(invitations -> visitors (visitor_id));
 diesel::joinable!(webhooks -> sites (site_id));
 diesel::joinable!(domain_claims -> sites (site_id));
 diesel::joinable!(refused_origins -> sites (site_id));
+diesel::joinable!(calls -> conversations (conversation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    calls,
     operators,
     memberships,
     console_sessions,

@@ -127,6 +127,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 text_enum! {
     /// Where a conversation stands (`conversations.status`).
     ConversationStatus, "conversation status" {

@@ -190,6 +190,10 @@ text_id! {
     InvitationId
 }
 text_id! {
+    /// A call's id (`calls.id`).
+    CallId
+}
+text_id! {
     /// An attachment's id (`attachments.id`).
     AttachmentId
 }

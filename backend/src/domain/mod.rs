@@ -1,15 +1,18 @@
 //! Parsed domain values. Once a value has one of these types it is known good; nothing downstream
 //! checks it again.
 
+mod call;
 mod conversation;
 mod ids;
 mod operator;
 mod site;
 mod site_settings;
 
+pub use call::{CallMedia, CallOutcome, CallSide, CallState};
 pub use conversation::{Channel, ConversationStatus, SenderKind, UnknownValue};
 pub use ids::{
-    new_id, AttachmentId, ConversationId, InvitationId, MessageId, OperatorId, SiteId, VisitorId,
+    new_id, AttachmentId, CallId, ConversationId, InvitationId, MessageId, OperatorId, SiteId,
+    VisitorId,
 };
 pub use operator::{DisplayName, Email, Handle, Password};
 pub use site::{AllowedOrigins, SiteName, SiteSlug};

@@ -29,6 +29,8 @@ pub struct SiteSettings {
     pub auto_assign: bool,
     /// Operators see what the guest types before it is sent (the guest is told in the panel).
     pub typing_preview: bool,
+    /// Visitors may start voice and video calls (operators always may).
+    pub guest_calls: bool,
     /// Business hours; none means always within hours.
     pub business_hours: Option<BusinessHours>,
     /// E.164 number of the site's SMS line, which routes inbound texts to it.
@@ -66,6 +68,7 @@ impl SiteSettings {
             field("auto_assign"),
             field("typing_preview"),
         );
+        let guest_calls = field("guest_calls");
         let (hours, sms, templates) = (
             field("business_hours"),
             field("sms_number"),
@@ -79,6 +82,7 @@ impl SiteSettings {
             auto_assign: typed(site_id, "auto_assign", auto_assign, &mut kept).unwrap_or(false),
             typing_preview: typed(site_id, "typing_preview", typing_preview, &mut kept)
                 .unwrap_or(false),
+            guest_calls: typed(site_id, "guest_calls", guest_calls, &mut kept).unwrap_or(false),
             business_hours: typed(site_id, "business_hours", hours, &mut kept),
             sms_number: typed(site_id, "sms_number", sms, &mut kept),
             email_templates: BTreeMap::new(),
@@ -126,6 +130,7 @@ impl SiteSettings {
         put("offline", self.offline.clone().map(Value::String));
         put("auto_assign", Some(Value::Bool(self.auto_assign)));
         put("typing_preview", Some(Value::Bool(self.typing_preview)));
+        put("guest_calls", Some(Value::Bool(self.guest_calls)));
         put(
             "business_hours",
             self.business_hours
@@ -175,6 +180,12 @@ impl SiteSettings {
             "typing_preview",
             &mut self.typing_preview,
             &patch.typing_preview,
+        );
+        set(
+            kept,
+            "guest_calls",
+            &mut self.guest_calls,
+            &patch.guest_calls,
         );
         set(
             kept,
@@ -240,6 +251,8 @@ pub struct SiteSettingsPatch {
     pub auto_assign: Option<bool>,
     /// New typing-preview choice.
     pub typing_preview: Option<bool>,
+    /// New choice whether visitors may start calls.
+    pub guest_calls: Option<bool>,
     /// New business hours.
     pub business_hours: Option<Option<BusinessHours>>,
     /// New SMS number.

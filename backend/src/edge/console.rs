@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::errors;
 use crate::error::ApiError;
 use crate::extract::console::CurrentOperator;
-use crate::realtime::protocol::{Chosen, ConsoleMessage};
+use crate::realtime::protocol::{CallSignal, Chosen, ConsoleMessage};
 use crate::realtime::socket::{
     self, Reply, SocketHandler, CLOSE_ACCESS_CHANGED, CLOSE_MALFORMED, CLOSE_SESSION_ENDED,
 };
@@ -18,7 +18,7 @@ use crate::realtime::ServerEvent;
 use crate::services::auth::{self, SocketCheck};
 use crate::services::chat::{MessageKind, Party};
 use crate::services::conversations::{self, Change, NewMessage};
-use crate::services::{self, availability, invitations, ServiceError};
+use crate::services::{self, availability, calls, invitations, ServiceError};
 use crate::state::AppState;
 
 /// Largest message a console socket accepts.
@@ -399,6 +399,12 @@ impl SocketHandler for ConsoleHandler {
                 visitor_id,
                 message,
             } => self.invite(visitor_id, message).await,
+            ConsoleMessage::Call(request) => {
+                Self::answer(calls::request(&self.state, self.party(), request).await)
+            }
+            ConsoleMessage::CallSignal(CallSignal { call_id, signal }) => {
+                Self::answer(calls::relay(&self.state, self.party(), call_id, signal).await)
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ pub fn chat_error(e: &ServiceError, client_msg_id: Option<&str>) -> String {
         }
         ServiceError::Gone(m) => ("closed", m.clone()),
         ServiceError::Conflict(m) => ("conflict", m.clone()),
+        ServiceError::Forbidden(m) => ("forbidden", m.clone()),
         ServiceError::Limited { retry_after } => {
             return limited("too many messages; slow down", *retry_after, client_msg_id);
         }

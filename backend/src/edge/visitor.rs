@@ -9,14 +9,14 @@ use super::errors;
 use crate::error::ApiError;
 use crate::realtime::hub::Inbox;
 use crate::realtime::live::GuestFacts;
-use crate::realtime::protocol::VisitorMessage;
+use crate::realtime::protocol::{CallSignal, VisitorMessage};
 use crate::realtime::socket::{self, Reply, SocketHandler, CLOSE_MALFORMED, CLOSE_UNKNOWN_GUEST};
 use crate::realtime::transport::{ActixWs, Transport};
 use crate::realtime::ServerEvent;
 use crate::services::chat::{MessageKind, Party};
 use crate::services::conversations::{self, NewMessage};
 use crate::services::visitors::widget_origin_ok;
-use crate::services::{self, invitations};
+use crate::services::{self, calls, invitations};
 use crate::state::AppState;
 
 /// Largest message a visitor socket accepts.
@@ -180,6 +180,8 @@ impl Drop for VisitorHandler {
 enum Counted {
     Typing,
     InviteAnswer,
+    /// call and call_signal.
+    Call,
     /// start_chat, resume and read: each costs a database round trip.
     Other,
 }
@@ -196,6 +198,10 @@ impl VisitorHandler {
                 "too many invitation answers; slow down",
             ),
             Counted::Other => (&limits.guest_events, "too many requests; slow down"),
+            Counted::Call => (
+                &limits.guest_call_signals,
+                "too many call messages; slow down",
+            ),
         };
         let wait = limit.check(&self.guest.visitor_id).err()?;
         let retry_after = crate::limits::retry_after_secs(wait);
@@ -227,6 +233,7 @@ impl SocketHandler for VisitorHandler {
             VisitorMessage::Send { .. } => None,
             VisitorMessage::Typing { .. } => Some(Counted::Typing),
             VisitorMessage::InviteResponse { .. } => Some(Counted::InviteAnswer),
+            VisitorMessage::Call(_) | VisitorMessage::CallSignal(_) => Some(Counted::Call),
             VisitorMessage::StartChat { .. }
             | VisitorMessage::Resume { .. }
             | VisitorMessage::Read { .. } => Some(Counted::Other),
@@ -302,6 +309,12 @@ impl SocketHandler for VisitorHandler {
                     )
                     .await,
                 )
+            }
+            VisitorMessage::Call(request) => {
+                Self::answer(calls::request(&self.state, self.party(), request).await)
+            }
+            VisitorMessage::CallSignal(CallSignal { call_id, signal }) => {
+                Self::answer(calls::relay(&self.state, self.party(), call_id, signal).await)
             }
             VisitorMessage::Typing {
                 conversation_id,

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::live::{LiveVisitor, VisitorFilter};
+use crate::domain::{CallMedia, CallOutcome, CallSide, CallState};
 
 /// What an operator chose in the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +110,154 @@ pub struct MessageView<'a> {
     pub body: &'a str,
     /// When it was stored (Unix ms).
     pub created_ms: i64,
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IceServerView {
+    /// The server's URLs.
+    pub urls: Vec<String>,
+    /// TURN: the minted username (`EXPIRY:CALL_ID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN: the minted credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// A call as its two parties see it (`call` event).
+#[derive(Debug, Clone, Serialize)]
+pub struct CallView {
+    /// Call id.
+    pub call_id: String,
+    /// The conversation it belongs to.
+    pub conversation_id: String,
+    /// Voice or video.
+    pub media: CallMedia,
+    /// Who started it.
+    pub caller: CallSide,
+    /// The caller's shown name.
+    pub caller_name: String,
+    /// Ringing, active or ended.
+    pub state: CallState,
+    /// The guest's tab that runs it, once known.
+    pub guest_tab: Option<String>,
+    /// The operator's tab that runs it, once known.
+    pub operator_tab: Option<String>,
+    /// How it ended.
+    pub outcome: Option<CallOutcome>,
+    /// Who ended it.
+    pub ended_by: Option<CallSide>,
+    /// When it started ringing (Unix ms).
+    pub started_ms: i64,
+    /// When it was answered (Unix ms).
+    pub answered_ms: Option<i64>,
+    /// How long it rings unanswered.
+    pub ring_secs: u64,
+    /// STUN and TURN servers (TURN with credentials minted for this call); empty once ended.
+    pub ice_servers: Vec<IceServerView>,
+}
+
+/// What a `call_signal` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignalKind {
+    /// An SDP offer.
+    Offer,
+    /// An SDP answer.
+    Answer,
+    /// A trickled ICE candidate.
+    Candidate,
+    /// What the sender is sending now.
+    Media,
+}
+
+/// An ICE candidate, as `RTCIceCandidate.toJSON()` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    /// The candidate line (empty: end of candidates).
+    pub candidate: String,
+    /// Media stream id.
+    #[serde(rename = "sdpMid", default)]
+    pub sdp_mid: Option<String>,
+    /// Media line index.
+    #[serde(rename = "sdpMLineIndex", default)]
+    pub sdp_m_line_index: Option<u32>,
+}
+
+/// What a party sends now, shown to the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaState {
+    /// Microphone on.
+    pub audio: bool,
+    /// Camera on.
+    pub video: bool,
+    /// Sharing a screen.
+    pub screen: bool,
+}
+
+/// The signalling payload of a `call_signal`, relayed as it came (after checks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Which kind.
+    pub kind: SignalKind,
+    /// Offer and answer: the SDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp: Option<String>,
+    /// Candidate: the candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<IceCandidate>,
+    /// Media: the sender's media state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaState>,
+}
+
+/// A party's request about a call (`call` message on either socket).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CallRequest {
+    /// Ring the other party.
+    Start {
+        /// Conversation id.
+        conversation_id: String,
+        /// Voice or video.
+        media: CallMedia,
+        /// The sending tab's id.
+        tab: String,
+    },
+    /// Answer a ringing call.
+    Accept {
+        /// Call id.
+        call_id: String,
+        /// The sending tab's id.
+        tab: String,
+    },
+    /// Refuse a ringing call.
+    Decline {
+        /// Call id.
+        call_id: String,
+        /// The sending tab's id.
+        #[serde(default)]
+        tab: String,
+    },
+    /// End (or cancel) a call.
+    Hangup {
+        /// Call id.
+        call_id: String,
+        /// The sending tab's id.
+        #[serde(default)]
+        tab: String,
+    },
+}
+
+/// A party's signalling for the other party (`call_signal` message on either socket).
+#[derive(Debug, Deserialize)]
+pub struct CallSignal {
+    /// Call id.
+    pub call_id: String,
+    /// The payload.
+    #[serde(flatten)]
+    pub signal: Signal,
 }
 
 /// Every event the server sends on a socket (`docs/protocol.md`). Serialised with its `type`.
@@ -257,6 +406,20 @@ pub enum ServerEvent<'a> {
         /// Read up to this sequence number.
         seq: i64,
     },
+    /// To a call's two parties: its state.
+    Call(&'a CallView),
+    /// To one party of a call: the other's signalling.
+    CallSignal {
+        /// Call id.
+        call_id: &'a str,
+        /// The conversation.
+        conversation_id: &'a str,
+        /// Which party sent it.
+        from: CallSide,
+        /// The payload.
+        #[serde(flatten)]
+        signal: &'a Signal,
+    },
     /// A request failed.
     Error {
         /// A stable code (`bad_request`, `not_found`, `closed`, `rate_limited`, …).
@@ -382,6 +545,10 @@ pub enum VisitorMessage {
         /// Read up to this sequence number.
         seq: i64,
     },
+    /// Start, answer or end a call.
+    Call(CallRequest),
+    /// Signalling for the other party of a call.
+    CallSignal(CallSignal),
 }
 
 /// A message a console tab sends on `/ws/console`.
@@ -478,6 +645,10 @@ pub enum ConsoleMessage {
         /// Conversation id.
         conversation_id: String,
     },
+    /// Start, answer or end a call.
+    Call(CallRequest),
+    /// Signalling for the other party of a call.
+    CallSignal(CallSignal),
 }
 
 fn default_limit() -> usize {
@@ -525,6 +696,43 @@ mod tests {
         assert_eq!(limited["client_msg_id"], "m");
         let console = value(&ServerEvent::console_error("not_found", "no such site"));
         assert!(console.get("client_msg_id").is_none());
+    }
+
+    #[test]
+    fn call_messages_parse_and_signals_relay_flat() {
+        let start: VisitorMessage = serde_json::from_str(
+            r#"{"type":"call","action":"start","conversation_id":"c","media":"video","tab":"t"}"#,
+        )
+        .expect("start");
+        assert!(matches!(
+            start,
+            VisitorMessage::Call(CallRequest::Start {
+                media: CallMedia::Video,
+                ..
+            })
+        ));
+        assert!(serde_json::from_str::<VisitorMessage>(
+            r#"{"type":"call","action":"start","conversation_id":"c","media":"screen","tab":"t"}"#
+        )
+        .is_err());
+        let signal: ConsoleMessage = serde_json::from_str(
+            r#"{"type":"call_signal","call_id":"k","kind":"candidate","candidate":{"candidate":"a","sdpMid":"0","sdpMLineIndex":0}}"#,
+        )
+        .expect("signal");
+        let ConsoleMessage::CallSignal(CallSignal { call_id, signal }) = signal else {
+            panic!("not a signal");
+        };
+        let relayed = value(&ServerEvent::CallSignal {
+            call_id: &call_id,
+            conversation_id: "c",
+            from: CallSide::Operator,
+            signal: &signal,
+        });
+        assert_eq!(relayed["type"], "call_signal");
+        assert_eq!(relayed["from"], "operator");
+        assert_eq!(relayed["kind"], "candidate");
+        assert_eq!(relayed["candidate"]["sdpMLineIndex"], 0);
+        assert!(relayed.get("sdp").is_none());
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn panel_config(
         colour: settings.colour.unwrap_or_default(),
         position: settings.position.unwrap_or_default(),
         typing_preview: settings.typing_preview,
+        guest_calls: settings.guest_calls,
         sign_in_url: operator.map(|_| "/login?next=%2Fconsole%2Fchats".to_owned()),
         online,
         texts: PanelTexts {

@@ -403,8 +403,9 @@ pub fn mark_read(
     Conversation::find(conn, &conversation.id)?.ok_or(ServiceError::NotFound)
 }
 
-/// Appends a system line (accepted, transferred, closed).
-fn system_message(
+/// Appends a system line (accepted, transferred, closed, a call's steps); nests in a caller's
+/// transaction.
+pub fn system_message(
     conn: &mut DbConnection,
     conversation_id: &str,
     body: &str,
@@ -529,7 +530,7 @@ pub fn close(
 }
 
 /// Capabilities a panel may report (docs/protocol.md, "Capabilities").
-pub const CAPABILITIES: [&str; 4] = ["files", "read_receipts", "typing", "sound"];
+pub const CAPABILITIES: [&str; 5] = ["files", "read_receipts", "typing", "sound", "calls"];
 
 /// Records what the guest's panel can do; answers the conversation when that changed. Unknown
 /// names are dropped.

@@ -292,7 +292,8 @@ fn follow(state: &AppState, conn_id: u64, party: &Party, conversation_id: &str) 
 }
 
 /// Answers a `resume` (guest) or `join` (operator) on connection `conn_id`: makes it follow the
-/// conversation, sends it the conversation's state and then the `history` or `resync` it missed.
+/// conversation, sends it the conversation's state, then the `history` or `resync` it missed, then
+/// the conversation's ringing or active call if the party is one of its parties.
 pub async fn catch_up(
     state: &AppState,
     conn_id: u64,
@@ -309,6 +310,7 @@ pub async fn catch_up(
     })
     .await?;
     follow(state, conn_id, &party, &id);
+    let caller = party.clone();
     let (view, history, names) = run(&state.db, move |conn| {
         let history = chat::history(conn, &conversation_id, &party, after_seq)?;
         let c = Conversation::find(conn, &conversation_id)?.ok_or(ServiceError::NotFound)?;
@@ -353,7 +355,8 @@ pub async fn catch_up(
             );
         }
     }
-    Ok(())
+    // A tab that comes back during a call learns of it (to ring, to carry on, or to end it).
+    super::calls::tell_live_call(state, conn_id, caller, id.into_string()).await
 }
 
 /// Records a read mark and tells both sides.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod attachments;
 pub mod auth;
 pub mod availability;
+pub mod calls;
 pub mod canned;
 pub mod chat;
 pub mod cluster;
@@ -42,6 +43,9 @@ pub enum ServiceError {
     /// Credentials or a token were not accepted.
     #[error("not authorised")]
     Unauthorized,
+    /// The caller is known but may not do this (a site setting forbids it).
+    #[error("{0}")]
+    Forbidden(String),
     /// The thing asked for does not exist (or is not the caller's to see).
     #[error("not found")]
     NotFound,

@@ -83,6 +83,8 @@ pub struct RawSiteSettings<'a> {
     pub auto_assign: bool,
     /// Live typing preview.
     pub typing_preview: bool,
+    /// Visitors may start calls.
+    pub guest_calls: bool,
 }
 
 /// The settings form, parsed: the site's columns it sets and its patch of the typed settings.
@@ -119,6 +121,7 @@ impl SiteSettingsForm {
             offline,
             auto_assign,
             typing_preview,
+            guest_calls,
         } = *raw;
         use crate::domain::InvalidInput;
         let origins = crate::domain::AllowedOrigins::parse(origins)?;
@@ -154,6 +157,7 @@ impl SiteSettingsForm {
             offline: Some(given(offline)),
             auto_assign: Some(auto_assign),
             typing_preview: Some(typing_preview),
+            guest_calls: Some(guest_calls),
             ..Default::default()
         };
         patch.validate()?;

@@ -1,6 +1,7 @@
 //! One model per table, with the queries that read and write it. Services own transactions.
 
 pub mod attachment;
+pub mod call;
 pub mod canned;
 pub mod conversation;
 pub mod domain_claim;
@@ -19,6 +20,7 @@ pub mod visitor;
 pub mod webhook;
 
 pub use attachment::Attachment;
+pub use call::Call;
 pub use canned::CannedResponse;
 pub use conversation::Conversation;
 pub use domain_claim::DomainClaim;

@@ -79,6 +79,7 @@ fn render(
             offline: settings.offline.as_deref().unwrap_or(""),
             auto_assign: settings.auto_assign,
             typing_preview: settings.typing_preview,
+            guest_calls: settings.guest_calls,
             identity_secret: &site.identity_secret,
             error,
             saved,
@@ -129,6 +130,8 @@ struct SettingsForm {
     auto_assign: Option<String>,
     #[serde(default)]
     typing_preview: Option<String>,
+    #[serde(default)]
+    guest_calls: Option<String>,
 }
 
 async fn save(
@@ -148,6 +151,7 @@ async fn save(
         offline: &form.offline,
         auto_assign: form.auto_assign.is_some(),
         typing_preview: form.typing_preview.is_some(),
+        guest_calls: form.guest_calls.is_some(),
     });
     let domain = domain_state(&state, &site.id).await?;
     let rejected =
