@@ -193,6 +193,70 @@ impl SiteFixture {
         .expect("console socket")
     }
 
+    /// Adds an agent of the site (password "a long password 1") and returns their email.
+    pub async fn add_agent(&self, email: &str, handle: &str, name: &str) -> String {
+        let url = self.app.database_url().to_owned();
+        let site_id = self.site.id.clone();
+        let (email, handle, name) = (email.to_owned(), handle.to_owned(), name.to_owned());
+        let created = email.clone();
+        tokio::task::spawn_blocking(move || {
+            use beckon::db::models::Role;
+            use beckon::domain::{DisplayName, Email, Handle, Password};
+            use beckon::services::accounts::{self, NewOperator};
+            let db = Db::connect(&url, 1).expect("connect");
+            let mut conn = db.conn().expect("conn");
+            let site = Site::get(&mut conn, &site_id).expect("site");
+            let agent = NewOperator {
+                email: Email::parse(&email).expect("email"),
+                handle: Handle::parse(&handle).expect("handle"),
+                display_name: DisplayName::parse(&name).expect("name"),
+                password: Password::parse(AGENT_PASSWORD).expect("password"),
+                phone: None,
+            };
+            accounts::create_operator(&mut conn, &agent, Some((&site, Role::Agent)))
+                .expect("agent");
+        })
+        .await
+        .expect("add agent");
+        created
+    }
+
+    /// A console socket of its own for the operator `email` (password "a long password 1"),
+    /// signed in through the login form.
+    pub async fn console_socket_as(&self, email: &str) -> crate::WsClient {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let page = client
+            .get(self.app.url("/login"))
+            .send()
+            .await
+            .expect("GET /login")
+            .text()
+            .await
+            .expect("login page");
+        let csrf = crate::html::input_value(&page, "csrf").expect("csrf");
+        let res = client
+            .post(self.app.url("/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("password", AGENT_PASSWORD),
+                ("next", "/console"),
+            ])
+            .send()
+            .await
+            .expect("POST /login");
+        assert_eq!(res.status(), 303, "login of {email}");
+        let cookie = session_cookie_of(&res);
+        let origin = self.app.address.clone();
+        crate::WsClient::connect(&self.ws_url("/ws/console"), Some(&origin), Some(&cookie))
+            .await
+            .expect("console socket")
+    }
+
     /// Opens a visitor socket for a guest token from `origin`.
     pub async fn visitor_socket(&self, origin: &str, token: &str) -> crate::WsClient {
         let url = self.ws_url(&format!(
@@ -206,6 +270,9 @@ impl SiteFixture {
 }
 
 /// The `beckon_session=…` pair a response set.
+/// The password [`SiteFixture::add_agent`] gives.
+pub const AGENT_PASSWORD: &str = "a long password 1";
+
 fn session_cookie_of(res: &reqwest::Response) -> String {
     res.headers()
         .get_all("set-cookie")
