@@ -89,7 +89,7 @@ impl Browser {
     pub async fn launch(suite: &str) -> Option<Browser> {
         let binaries = find_binaries(suite)?;
         let lease = Lease::acquire(1).await.pop().expect("one lease");
-        match Browser::start(&binaries, lease).await {
+        match Browser::start(&binaries, lease, &[]).await {
             Ok(browser) => Some(browser),
             Err(reason) => {
                 require::skip(Service::Browser, suite, &reason);
@@ -101,12 +101,18 @@ impl Browser {
     /// Starts two independent browsers (say a visitor and an operator), waiting for both slots
     /// together.
     pub async fn launch_pair(suite: &str) -> Option<(Browser, Browser)> {
+        Browser::launch_pair_with(suite, &[]).await
+    }
+
+    /// Two browsers as [`Browser::launch_pair`], both with extra Chromium switches (e.g. fake
+    /// cameras and microphones for calls).
+    pub async fn launch_pair_with(suite: &str, extra: &[&str]) -> Option<(Browser, Browser)> {
         let binaries = find_binaries(suite)?;
         let mut leases = Lease::acquire(2).await;
         let (second, first) = (leases.pop()?, leases.pop()?);
         let (first, second) = tokio::join!(
-            Browser::start(&binaries, first),
-            Browser::start(&binaries, second)
+            Browser::start(&binaries, first, extra),
+            Browser::start(&binaries, second, extra)
         );
         match (first, second) {
             (Ok(first), Ok(second)) => Some((first, second)),
@@ -117,7 +123,7 @@ impl Browser {
         }
     }
 
-    async fn start(binaries: &Binaries, lease: Lease) -> Result<Browser, String> {
+    async fn start(binaries: &Binaries, lease: Lease, extra: &[&str]) -> Result<Browser, String> {
         let work_dir = tempfile::Builder::new()
             .prefix("beckon-browser-")
             .tempdir()
@@ -141,7 +147,7 @@ impl Browser {
                     continue;
                 }
             }
-            let capabilities = capabilities(&binaries.chromium, &profile);
+            let capabilities = capabilities(&binaries.chromium, &profile, extra);
             let client =
                 match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
                     .capabilities(capabilities)
@@ -478,8 +484,12 @@ fn find_binaries(suite: &str) -> Option<Binaries> {
     })
 }
 
-fn capabilities(chromium: &Path, profile: &Path) -> serde_json::Map<String, Value> {
-    let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
+fn capabilities(chromium: &Path, profile: &Path, extra: &[&str]) -> serde_json::Map<String, Value> {
+    let mut args: Vec<String> = CHROMIUM_ARGS
+        .iter()
+        .chain(extra)
+        .map(|a| (*a).to_owned())
+        .collect();
     args.push(format!("--user-data-dir={}", profile.display()));
     let capabilities = json!({
         "browserName": "chrome",

@@ -34,6 +34,7 @@ fn config(mode: PanelMode) -> PanelConfig {
         colour: "#2456d6".into(),
         position: "right".into(),
         typing_preview: false,
+        guest_calls: false,
         sign_in_url: None,
         online: true,
         texts: PanelTexts::default(),
@@ -139,6 +140,7 @@ fn hostile_config_values_stay_data() {
         colour: "#fff;}</style><script>alert(1)</script>".into(),
         position: HOSTILE.into(),
         typing_preview: true,
+        guest_calls: false,
         sign_in_url: Some("/login?next=/console/chats".into()),
         online: false,
         texts: PanelTexts {

@@ -198,8 +198,7 @@ mod tests {
         );
 
         let err = CallSettings::resolve(&args(&["turn:t.example.com"], None), FileCalls::default())
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert_eq!(err.setting, "turn-secret");
         for bad in ["http://x", "stun:", "turn:a b", "nothing"] {
             assert!(
