@@ -121,7 +121,7 @@ fn panel_page_is_a_complete_document_with_nonced_style_and_script() {
         serde_json::json!({
             "site_key": "site_KEY", "base_url": "https://chat.example", "mode": "page", "handle": null,
             "site_name": "Shop", "operator_name": null, "colour": "#2456d6", "position": "right",
-            "typing_preview": false, "sign_in_url": null, "online": true,
+            "typing_preview": false, "guest_calls": false, "sign_in_url": null, "online": true,
             "texts": { "greeting": null, "offline": null }
         })
     );
