@@ -6,10 +6,13 @@
 //! because the browsers of a call test and the peers of [`crate::turn_client`] all live on
 //! 127.0.0.1. It takes no TLS, no DTLS and no CLI, and its relay ports are a 1000-port window
 //! picked at random in 40000–59999, so tests running side by side seldom contend for them.
+//! [`Coturn::start_with_config`] runs a deployment's settings instead, with only the addresses,
+//! ports and files changed, to check what that configuration lets through.
 //!
 //! The configuration is a file in the scratch directory, passed with `-c`, so the machine's
 //! /etc/turnserver.conf is never read; the log, pid file and (empty) SQLite user database are
-//! written there too. The binary is `BECKON_TURNSERVER`, else `turnserver` on `PATH` (Debian:
+//! written there too. The secret is given on the command line (`--static-auth-secret`), as
+//! `deploy/compose.yaml` gives it. The binary is `BECKON_TURNSERVER`, else `turnserver` on `PATH` (Debian:
 //! `apt-get install coturn`); without it the suite is skipped through [`crate::require::skip`]
 //! (a failure under `BECKON_TEST_REQUIRE=coturn`).
 //!
@@ -41,7 +44,10 @@ pub const REALM: &str = "beckon.test";
 pub struct Coturn {
     port: u16,
     relay_ports: RangeInclusive<u16>,
+    /// Empty when started without one.
     secret: String,
+    /// What the server is told besides where to listen and write (see [`Coturn::config`]).
+    settings: String,
     /// Configuration, log, pid file and user database; removed when dropped.
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -52,6 +58,20 @@ impl Coturn {
     /// until it serves; `None` (after [`require::skip`]) when `turnserver` is not installed.
     /// Panics when it is installed but does not come up, with its log.
     pub fn start(suite: &str, secret: &str) -> Option<Coturn> {
+        Coturn::start_with_settings(suite, &test_settings(), Some(secret))
+    }
+
+    /// Starts a TURN server with the settings of `config` (the text of a coturn configuration
+    /// file, such as `deploy/coturn.conf`), changed only where a test must: listening on a free
+    /// port of 127.0.0.1 (no TLS or DTLS), relaying from 127.0.0.1 on a window of its own, writing
+    /// its files in the scratch directory. `secret`, when given, is passed as compose passes it
+    /// (`--static-auth-secret`); coturn adds it to any secret `config` holds. As
+    /// [`Coturn::start`] for a missing or broken `turnserver`.
+    pub fn start_with_config(suite: &str, config: &str, secret: Option<&str>) -> Option<Coturn> {
+        Coturn::start_with_settings(suite, config, secret)
+    }
+
+    fn start_with_settings(suite: &str, settings: &str, secret: Option<&str>) -> Option<Coturn> {
         let Some(binary) = find_program("BECKON_TURNSERVER", "turnserver") else {
             require::skip(
                 Service::Coturn,
@@ -67,7 +87,8 @@ impl Coturn {
             let mut server = Coturn {
                 port: free_udp_and_tcp_port(),
                 relay_ports: window_start..=window_start + 999,
-                secret: secret.to_owned(),
+                secret: secret.unwrap_or_default().to_owned(),
+                settings: settings.to_owned(),
                 dir: tempfile::tempdir().expect("temp dir for turnserver"),
                 child: None,
             };
@@ -99,7 +120,7 @@ impl Coturn {
         format!("turn:127.0.0.1:{}?transport=tcp", self.port)
     }
 
-    /// The shared secret (`static-auth-secret`) it checks credentials with.
+    /// The shared secret (`--static-auth-secret`) it was started with; empty when none.
     pub fn secret(&self) -> &str {
         &self.secret
     }
@@ -129,6 +150,17 @@ impl Coturn {
         read_log(&self.log_path())
     }
 
+    /// The lines of its whole log in which it reports a configuration it could not take (an
+    /// unknown option, an address it cannot parse); its warnings are not among them.
+    pub fn configuration_errors(&self) -> Vec<String> {
+        std::fs::read_to_string(self.log_path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("Bad configuration") || line.contains("ERROR"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Kills the server and waits until it has exited, so its port no longer answers.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -156,9 +188,12 @@ impl Coturn {
         let console_err = console
             .try_clone()
             .map_err(|e| format!("clone {}: {e}", console_path.display()))?;
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(&conf)
+        let mut command = Command::new(binary);
+        command.arg("-c").arg(&conf);
+        if !self.secret.is_empty() {
+            command.arg(format!("--static-auth-secret={}", self.secret));
+        }
+        let child = command
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(console)
@@ -200,35 +235,25 @@ impl Coturn {
         }
     }
 
-    /// The configuration file: plain TURN on one port of 127.0.0.1, REST API credentials, loopback
-    /// peers allowed, every file it writes in the scratch directory.
+    /// The configuration file: the settings, then where to listen and write. For options that
+    /// take one value the last line wins, so these lines override the settings' own.
     fn config(&self) -> String {
         let d = self.dir.path().display();
-        let mut c = String::new();
+        let mut c = self.settings.clone();
         let _ = write!(
             c,
-            "listening-ip=127.0.0.1
+            "
+# --- Added by the test harness: one port of 127.0.0.1, files in a scratch directory ---
+listening-ip=127.0.0.1
 relay-ip=127.0.0.1
 listening-port={port}
 min-port={min}
 max-port={max}
-use-auth-secret
-static-auth-secret={secret}
-realm={REALM}
-fingerprint
-# Both ends of a test's call are on 127.0.0.1, which coturn refuses to relay to by default.
-allow-loopback-peers
-no-multicast-peers
 no-tls
 no-dtls
-no-cli
-# NAT behaviour discovery would want a second address (and answers with more than it is asked).
-no-rfc5780
 log-file={d}/turnserver.log
 simple-log
 no-stdout-log
-# Sessions, refused credentials (with the reason) and denied peers, for failure messages.
-verbose
 pidfile={d}/turnserver.pid
 # Else it opens /var/lib/turn/turndb; the REST API scheme needs no users in it.
 userdb={d}/turndb.sqlite
@@ -236,10 +261,28 @@ userdb={d}/turndb.sqlite
             port = self.port,
             min = self.relay_ports.start(),
             max = self.relay_ports.end(),
-            secret = self.secret,
         );
         c
     }
+}
+
+/// The settings of [`Coturn::start`]: REST API credentials in realm [`REALM`], loopback peers
+/// allowed, a verbose log.
+fn test_settings() -> String {
+    format!(
+        "use-auth-secret
+realm={REALM}
+fingerprint
+# Both ends of a test's call are on 127.0.0.1, which coturn refuses to relay to by default.
+allow-loopback-peers
+no-multicast-peers
+no-cli
+# NAT behaviour discovery would want a second address (and answers with more than it is asked).
+no-rfc5780
+# Sessions, refused credentials (with the reason) and denied peers, for failure messages.
+verbose
+"
+    )
 }
 
 impl Drop for Coturn {

@@ -2,7 +2,7 @@
 //! the same port, and nginx that spreads requests over its upstreams, skips a dead one, overwrites
 //! `X-Forwarded-For` and passes WebSocket upgrades through; for calls a TURN server (coturn) that
 //! takes credentials minted from its shared secret, refuses others, and relays between loopback
-//! peers.
+//! peers; and `deploy/coturn.conf`, which must refuse peers in the internal network.
 
 use std::net::UdpSocket;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -291,6 +291,69 @@ fn coturn_relays_between_loopback_peers() {
         .unwrap_or_else(|e| panic!("the client hears the peer: {e}; log: {}", turn.log()));
     assert_eq!(from, peer_address);
     assert_eq!(data, b"to the client");
+}
+
+/// `deploy/coturn.conf`, as the compose file runs it (the secret on the command line).
+const DEPLOY_COTURN_CONF: &str = include_str!("../../deploy/coturn.conf");
+
+#[test]
+fn deploy_coturn_conf_takes_minted_credentials_and_refuses_internal_peers() {
+    let Some(turn) =
+        Coturn::start_with_config("harness_services", DEPLOY_COTURN_CONF, Some(TURN_SECRET))
+    else {
+        return;
+    };
+    assert_eq!(
+        turn.configuration_errors(),
+        Vec::<String>::new(),
+        "turnserver takes every line of deploy/coturn.conf"
+    );
+    let credentials = turn.credentials("call-1", Duration::from_secs(600));
+    let mut client = TurnClient::connect(
+        turn.address(),
+        Transport::Udp,
+        &credentials.username,
+        &credentials.credential,
+    )
+    .expect("client socket");
+    let allocation = client
+        .allocate()
+        .unwrap_or_else(|e| panic!("allocation: {e}; log: {}", turn.log()));
+    assert!(turn.relay_ports().contains(&allocation.relayed.port()));
+
+    // CREATE_PERMISSION only records the address on the server: nothing is sent to these peers.
+    for peer in [
+        "127.0.0.1:9",
+        "10.1.2.3:9",
+        "172.16.5.4:9",
+        "192.168.1.1:9",
+        "100.64.0.1:9",
+        "169.254.169.254:80",
+    ] {
+        let peer = peer.parse().expect("address");
+        let refused = client.create_permission(peer);
+        assert!(
+            matches!(refused, Err(TurnError::Refused { code: 403, .. })),
+            "the relay must not reach {peer}: {refused:?}; log: {}",
+            turn.log()
+        );
+    }
+}
+
+#[test]
+fn deploy_coturn_conf_without_a_secret_refuses_everyone() {
+    let Some(turn) = Coturn::start_with_config("harness_services", DEPLOY_COTURN_CONF, None) else {
+        return;
+    };
+    let expiry = unix_now() + 600;
+
+    for secret in ["", "change-me", TURN_SECRET] {
+        let refused = allocate(&turn, &TurnCredentials::mint(secret, expiry, "call-1"));
+        assert!(
+            matches!(refused, Err(TurnError::Refused { code: 401, .. })),
+            "the file holds no secret of its own, so none works (tried {secret:?}): {refused:?}"
+        );
+    }
 }
 
 /// One ALLOCATE over UDP with `credentials`.
