@@ -1,7 +1,7 @@
 //! The shared harness for Beckon's end-to-end and storage tests.
 //!
 //! - [`require`]: which external services a run must have
-//!   (`BECKON_TEST_REQUIRE=pg,browser,redis,nginx`);
+//!   (`BECKON_TEST_REQUIRE=pg,browser,redis,nginx,coturn`);
 //!   suites whose service is missing and not required are skipped with a clear line on stderr.
 //! - [`TestDatabase`]: a fresh SQLite file or a fresh PostgreSQL database per test.
 //! - [`TestApp`]: the real `beckon` binary on a free port, with an HTTP client and one helper per
@@ -14,11 +14,14 @@
 //! - [`receiver`]: an HTTP receiver (wiremock) that records what Beckon sends out.
 //! - [`RedisServer`]: a private `redis-server` on a free port, to stop and restart.
 //! - [`Nginx`]: nginx in front of several nodes, by the rules of `deploy/nginx.conf`.
+//! - [`Coturn`]: a private TURN server (coturn) taking credentials minted from a shared secret
+//!   ([`coturn::TurnCredentials`]), and [`turn_client`] to allocate relays on it without a browser.
 //! - [`loadgen`]: the load generator behind the `beckon-loadgen` binary (docs/benchmarks.md).
 
 mod app;
 pub mod browser;
 mod chat_fixture;
+pub mod coturn;
 mod database;
 pub mod host_site;
 pub mod html;
@@ -30,11 +33,13 @@ pub mod redis_server;
 pub mod require;
 mod site;
 pub mod smtp_sink;
+pub mod turn_client;
 pub mod ws;
 
 pub use app::{beckon_binary, TestApp, TestAppBuilder};
 pub use browser::Browser;
 pub use chat_fixture::{start_chat, AcceptedChat, ChatFixture};
+pub use coturn::Coturn;
 pub use database::TestDatabase;
 pub use host_site::HostSite;
 pub use nginx::Nginx;

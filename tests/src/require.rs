@@ -14,6 +14,9 @@ pub enum Service {
     Browser,
     /// nginx, which [`crate::nginx::Nginx`] starts per test in front of several nodes.
     Nginx,
+    /// coturn's `turnserver`, which [`crate::coturn::Coturn`] starts per test as the TURN server
+    /// of calls.
+    Coturn,
 }
 
 impl Service {
@@ -23,12 +26,13 @@ impl Service {
             Service::Redis => "redis",
             Service::Browser => "browser",
             Service::Nginx => "nginx",
+            Service::Coturn => "coturn",
         }
     }
 }
 
-/// Whether `BECKON_TEST_REQUIRE` (comma-separated: `pg`, `redis`, `browser`, `nginx`, or `all`)
-/// lists it.
+/// Whether `BECKON_TEST_REQUIRE` (comma-separated: `pg`, `redis`, `browser`, `nginx`, `coturn`, or
+/// `all`) lists it.
 pub fn is_required(service: Service) -> bool {
     std::env::var("BECKON_TEST_REQUIRE")
         .unwrap_or_default()
