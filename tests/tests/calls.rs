@@ -320,3 +320,62 @@ async fn an_unanswered_call_is_missed_a_returning_tab_hears_of_a_live_one_and_a_
         "{refused}"
     );
 }
+
+/// The credentials Beckon mints for a call's parties allocate a relay on a real coturn sharing its
+/// secret; the same credential under another call's username is refused.
+#[tokio::test]
+async fn a_calls_turn_credentials_allocate_on_a_real_coturn() {
+    use beckon_tests::turn_client::{Transport, TurnClient, TurnError};
+    let Some(coturn) = beckon_tests::Coturn::start(
+        "calls::a_calls_turn_credentials_allocate_on_a_real_coturn",
+        TURN_SECRET,
+    ) else {
+        return;
+    };
+    let db = TestDatabase::sqlite();
+    let servers = format!("stun:127.0.0.1:{},{}", coturn.port(), coturn.url());
+    let fx = SiteFixture::start(
+        &db,
+        &["--ice-servers", &servers, "--turn-secret", TURN_SECRET],
+        SHOP,
+    )
+    .await;
+    let AcceptedChat {
+        tab: mut guest,
+        console: mut op,
+        conversation_id: id,
+        ..
+    } = fx.accepted_chat(SHOP, "").await;
+    start(&mut op, &id, "audio", "o-1").await;
+    let ringing = call_in_state(&mut guest, "ringing").await;
+    let turn = ringing["ice_servers"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s.get("credential").is_some()))
+        .cloned()
+        .expect("a TURN server with credentials");
+    let username = turn["username"].as_str().expect("username").to_owned();
+    let credential = turn["credential"].as_str().expect("credential").to_owned();
+    let server = coturn.address();
+    let (allocated, forged) = tokio::task::spawn_blocking(move || {
+        let allocated = TurnClient::connect(server, Transport::Udp, &username, &credential)
+            .and_then(|mut c| c.allocate());
+        let (expiry, _) = username.split_once(':').expect("EXPIRY:ID");
+        let forged = TurnClient::connect(
+            server,
+            Transport::Udp,
+            &format!("{expiry}:other"),
+            &credential,
+        )
+        .and_then(|mut c| c.allocate());
+        (allocated, forged)
+    })
+    .await
+    .expect("TURN exchanges");
+    let allocation =
+        allocated.unwrap_or_else(|e| panic!("allocation refused: {e:?}; {}", coturn.log()));
+    assert!(coturn.relay_ports().contains(&allocation.relayed.port()));
+    assert!(
+        matches!(forged, Err(TurnError::Refused { code: 401, .. })),
+        "another call's username: {forged:?}"
+    );
+}
