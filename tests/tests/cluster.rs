@@ -1,6 +1,6 @@
 //! Cluster mode: three real `beckon` processes sharing one PostgreSQL database, with a Redis server
 //! of the test's own as the bus between them and a real nginx in front (round-robin, no sticky
-//! sessions). A guest on one node chats with an operator on another; the live list, availability
+//! sessions). A guest on one node chats (and calls) with an operator on another; the live list, availability
 //! and site settings are the same from every node; a node killed with SIGKILL loses nothing; a Redis
 //! restart mid-chat leaves a gap that the client finds by `seq` and heals; every outbox job is
 //! delivered once although three nodes run the worker.
@@ -229,6 +229,47 @@ async fn a_guest_on_one_node_and_an_operator_on_another_chat_with_gapless_seqs()
 
     // The third node, which neither side is on, holds the same history.
     assert_gapless_once(&history_on(&c.nodes[2], &conversation).await, &ids);
+
+    // A call rings, is answered, signals and ends across the nodes.
+    console
+        .send(json!({"type": "call", "action": "start", "conversation_id": conversation, "media": "audio", "tab": "o"}))
+        .await;
+    let ringing = call_state(&mut tab, "ringing").await;
+    let call_id = ringing["call_id"].as_str().expect("call id").to_owned();
+    tab.send(json!({"type": "call", "action": "accept", "call_id": call_id, "tab": "g"}))
+        .await;
+    call_state(&mut console, "active").await;
+    tab.send(json!({"type": "call_signal", "call_id": call_id, "kind": "offer", "sdp": "v=0"}))
+        .await;
+    let offer = console
+        .next_of_type("call_signal", WAIT)
+        .await
+        .expect("offer");
+    assert_eq!(offer["sdp"], "v=0", "{offer}");
+    console
+        .send(json!({"type": "call_signal", "call_id": call_id, "kind": "answer", "sdp": "v=0 a"}))
+        .await;
+    let answer = tab.next_of_type("call_signal", WAIT).await.expect("answer");
+    assert_eq!(answer["from"], "operator", "{answer}");
+    tab.send(json!({"type": "call", "action": "hangup", "call_id": call_id, "tab": "g"}))
+        .await;
+    let ended = call_state(&mut console, "ended").await;
+    assert_eq!(ended["ended_by"], "guest", "{ended}");
+}
+
+/// The next `call` event in `state`.
+async fn call_state(socket: &mut WsClient, state: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = socket
+            .next_of_type("call", left)
+            .await
+            .expect("a call event");
+        if event["state"] == state {
+            return event;
+        }
+    }
 }
 
 /// Reads a console's `snapshot` and `visitors` events until `pred` holds for the rows it knows.
