@@ -1,7 +1,8 @@
 //! Builds the visitor-side scripts, so running Beckon needs no Node:
 //! - the loader: the files of `js/loader/` joined in a fixed order into one function `(function(c){...})`
 //!   (so they share one private scope and see the config object `c`), minified, its declared names
-//!   shortened (`build/mangle.rs`), written to `OUT_DIR/loader.min.js`;
+//!   shortened (`build/mangle.rs`) and the `;` before each `}` dropped (`build/semicolons.rs`), written
+//!   to `OUT_DIR/loader.min.js`;
 //! - the chat panel: the files of `js/panel/` joined into one immediately run function and minified
 //!   (`panel.min.js`), and its style sheet `js/panel/panel.css` minified (`panel.min.css`).
 //!
@@ -9,6 +10,8 @@
 
 #[path = "build/mangle.rs"]
 mod mangle;
+#[path = "build/semicolons.rs"]
+mod semicolons;
 
 use sha2::{Digest, Sha256};
 use std::{
@@ -44,6 +47,7 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     println!("cargo::rerun-if-changed=build/mangle.rs");
+    println!("cargo::rerun-if-changed=build/semicolons.rs");
 
     let loader = join(
         &manifest_dir.join("js").join("loader"),
@@ -55,6 +59,7 @@ fn main() {
         .unwrap_or_else(|e| panic!("cannot minify the loader: {e}"))
         .apply(minifier::js::clean_tokens)
         .apply(mangle::mangle)
+        .apply(semicolons::drop_needless_semicolons)
         .to_string();
     fs::write(out_dir.join("loader.min.js"), &loader).expect("write loader.min.js");
     println!(
