@@ -3,10 +3,14 @@
 //!   (so they share one private scope and see the config object `c`), minified, its declared names
 //!   shortened (`build/mangle.rs`) and the `;` before each `}` dropped (`build/semicolons.rs`), written
 //!   to `OUT_DIR/loader.min.js`;
+//! - the call module `js/call/call.js` (WebRTC: voice, video, screen), minified on its own
+//!   (`call.min.js`): the chat panel loads it only when a call starts or rings, the console's Chats page
+//!   with the page; neither the loader nor the panel script carries any of it;
 //! - the chat panel: the files of `js/panel/` joined into one immediately run function and minified
 //!   (`panel.min.js`), and its style sheet `js/panel/panel.css` minified (`panel.min.css`).
 //!
-//! Short content hashes become `BECKON_LOADER_VERSION` and `BECKON_PANEL_VERSION`.
+//! Short content hashes become `BECKON_LOADER_VERSION`, `BECKON_CALL_VERSION` and
+//! `BECKON_PANEL_VERSION`.
 
 #[path = "build/mangle.rs"]
 mod mangle;
@@ -66,6 +70,14 @@ fn main() {
         "cargo::rustc-env=BECKON_LOADER_VERSION={}",
         short_hash(&[&loader])
     );
+
+    let call = read(&manifest_dir.join("js").join("call").join("call.js"));
+    let call = minifier::js::minify(&call)
+        .unwrap_or_else(|e| panic!("cannot minify the call module: {e}"))
+        .to_string();
+    fs::write(out_dir.join("call.min.js"), &call).expect("write call.min.js");
+    let call_version = short_hash(&[&call]);
+    println!("cargo::rustc-env=BECKON_CALL_VERSION={call_version}");
 
     let panel_dir = manifest_dir.join("js").join("panel");
     let panel = join(
