@@ -7,7 +7,8 @@
 //!   (`call.min.js`): the chat panel loads it only when a call starts or rings, the console's Chats page
 //!   with the page; neither the loader nor the panel script carries any of it;
 //! - the chat panel: the files of `js/panel/` joined into one immediately run function and minified
-//!   (`panel.min.js`), and its style sheet `js/panel/panel.css` minified (`panel.min.css`).
+//!   (`panel.min.js`), and its style sheet `js/panel/panel.css` minified (`panel.min.css`). The call
+//!   module's version goes into the panel where its source says `%CALL_VERSION%` (the URL it loads).
 //!
 //! Short content hashes become `BECKON_LOADER_VERSION`, `BECKON_CALL_VERSION` and
 //! `BECKON_PANEL_VERSION`.
@@ -35,17 +36,21 @@ const LOADER_FILES: [&str; 7] = [
 ];
 
 /// Chat panel sources in concatenation order, the entry last.
-const PANEL_FILES: [&str; 9] = [
+const PANEL_FILES: [&str; 10] = [
     "config.js",
     "i18n.js",
     "conversation.js",
     "view.js",
     "composer.js",
     "offline.js",
+    "calls.js",
     "socket.js",
     "embed.js",
     "main.js",
 ];
+
+/// Where the panel's source names the call module's version.
+const CALL_VERSION_SLOT: &str = "%CALL_VERSION%";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -86,6 +91,12 @@ fn main() {
         "(function(){\"use strict\";\n",
         "})();",
     );
+    assert_eq!(
+        panel.matches(CALL_VERSION_SLOT).count(),
+        1,
+        "the panel names the call module's version once"
+    );
+    let panel = panel.replace(CALL_VERSION_SLOT, &call_version);
     let panel = minifier::js::minify(&panel)
         .unwrap_or_else(|e| panic!("cannot minify the panel: {e}"))
         .to_string();

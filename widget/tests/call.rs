@@ -69,10 +69,12 @@ fn webrtc_code_is_only_in_the_call_module() {
 }
 
 #[test]
-fn the_module_is_served_under_its_version() {
+fn the_panel_loads_this_very_module_from_its_versioned_path() {
     assert_eq!(CALL_VERSION.len(), 12);
     assert!(CALL_VERSION.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(CALL_JS_PATH, format!("/w/call.{CALL_VERSION}.js"));
+    assert_eq!(panel_min_js().matches(CALL_JS_PATH).count(), 1);
+    assert!(!panel_min_js().contains("%CALL_VERSION%"));
 }
 
 #[test]
