@@ -62,14 +62,74 @@ export const NO_FILES_TEXT = "This guest can't receive files";
 
 /**
  * What the guest's client supports, from the conversation's `capabilities` (docs/protocol.md, "Chat"):
- * {files, read_receipts, typing, sound}. Without the field (an older server) everything is supported;
- * an email, SMS or offline conversation has `[]`.
+ * {files, read_receipts, typing, sound, calls}. Without the field (an older server) everything is
+ * supported; an email, SMS or offline conversation has `[]`.
  */
 export function capabilitiesOf(c) {
   const list = c && Array.isArray(c.capabilities) ? c.capabilities : null;
   const has = function (name) { return list === null || list.includes(name); };
-  return { files: has("files"), read_receipts: has("read_receipts"), typing: has("typing"), sound: has("sound") };
+  return { files: has("files"), read_receipts: has("read_receipts"), typing: has("typing"), sound: has("sound"), calls: has("calls") };
 }
+
+/**
+ * Whether this operator may call the conversation's guest (docs/protocol.md, "Calls"): an open live
+ * chat assigned to them, whose guest's browser can take calls.
+ */
+export function canCall(c, me) {
+  return !!c && c.status === "open" && c.operator === me && !isInbox(c) && capabilitiesOf(c).calls;
+}
+
+/**
+ * Whether an `error` event answers one of our call messages rather than the chat: errors carry no
+ * request id, so one with a `call_id`, or a refusal within 5 s of our last call message (and with no
+ * client_msg_id), is the call's.
+ */
+export function isCallError(m, lastCallSentMs, nowMs) {
+  if (!m || m.type !== "error" || m.client_msg_id) return false;
+  if ("call_id" in m) return true;
+  return nowMs - lastCallSentMs < 5000 && ["conflict", "forbidden", "not_found", "bad_request"].includes(m.code);
+}
+
+/** The call area's texts (the call module's keys; {{name}} is the guest's name). */
+export const CALL_TEXTS = {
+  title: "Call",
+  incomingVoice: "{{name}} is calling you",
+  incomingVideo: "{{name}} is calling you (video)",
+  calling: "Calling {{name}}…",
+  connecting: "Connecting…",
+  elsewhere: "This call is going on in another console tab.",
+  ended: "Call ended",
+  declined: "{{name}} declined the call",
+  missed: "No answer",
+  cancelled: "Call cancelled",
+  accept: "Accept",
+  decline: "Decline",
+  hangup: "Hang up",
+  mute: "Mute",
+  unmute: "Unmute",
+  cameraOff: "Camera off",
+  cameraOn: "Camera on",
+  switchCamera: "Switch camera",
+  share: "Share screen",
+  stopShare: "Stop sharing",
+  remoteMuted: "{{name}} is muted",
+  remoteCameraOff: "{{name}}'s camera is off",
+  remoteSharing: "{{name}} is sharing their screen",
+  blocked: "Click here to hear the call.",
+  failed: "The call did not work.",
+  permission: "The browser did not allow the microphone (or camera) for Beckon: allow it in the address bar and try again.",
+  no_device: "No microphone was found.",
+  device_busy: "The microphone or camera is in use by another application.",
+  media_failed: "The microphone could not be started.",
+  no_camera: "No camera available: voice only.",
+  camera_failed: "The camera could not be started.",
+  screen_failed: "Screen sharing did not start.",
+  ice_failed: "The call could not connect, or the connection was lost.",
+  conflict: "This conversation already has a call, or the guest's browser cannot take calls.",
+  forbidden: "You cannot call in this conversation.",
+  offline: "Not connected to Beckon: try again in a moment.",
+  unsupported: "This browser cannot make calls.",
+};
 
 function contact(c, field) {
   const v = c ? (typeof c["guest_" + field] === "string" ? c["guest_" + field] : c.guest && c.guest[field]) : null;
@@ -549,11 +609,7 @@ function chatWorkspace(root) {
   const core = createChatCore({
     me: root.dataset.operatorName || "",
     sites: sites,
-    send: function (message) {
-      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-      ws.send(JSON.stringify(message));
-      return true;
-    },
+    send: sendMessage,
     visible: function () { return document.visibilityState === "visible"; },
     changed: scheduleRender,
     alert: ring,
@@ -561,7 +617,88 @@ function chatWorkspace(root) {
     upload: upload,
     notice: showNotice,
   });
-  window.__beckonChats = { state: core.state };
+  // For browser tests: the chat state, and the call area's (the call module's view: state, call, …).
+  window.__beckonChats = { state: core.state, call: function () { return callDesk ? callDesk.view() : null; } };
+
+  // Calls: the call module (window.BeckonCall, loaded by the page before this script) holds the WebRTC
+  // side and draws the call area into #call-dock; this tab routes the socket's call events to it.
+  const callTab = tabId();
+  const callApi = window.BeckonCall || null;
+  const callsOk = !!callApi && callApi.supported();
+  let lastCallSent = 0;
+  let ringingCall = null; // the call_id ringing for us, so it rings and notifies once
+  let ringTimer = null;
+  const callDesk = callApi ? callApi.desk({
+    role: "operator",
+    tab: callTab,
+    send: function (message) { lastCallSent = Date.now(); return sendMessage(message); },
+    changed: callsChanged,
+  }) : null;
+  const callBar = callDesk ? callApi.bar(callDesk, { into: el("call-dock"), texts: CALL_TEXTS, name: callPeer }) : null;
+  [["beckon-call-voice", "audio"], ["beckon-call-video", "video"]].forEach(function (b) {
+    el(b[0]).addEventListener("click", function () { if (callDesk && core.current !== null) callDesk.start(core.current, b[1]); });
+  });
+
+  function sendMessage(message) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** This tab's id for call pinning, kept in sessionStorage for the tab's life (reloads included). */
+  function tabId() {
+    let id = null;
+    try { id = sessionStorage.getItem("beckon:console-tab"); } catch (e) { id = null; }
+    if (!id) {
+      id = newClientMsgId();
+      try { sessionStorage.setItem("beckon:console-tab", id); } catch (e) { /* kept for this page only */ }
+    }
+    return id;
+  }
+
+  /** The guest on the other end of a call. */
+  function callPeer(call) {
+    const c = call ? core.conversation(call.conversation_id) : null;
+    return c ? guestName(c) : call && call.caller === "guest" ? call.caller_name : "the guest";
+  }
+
+  /** A `call` or `call_signal` event. Without the call module, a call pinned to this tab (the page was
+   * reloaded during it) is hung up, as the module would. */
+  function handleCall(message) {
+    if (callDesk) { callDesk.handle(message); return; }
+    if (message.type === "call" && message.state !== "ended" && message.operator_tab === callTab) {
+      sendMessage({ type: "call", action: "hangup", call_id: message.call_id, tab: callTab });
+    }
+  }
+
+  /** After any change of a call: the call area, the start buttons and list marks, and a ring (sound and
+   * a notification) while a guest calls. */
+  function callsChanged() {
+    callBar.render();
+    scheduleRender();
+    const v = callDesk.view();
+    const id = v.state === "incoming" ? v.call.call_id : null;
+    if (id !== null && id !== ringingCall) {
+      ringingCall = id;
+      clearInterval(ringTimer);
+      beep();
+      ringTimer = setInterval(beep, 2000);
+      notifyCall(v.call);
+    } else if (id === null && ringingCall !== null) {
+      ringingCall = null;
+      clearInterval(ringTimer);
+    }
+  }
+
+  function notifyCall(call) {
+    if (!alertsOn || !("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      const n = new Notification("Incoming " + (call.media === "video" ? "video" : "voice") + " call", {
+        body: callPeer(call) + " is calling you", tag: "beckon-call-" + call.call_id,
+      });
+      n.onclick = function () { window.focus(); choose(call.conversation_id); n.close(); };
+    } catch (e) { /* the beep stays */ }
+  }
 
   function make(tag, className, id, text) {
     const node = document.createElement(tag);
@@ -641,6 +778,8 @@ function chatWorkspace(root) {
       try { message = JSON.parse(event.data); } catch (e) { return; }
       if (!message || typeof message.type !== "string") return;
       if (message.type === "availability") { if (availability) availability.handle(message); return; }
+      if (message.type === "call" || message.type === "call_signal") { handleCall(message); return; }
+      if (isCallError(message, lastCallSent, Date.now())) { if (callDesk) callDesk.handle(message); return; }
       core.handle(message);
     };
     ws.onclose = function (event) {
@@ -718,6 +857,13 @@ function chatWorkspace(root) {
           pick.append(" ", when);
         }
       }
+      const call = callDesk ? callDesk.callOf(id) : null;
+      if (call) {
+        const mark = document.createElement("small");
+        mark.className = "conv-call";
+        mark.textContent = call.state === "active" ? "in a call" : "calling…";
+        pick.append(" ", mark);
+      }
       if (core.invited(id) !== null) {
         const invited = document.createElement("small");
         invited.className = "conv-invited";
@@ -770,6 +916,12 @@ function chatWorkspace(root) {
     el("conv-guest-id").textContent = c && c.guest ? c.guest.guest_id : "";
     el("conv-state").textContent = c ? stateText(c) : "";
     el("accept-chat").hidden = !c || c.status !== "waiting";
+    // Start a call: my open chat, a guest who can take calls, no call going on in this tab or this chat.
+    const state = callDesk ? callDesk.view().state : "idle";
+    const noCall = (state === "idle" || state === "ended" || state === "incoming" || state === "elsewhere") && !(callDesk && callDesk.callOf(id));
+    const callable = callsOk && canCall(c, root.dataset.operatorName || "") && noCall;
+    el("beckon-call-voice").hidden = !callable;
+    el("beckon-call-video").hidden = !callable;
     const mark = channelMark(c);
     el("conv-channel").textContent = mark;
     el("conv-channel").hidden = mark === "";

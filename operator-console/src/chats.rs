@@ -4,6 +4,12 @@
 //! and the message log, and sends what the operator types. Everything the script needs from the
 //! server (sites, the operator's name, canned responses) travels in `data-` attributes of the
 //! `[data-chats]` section as JSON, so the page needs no inline script.
+//!
+//! Calls: the page loads the widget's call module (WebRTC, the same file the chat panel loads; its
+//! path is [`ChatsView::call_js`]) before `chat.js`, which wires it to the socket. The conversation's
+//! header carries the start buttons (`#beckon-call-voice`, `#beckon-call-video`, shown by the script
+//! for an open conversation of this operator whose guest can take calls), and `#call-dock`, under that
+//! header, holds the call area the module draws (`#beckon-call`, with the same ids as in the panel).
 
 use maud::{html, Markup};
 
@@ -29,6 +35,8 @@ pub struct ChatsView<'a> {
     pub canned_json: &'a str,
     /// Whether there is any canned response (the composer hints at them then).
     pub has_canned: bool,
+    /// Where the call module is served (`beckon_widget::CALL_JS_PATH`), a path on this origin.
+    pub call_js: &'a str,
 }
 
 /// The chat workspace page.
@@ -88,11 +96,18 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                         }
                         span.conv-state id="conv-state" {}
                         div.conv-actions {
+                            button.call-start type="button" id="beckon-call-voice" hidden
+                                title="Start a voice call with this guest" { "Voice call" }
+                            button.call-start type="button" id="beckon-call-video" hidden
+                                title="Start a video call with this guest" { "Video call" }
                             button type="button" id="accept-chat" hidden { "Accept" }
                             button type="button" id="transfer-chat" { "Transfer" }
                             button type="button" id="close-chat" { "Close" }
                         }
                     }
+                    // The call area (drawn by the call module). It belongs to no conversation: a
+                    // call goes on while the operator reads or answers other chats.
+                    div.call-dock id="call-dock" {}
                     ol.messages id="messages" aria-live="polite" {}
                     p.typing id="typing" aria-live="polite" {}
                     form.composer id="composer" hidden {
@@ -132,6 +147,8 @@ pub fn chats(v: &ChatsView<'_>) -> Markup {
                     }
                 }
             }
+            // A classic script, run before the module (both deferred, in document order).
+            script defer nonce=(v.nonce) src=(v.call_js) {}
             script type="module" nonce=(v.nonce) src=(crate::CHAT_JS_PATH) {}
         },
     )
@@ -178,6 +195,7 @@ mod tests {
             has_sites: sites_json != "[]",
             canned_json,
             has_canned: canned_json != "[]",
+            call_js: "/w/call.0123456789ab.js",
         }
     }
 
@@ -204,6 +222,11 @@ mod tests {
             crate::CHAT_JS_PATH
         )));
         assert!(crate::CHAT_JS_PATH.starts_with("/console/assets/chat-"));
+        // The call module first: chat.js finds `window.BeckonCall` when it runs.
+        let call = html
+            .find(r#"<script defer nonce="nonce-123" src="/w/call.0123456789ab.js"></script>"#)
+            .expect("call module script");
+        assert!(call < html.find(crate::CHAT_JS_PATH).expect("chat.js"));
         assert!(html.contains(r#"<form class="logout" method="post" action="/logout">"#));
         assert!(html.contains(r#"name="csrf" value="csrf-tok""#));
         assert!(
@@ -221,6 +244,9 @@ mod tests {
             "transfer-chat",
             "transfer-dialog",
             "enable-sound",
+            "beckon-call-voice",
+            "beckon-call-video",
+            "call-dock",
         ] {
             assert!(html.contains(&format!(r#"id="{id}""#)), "missing #{id}");
         }

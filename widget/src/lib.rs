@@ -7,11 +7,16 @@
 //!   corner) and operators' invitations, and opens the chat panel in an iframe.
 //! - The **chat panel** ([`panel_page`]) is a complete HTML document on Beckon's origin: inside that iframe
 //!   (`/chat/SITE_KEY?embed=1`), or full-page at `/s/SLUG` and `/u/HANDLE`.
+//! - The **call module** ([`call_min_js`], served at [`CALL_JS_PATH`]): voice, video and screen calls
+//!   over WebRTC, loaded by the panel only when a call starts or rings, and by the console's Chats page.
 //!
-//! Sources live in `js/loader/` and `js/panel/`, one file per concern; `build.rs` joins and minifies them,
-//! so building Beckon needs no Node.
+//! Sources live in `js/loader/`, `js/panel/` and `js/call/`, one file per concern; `build.rs` joins and
+//! minifies them, so building Beckon needs no Node.
 
+mod call;
 mod panel;
+
+pub use call::{call_min_js, CALL_JS_PATH, CALL_VERSION};
 
 pub use panel::PANEL_FAVICON_PATH;
 pub use panel::{

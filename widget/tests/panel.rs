@@ -353,3 +353,13 @@ fn typing_preview_is_sent_only_when_the_site_enabled_it_and_the_guest_is_told() 
     cfg.typing_preview = true;
     scenario("preview", &cfg);
 }
+
+#[test]
+fn a_ringing_call_loads_the_call_module_with_the_nonce_and_call_errors_leave_the_chat_alone() {
+    scenario("calls", &config(PanelMode::Embed));
+}
+
+#[test]
+fn guests_get_no_call_buttons_unless_the_site_lets_them_call() {
+    scenario("noGuestCalls", &config(PanelMode::Page));
+}

@@ -1,5 +1,5 @@
 //! The guest API the widget calls from other origins: guest ids, page-view beacons, the monitor
-//! pixel and the loader script itself.
+//! pixel, the loader script itself, and the call module the chat panel and the console load.
 
 use std::sync::Arc;
 
@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(answer_invitation))
             .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
     )
+    // Before `/w/{file}`, which would take `call.VERSION` for a site key.
+    .route(beckon_widget::CALL_JS_PATH, web::get().to(call_module))
     .route("/w/{file}", web::get().to(loader))
     .route("/m/{file}", web::get().to(pixel));
 }
@@ -322,6 +324,17 @@ async fn loader(
             format!("\"{}-{script_hash}\"", beckon_widget::LOADER_VERSION),
         ))
         .body(script))
+}
+
+/// `/w/call.VERSION.js`: the call module (WebRTC), cacheable for ever since its version is in the path
+/// (another version is a 404, like the console's versioned assets). Loaded on Beckon's own origin only
+/// (the chat panel and the console), so it needs no CORS.
+async fn call_module() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(beckon_widget::call_min_js())
 }
 
 /// A transparent 1×1 GIF.

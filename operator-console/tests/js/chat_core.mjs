@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 const {
   createChatCore, newClientMsgId, parseAttachment, humanSize, uploadProblem, uploadErrorText, attachmentUrl, ATTACHMENT_MAX_BYTES,
   capabilitiesOf, guestEmail, guestPhone, replyNote, NO_FILES_TEXT, consoleScriptUrl, isInbox, channelMark, inboxOf,
+  canCall, isCallError, CALL_TEXTS,
 } = await import(process.argv[2]);
 
 function harness(options) {
@@ -322,14 +323,14 @@ const tests = {
   },
 
   "capabilities: missing means everything (older servers), an array means exactly what it lists"() {
-    const all = { files: true, read_receipts: true, typing: true, sound: true };
+    const all = { files: true, read_receipts: true, typing: true, sound: true, calls: true };
     assert.deepEqual(capabilitiesOf(null), all);
     assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann")), all);
     assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann", { capabilities: "files" })), all, "not an array: as if missing");
     assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann", { capabilities: [] })),
-      { files: false, read_receipts: false, typing: false, sound: false });
+      { files: false, read_receipts: false, typing: false, sound: false, calls: false });
     assert.deepEqual(capabilitiesOf(conv("c1", "open", "Ann", { capabilities: ["files", "typing", "later"] })),
-      { files: true, read_receipts: false, typing: true, sound: false });
+      { files: true, read_receipts: false, typing: true, sound: false, calls: false });
   },
 
   "files: no upload into a conversation whose guest cannot receive files"() {
@@ -431,6 +432,29 @@ const tests = {
     assert.equal(channelMark(list[2]), "Offline message · email");
     assert.equal(channelMark(list[3]), "Offline message · SMS");
     assert.equal(channelMark(list[0]), "");
+  },
+
+  "calls: only my open live chats whose guest can take calls, and call errors kept apart"() {
+    assert.equal(canCall(conv("c1", "open", "Ann", { capabilities: ["calls"] }), "Ann"), true);
+    assert.equal(canCall(conv("c1", "open", "Ann"), "Ann"), true, "no capabilities field: all supported");
+    assert.equal(canCall(conv("c1", "open", "Ann", { capabilities: ["files"] }), "Ann"), false);
+    assert.equal(canCall(conv("c1", "open", "Bob", { capabilities: ["calls"] }), "Ann"), false, "someone else's chat");
+    assert.equal(canCall(conv("c1", "waiting", null, { capabilities: ["calls"] }), "Ann"), false);
+    assert.equal(canCall(conv("c1", "closed", "Ann", { capabilities: ["calls"] }), "Ann"), false);
+    assert.equal(canCall(conv("c1", "open", "Ann", { channel: "email", capabilities: [] }), "Ann"), false);
+    assert.equal(canCall(null, "Ann"), false);
+    const error = function (code, extra) { return Object.assign({ type: "error", code: code, message: "x" }, extra || {}); };
+    assert.equal(isCallError(error("conflict"), 1000, 3000), true, "a refusal soon after a call message");
+    assert.equal(isCallError(error("conflict"), 1000, 7000), false, "long after: the chat's");
+    assert.equal(isCallError(error("rate_limited"), 1000, 2000), false);
+    assert.equal(isCallError(error("conflict", { client_msg_id: "m1" }), 1000, 2000), false, "a send's error");
+    assert.equal(isCallError(error("not_found", { call_id: "k1" }), 0, 1e9), true, "names its call");
+    assert.equal(isCallError({ type: "message" }, 1000, 2000), false);
+    // Every problem code of the call module has a text.
+    for (const code of ["permission", "no_device", "device_busy", "media_failed", "no_camera", "camera_failed",
+      "screen_failed", "ice_failed", "conflict", "forbidden", "offline", "unsupported"]) {
+      assert.equal(typeof CALL_TEXTS[code], "string", code);
+    }
   },
 
   "client message ids are UUIDs"() {

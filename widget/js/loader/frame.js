@@ -15,7 +15,9 @@ function showPanel(visible, focus) {
   if (!frame) {
     frame = element("iframe", "panel", shadow);
     frame.title = "Live chat";
-    frame.allow = "clipboard-write";
+    // Calls (microphone, camera, screen sharing, and their sound) run in the panel; each feature is
+    // delegated to the frame's own origin only (the default allowlist of `allow`).
+    frame.allow = "camera;microphone;display-capture;autoplay";
     frame.src = H + "/chat/" + encodeURIComponent(K) + "?embed=1";
   }
   if (!visible && shadow.activeElement == frame) launcher.focus();
@@ -46,6 +48,8 @@ W.addEventListener("message", guard(function (event) {
     showPanel(opened, focusing);
     init();
   } else if (type == "beckon:close") showPanel(0);
+  // A call rings for the visitor: show the panel (the focus stays where it is).
+  else if (type == "beckon:open") showPanel(1);
   else if (type == "beckon:unread") badge.textContent = data.count || "";
   else if (type == "beckon:conversation") store("localStorage", CHAT, data.id ? 1 : null);
   else if (type == "beckon:expired") {

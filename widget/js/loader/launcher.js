@@ -13,9 +13,9 @@ var SIDE = C.p || "right";
 // launcher on its side of the host element; on a phone the panel takes the whole screen (it has its own
 // close button).
 var STYLE =
-  "*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}button{cursor:pointer;border:0;border-radius:6px}.launcher{position:relative;display:grid;place-items:center;width:56px;height:56px;border-radius:50%}.launcher:before{content:'';width:26px;height:22px;background:#fff;border-radius:13px 13px 13px 2px}.badge{position:absolute;top:-4px;right:-4px;padding:0 6px;border-radius:9px;background:#dc2626}.badge:empty{display:none}.bubble{width:260px;max-width:80vw;padding:14px}p{margin:0 0 10px;overflow-wrap:anywhere}.bubble-operator{font-weight:600}.bubble button{margin-right:8px;padding:6px 12px}.bubble-decline{background:#eee}.panel{width:370px;height:560px;max-height:80vh;border:0}" +
+  "*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}button{cursor:pointer;border:0;border-radius:6px}.launcher{position:relative;display:grid;place-items:center;width:56px;height:56px;border-radius:50%}.launcher:before{content:'';width:26px;height:22px;background:#fff;border-radius:13px 13px 13px 2px}.badge{position:absolute;top:-4px;right:-4px;padding:0 6px;border-radius:9px;background:#dc2626}.badge:empty{display:none}.bubble{width:260px;max-width:80vw;padding:14px}p{margin:0 0 10px;overflow-wrap:anywhere}.bubble-operator{font-weight:600}.bubble button{margin-right:8px;padding:6px 12px}.bubble-decline{background:#eee}.panel{width:370px;height:min(560px,80vh);border:0}" +
   ".launcher,.bubble-accept{background:" + (C.c || "#2563eb") + ";color:#fff}.bubble,.panel{position:absolute;" + SIDE +
-  ":0;bottom:68px;border-radius:12px;background:#fff;box-shadow:0 4px 24px #0003}@media(max-width:480px){.panel{position:fixed;inset:0;width:100vw;height:100vh;max-height:none;border-radius:0}}";
+  ":0;bottom:68px;border-radius:12px;background:#fff;box-shadow:0 4px 24px #0003}@media(max-width:480px){.panel{position:fixed;inset:0;width:100vw;height:100vh;border-radius:0}}";
 
 // Creates an element with a class and, optionally, text (always as text, never as markup).
 function element(tag, className, into, text) {

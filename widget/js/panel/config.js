@@ -2,9 +2,10 @@
 //
 // The server embeds the config as JSON in <script type="application/json" id="beckon-config"> (see
 // `panel_page` in src/panel.rs): {site_key, base_url, mode: "embed"|"page", handle, site_name,
-// operator_name, colour, position, typing_preview, sign_in_url, online, texts: {greeting, offline}}. With
-// typing_preview true (the site's choice) the guest is told so, and `typing` notices carry what the guest
-// has typed so far. `online` false opens the panel on leave-a-message (offline.js).
+// operator_name, colour, position, typing_preview, sign_in_url, online, guest_calls, texts: {greeting,
+// offline}}. With typing_preview true (the site's choice) the guest is told so, and `typing` notices
+// carry what the guest has typed so far. `online` false opens the panel on leave-a-message (offline.js).
+// guest_calls true lets the guest start calls (calls.js); operators can always call.
 // Every file of the panel shares this one function scope (build.rs wraps them in a single function), so
 // these names are visible to all of them.
 var W = window, D = document;

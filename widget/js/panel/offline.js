@@ -14,7 +14,8 @@ var CAPS = [
   W.FormData && W.Blob && W.URL && W.URL.createObjectURL && "files",
   "read_receipts",
   "typing",
-  (W.AudioContext || W.webkitAudioContext) && "sound"
+  (W.AudioContext || W.webkitAudioContext) && "sound",
+  W.RTCPeerConnection && navigator.mediaDevices && navigator.mediaDevices.getUserMedia && "calls"
 ].filter(Boolean);
 
 // A plain email check; the server has the last word.

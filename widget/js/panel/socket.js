@@ -164,6 +164,8 @@ var HANDLERS = {
   },
   read: onRead,
   site_status: onSiteStatus,
+  call: onCall,
+  call_signal: onCall,
   error: onError
 };
 
@@ -288,6 +290,7 @@ function onRead(event) {
 }
 
 function onError(event) {
+  if (callError(event)) return;
   var m = event.client_msg_id ? find(0, event.client_msg_id) : null, code = event.code;
   if (code == "closed") {
     conv.status = "closed";

@@ -20,7 +20,10 @@ function el(tag, className, parent, text) {
 var ICONS = {
   clip: ["M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48"],
   close: ["M18 6L6 18", "M6 6l12 12"],
-  send: ["M22 2L11 13", "M22 2l-7 20-4-9-9-4 20-7z"]
+  send: ["M22 2L11 13", "M22 2l-7 20-4-9-9-4 20-7z"],
+  // The same shapes as the call module's (js/call/call.js).
+  phone: ["M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1 1 .4 1.9.7 2.8a2 2 0 0 1-.5 2.1L8.1 9.9a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.8.7a2 2 0 0 1 1.7 2z"],
+  video: ["M23 7l-7 5 7 5V7z", "M3 5h11a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2z"]
 };
 
 function icon(name, parent) {
@@ -69,6 +72,7 @@ function buildView() {
   view.title = el("h1", "title", titles, CFG.operator_name || CFG.site_name || "");
   view.status = el("p", "status", titles);
   view.status.setAttribute("role", "status");
+  buildCallButtons(panel, head);
   if (EMBED) {
     var close = button("close", head, null, function () {
       post({ type: "beckon:close" });
@@ -300,6 +304,7 @@ function showStatus() {
   view.sent.hidden = mode != "sent";
   view.name.hidden = !!(conv.id || messages.length);
   if (status == "closed") showTyping(false);
+  showCallButtons();
 }
 
 // The header shows who the guest is chatting with: their avatar and name (otherwise the site's name).

@@ -36,6 +36,7 @@ class FakeNode {
     this.scrollTop = 0;
     this.scrollHeight = 0;
     this.clientHeight = 0;
+    this.dataset = {};
     if (this.tagName === "IFRAME") this.contentWindow = new FakeWindow();
   }
   appendChild(child) {
@@ -74,6 +75,24 @@ class FakeNode {
   }
   getAttribute(name) {
     return name in this.attributes ? this.attributes[name] : null;
+  }
+  hasAttribute(name) {
+    return name in this.attributes;
+  }
+  removeAttribute(name) {
+    delete this.attributes[name];
+  }
+  toggleAttribute(name, force) {
+    const on = force === undefined ? !(name in this.attributes) : !!force;
+    if (on) this.attributes[name] = "";
+    else delete this.attributes[name];
+    return on;
+  }
+  get firstChild() {
+    return this.children[0] || null;
+  }
+  get lastChild() {
+    return this.children[this.children.length - 1] || null;
   }
   addEventListener(type, listener) {
     (this.listeners[type] = this.listeners[type] || []).push(listener);
@@ -118,8 +137,9 @@ class FakeNode {
   descendants() {
     return this.children.flatMap((child) => [child, ...child.descendants()]);
   }
-  // Supports "tag", ".class" and "tag.class", which is all the tests need.
+  // Supports "tag", ".class", "tag.class" and "#id", which is all the tests need.
   querySelector(selector) {
+    if (selector.startsWith("#")) return this.descendants().find((node) => node.id === selector.slice(1)) || null;
     const [tag, cls] = selector.split(".");
     return (
       this.descendants().find(

@@ -285,7 +285,8 @@ async function panel() {
   const iframe = frame();
   assert.equal(iframe.src, BASE + "/chat/KEY?embed=1");
   assert.equal(iframe.title, "Live chat");
-  assert.equal(iframe.allow, "clipboard-write");
+  // Calls run in the panel: microphone, camera, screen sharing and sound, for the frame's origin only.
+  assert.equal(iframe.allow, "camera;microphone;display-capture;autoplay");
   assert.equal(iframe.style.display, "");
   assert.equal(session.get("beckon:open:KEY"), "1");
   window.Beckon.open();
@@ -311,6 +312,16 @@ async function panel() {
   assert.equal(iframe.style.display, "none");
   assert.equal(session.has("beckon:open:KEY"), false);
   assert.deepEqual(postedToPanel(), [{ data: { type: "beckon:visible", open: false, focus: false }, targetOrigin: BASE }]);
+
+  // A call rings in the closed panel: it shows again, without taking the focus from the page.
+  document.activeElement = null;
+  messageFrom(panelWindow, BASE, { type: "beckon:open" });
+  assert.equal(iframe.style.display, "");
+  assert.equal(session.get("beckon:open:KEY"), "1");
+  assert.equal(document.activeElement, null);
+  assert.deepEqual(postedToPanel(), [{ data: { type: "beckon:visible", open: true, focus: false }, targetOrigin: BASE }]);
+  messageFrom(panelWindow, BASE, { type: "beckon:close" });
+  postedToPanel();
 
   // Unread count on the launcher's badge, as text.
   const badge = shadow().querySelector("span.badge");

@@ -7,7 +7,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const vm = require("node:vm");
 const fake = require("./fake_browser.js");
-const { requests, sockets, storage, settle, advance, clock, timers, FakeNode, FakeWindow } = fake;
+const { requests, sockets, storage, session, settle, advance, clock, timers, FakeNode, FakeWindow } = fake;
 
 const html = fs.readFileSync(0, "utf8");
 const configText = html.match(/<script type="application\/json" id="beckon-config">([\s\S]*?)<\/script>/)[1];
@@ -46,10 +46,11 @@ globalThis.AudioContext = FakeAudioContext;
 
 // Starts the panel as the browser would: the data block in the page, then the script. Then the visitor
 // touches the panel, which allows sound.
-function load() {
+// `overrides` replace fields of the page's config (what newer servers send, for one scenario).
+function load(overrides) {
   const data = new FakeNode("script");
   data.id = "beckon-config";
-  data.textContent = configText;
+  data.textContent = overrides ? JSON.stringify(Object.assign({}, config, overrides)) : configText;
   document.documentElement.appendChild(data);
   vm.runInThisContext(script);
   document.dispatchEvent({ type: "pointerdown" });
@@ -1097,7 +1098,121 @@ async function offlineResume() {
   assertNoErrors();
 }
 
-const scenarios = { page, resume, embed, alone, german, failures, attachments, preview, offline, carryover, offlineResume };
+// Calls in an embedded panel whose browser can take them, on a site that lets guests call: the
+// capability, the start buttons, the call module loaded with the page's nonce only when a call rings,
+// events handed to it in order, the loader asked to show the panel, a ring, call errors kept away from
+// the chat, and a call pinned to this tab after a reload hung up without loading anything.
+async function calls() {
+  globalThis.RTCPeerConnection = function () {};
+  navigator.mediaDevices = { getUserMedia() {} };
+  document.currentScript = { nonce: "n0nce" };
+  const parent = new FakeWindow();
+  globalThis.parent = parent;
+  const fromParent = (data) => dispatchEvent(Object.assign(new Event("message"), { source: parent, origin: "https://shop.example", data }));
+  const posted = () => parent.posted.splice(0, parent.posted.length).map((p) => p.data);
+  load({ guest_calls: true });
+  delete document.currentScript;
+  const tab = session.get("beckon:tab");
+  assert.match(tab, /^[0-9a-f-]{36}$/, "a random tab id for the tab's life");
+  fromParent({ type: "beckon:visible", open: false });
+  fromParent({ type: "beckon:init", token: "t1", guest_id: "g1" });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  const voice = q("#beckon-call-voice"), video = q("#beckon-call-video");
+  assert.ok(voice.hidden && video.hidden, "no call buttons before an operator has the chat");
+  socket().receive(conversation("open"));
+  assert.deepEqual(sent(), [{ type: "resume", conversation_id: "c1", after_seq: 0, capabilities: CAPS.concat("calls") }]);
+  assert.ok(!voice.hidden && !video.hidden);
+  assert.equal(voice.getAttribute("aria-label"), "Voice call");
+  const script = () => document.body.descendants().find((node) => node.tagName === "SCRIPT");
+  const call = (state, extra) => Object.assign({ type: "call", call_id: "k1", conversation_id: "c1", media: "video", caller: "operator",
+    caller_name: "Ann", state, guest_tab: null, operator_tab: "o", ice_servers: [] }, extra);
+
+  // Reloaded during a call: it is pinned to this tab, which runs nothing for it, so it ends at once.
+  socket().receive(call("active", { call_id: "k0", guest_tab: tab }));
+  assert.deepEqual(sent(), [{ type: "call", action: "hangup", call_id: "k0", tab }]);
+  assert.equal(script(), undefined, "nothing loaded for that");
+  socket().receive({ type: "error", code: "not_found", message: "no such call" });
+  assert.equal(state().conversationId, "c1", "a call's error leaves the chat alone");
+  socket().receive(call("ringing", { conversation_id: "c2" }));
+  assert.equal(script(), undefined, "another conversation's call is not ours");
+
+  // A call rings: the module is loaded, with this page's nonce (the CSP allows nothing else).
+  socket().receive(call("ringing"));
+  socket().receive(call("ringing", { caller_name: "Ann B." }));
+  const tag = script();
+  assert.match(tag.src, /^\/w\/call\.[0-9a-f]{12}\.js$/);
+  assert.equal(tag.nonce, "n0nce");
+  assert.deepEqual(posted().filter((m) => m.type === "beckon:open"), [], "nothing to show before the module is there");
+  const handled = [];
+  let options = null, barOptions = null, renders = 0, view = { state: "incoming", call: call("ringing") };
+  window.BeckonCall = {
+    desk(o) {
+      options = o;
+      return { handle: (e) => handled.push(e), view: () => view, start: (id, media) => handled.push({ start: id, media }) };
+    },
+    bar(d, o) {
+      barOptions = o;
+      return { render: () => renders++ };
+    },
+  };
+  const beepsBefore = beeps;
+  tag.onload();
+  assert.deepEqual(handled.map((e) => e.caller_name), ["Ann", "Ann B."], "waiting events in order");
+  assert.equal(options.role, "guest");
+  assert.equal(options.tab, tab);
+  assert.equal(barOptions.texts.accept, "Accept");
+  assert.equal(barOptions.texts.permission.slice(0, 10), "Calls need");
+  assert.equal(barOptions.name(call("ringing")), "Ann");
+  assert.equal(barOptions.name(null), "Ann", "the conversation's operator");
+  assert.ok(q("div.call-slot") === barOptions.into);
+  options.changed();
+  assert.ok(renders > 0);
+  assert.deepEqual(posted().filter((m) => m.type === "beckon:open"), [{ type: "beckon:open" }], "the loader shows the panel");
+  assert.equal(beeps, beepsBefore + 1, "it rings");
+  advance(2000);
+  assert.equal(beeps, beepsBefore + 2, "and rings again");
+  options.changed();
+  assert.deepEqual(posted().filter((m) => m.type === "beckon:open"), [], "once per call");
+  assert.ok(voice.hidden, "no new call while one rings");
+
+  // From now on the desk gets every event of ours at once, and its messages go out on the socket.
+  socket().receive({ type: "call_signal", call_id: "k1", conversation_id: "c1", from: "operator", kind: "media", media: {} });
+  assert.equal(handled.pop().type, "call_signal");
+  assert.equal(options.send({ type: "call", action: "accept", call_id: "k1", tab }), true);
+  assert.deepEqual(sent(), [{ type: "call", action: "accept", call_id: "k1", tab }]);
+  socket().receive({ type: "error", code: "conflict", message: "not ringing" });
+  assert.equal(handled.pop().code, "conflict", "a refusal right after a call message is the call's");
+  view = { state: "idle", call: null };
+  options.changed();
+  assert.equal(beeps, beepsBefore + 2);
+  advance(5000);
+  assert.equal(beeps, beepsBefore + 2, "the ring stopped");
+  assert.ok(!voice.hidden);
+  voice.click();
+  assert.deepEqual(handled.pop(), { start: "c1", media: "audio" });
+  video.click();
+  assert.deepEqual(handled.pop(), { start: "c1", media: "video" });
+  // Much later, a conflict is the chat's again (here: nothing to fail).
+  advance(10000);
+  socket().receive({ type: "error", code: "conflict", message: "x" });
+  assert.equal(handled.length, 2);
+  assertNoErrors();
+}
+
+// Calls need the site's permission for the guest to start one, and a browser that can take them.
+async function noGuestCalls() {
+  globalThis.RTCPeerConnection = function () {};
+  navigator.mediaDevices = { getUserMedia() {} };
+  load();
+  await answerGuest(200, { guest_id: "g1", token: "t1", returning: false });
+  socket().receive({ type: "hello", guest_id: "g1" });
+  socket().receive(conversation("open"));
+  assert.deepEqual(sent()[0].capabilities, CAPS.concat("calls"), "it can still take the operator's calls");
+  assert.ok(q("#beckon-call-voice").hidden && q("#beckon-call-video").hidden);
+  assertNoErrors();
+}
+
+const scenarios = { page, resume, embed, alone, german, failures, attachments, preview, offline, carryover, offlineResume, calls, noGuestCalls };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error("unknown scenario " + name);

@@ -60,6 +60,7 @@ async fn chats(
             has_sites: !sites.is_empty(),
             canned_json: &canned_json,
             has_canned: !canned.is_empty(),
+            call_js: beckon_widget::CALL_JS_PATH,
         }),
     ))
 }
