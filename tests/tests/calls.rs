@@ -10,6 +10,9 @@ use beckon_tests::{AcceptedChat, SiteFixture, TestDatabase, WsClient};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
+#[path = "calls/browser.rs"]
+mod browser;
+
 const SHOP: &str = "http://127.0.0.1:9";
 const WAIT: Duration = Duration::from_secs(10);
 const TURN_SECRET: &str = "turn-shared-secret";
@@ -152,7 +155,13 @@ async fn a_call_reaches_its_two_parties_only(db: TestDatabase) {
 
     // Neither the other guest nor the colleague can answer, end or signal it.
     call(&mut intruder, "accept", &call_id, "i-1").await;
-    assert_eq!(error_code(&mut intruder).await, "not_found");
+    let refused = intruder.next_of_type("error", WAIT).await.expect("refused");
+    assert_eq!(refused["code"], "not_found");
+    assert_eq!(
+        refused["call_id"],
+        call_id.as_str(),
+        "told apart from chat errors"
+    );
     call(&mut colleague, "hangup", &call_id, "c-1").await;
     assert_eq!(error_code(&mut colleague).await, "not_found");
 

@@ -400,10 +400,18 @@ impl SocketHandler for ConsoleHandler {
                 message,
             } => self.invite(visitor_id, message).await,
             ConsoleMessage::Call(request) => {
-                Self::answer(calls::request(&self.state, self.party(), request).await)
+                let call_id = request.call_id().map(str::to_owned);
+                match calls::request(&self.state, self.party(), request).await {
+                    Ok(()) => Reply::None,
+                    Err(e) => Reply::Send(errors::call_error(&e, call_id.as_deref())),
+                }
             }
             ConsoleMessage::CallSignal(CallSignal { call_id, signal }) => {
-                Self::answer(calls::relay(&self.state, self.party(), call_id, signal).await)
+                let id = call_id.clone();
+                match calls::relay(&self.state, self.party(), call_id, signal).await {
+                    Ok(()) => Reply::None,
+                    Err(e) => Reply::Send(errors::call_error(&e, Some(&id))),
+                }
             }
         }
     }

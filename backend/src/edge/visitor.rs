@@ -205,6 +205,10 @@ impl VisitorHandler {
         };
         let wait = limit.check(&self.guest.visitor_id).err()?;
         let retry_after = crate::limits::retry_after_secs(wait);
+        if matches!(counted, Counted::Call) {
+            let limited = services::ServiceError::Limited { retry_after };
+            return Some(Reply::Send(errors::call_error(&limited, None)));
+        }
         Some(Reply::Send(errors::limited(what, retry_after, None)))
     }
 
@@ -311,10 +315,18 @@ impl SocketHandler for VisitorHandler {
                 )
             }
             VisitorMessage::Call(request) => {
-                Self::answer(calls::request(&self.state, self.party(), request).await)
+                let call_id = request.call_id().map(str::to_owned);
+                match calls::request(&self.state, self.party(), request).await {
+                    Ok(()) => Reply::None,
+                    Err(e) => Reply::Send(errors::call_error(&e, call_id.as_deref())),
+                }
             }
             VisitorMessage::CallSignal(CallSignal { call_id, signal }) => {
-                Self::answer(calls::relay(&self.state, self.party(), call_id, signal).await)
+                let id = call_id.clone();
+                match calls::relay(&self.state, self.party(), call_id, signal).await {
+                    Ok(()) => Reply::None,
+                    Err(e) => Reply::Send(errors::call_error(&e, Some(&id))),
+                }
             }
             VisitorMessage::Typing {
                 conversation_id,

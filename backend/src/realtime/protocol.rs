@@ -250,6 +250,18 @@ pub enum CallRequest {
     },
 }
 
+impl CallRequest {
+    /// The call it is about (none for `start`).
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            CallRequest::Start { .. } => None,
+            CallRequest::Accept { call_id, .. }
+            | CallRequest::Decline { call_id, .. }
+            | CallRequest::Hangup { call_id, .. } => Some(call_id),
+        }
+    }
+}
+
 /// A party's signalling for the other party (`call_signal` message on either socket).
 #[derive(Debug, Deserialize)]
 pub struct CallSignal {
@@ -432,6 +444,10 @@ pub enum ServerEvent<'a> {
         /// Chat errors carry the key (null unless a `send` failed); the console's own do not.
         #[serde(skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<Option<&'a str>>,
+        /// Errors answering a `call` or `call_signal` carry the key (the call's id, null for a
+        /// refused `start`), so clients tell them from chat errors.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        call_id: Option<Option<&'a str>>,
     },
 }
 
@@ -458,6 +474,7 @@ impl<'a> ServerEvent<'a> {
             message,
             retry_after: None,
             client_msg_id: Some(client_msg_id),
+            call_id: None,
         }
     }
 
@@ -472,6 +489,7 @@ impl<'a> ServerEvent<'a> {
             message,
             retry_after: Some(retry_after),
             client_msg_id: Some(client_msg_id),
+            call_id: None,
         }
     }
 
@@ -482,6 +500,7 @@ impl<'a> ServerEvent<'a> {
             message,
             retry_after: None,
             client_msg_id: None,
+            call_id: None,
         }
     }
 }
