@@ -272,6 +272,16 @@ impl TestApp {
 
     /// A cookie-keeping client of its own (not `client`), logged in as `email` through the form.
     pub async fn signed_in_client(&self, email: &str, password: &str) -> reqwest::Client {
+        self.sign_in(email, password).await.0
+    }
+
+    /// Signs `email` in through the form with a cookie-keeping client of its own; the client and
+    /// the login's answer (whose `Set-Cookie` holds the session).
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::Client, reqwest::Response) {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -298,7 +308,7 @@ impl TestApp {
             .await
             .expect("POST /login");
         assert_eq!(res.status(), 303, "login of {email}");
-        client
+        (client, res)
     }
 
     /// What the server wrote to stderr so far.

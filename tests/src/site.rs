@@ -224,32 +224,7 @@ impl SiteFixture {
     /// A console socket of its own for the operator `email` (password "a long password 1"),
     /// signed in through the login form.
     pub async fn console_socket_as(&self, email: &str) -> crate::WsClient {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
-        let page = client
-            .get(self.app.url("/login"))
-            .send()
-            .await
-            .expect("GET /login")
-            .text()
-            .await
-            .expect("login page");
-        let csrf = crate::html::input_value(&page, "csrf").expect("csrf");
-        let res = client
-            .post(self.app.url("/login"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("email", email),
-                ("password", AGENT_PASSWORD),
-                ("next", "/console"),
-            ])
-            .send()
-            .await
-            .expect("POST /login");
-        assert_eq!(res.status(), 303, "login of {email}");
+        let (_, res) = self.app.sign_in(email, AGENT_PASSWORD).await;
         let cookie = session_cookie_of(&res);
         let origin = self.app.address.clone();
         crate::WsClient::connect(&self.ws_url("/ws/console"), Some(&origin), Some(&cookie))
@@ -269,10 +244,10 @@ impl SiteFixture {
     }
 }
 
-/// The `beckon_session=…` pair a response set.
 /// The password [`SiteFixture::add_agent`] gives.
 pub const AGENT_PASSWORD: &str = "a long password 1";
 
+/// The `beckon_session=…` pair a response set.
 fn session_cookie_of(res: &reqwest::Response) -> String {
     res.headers()
         .get_all("set-cookie")

@@ -3,15 +3,14 @@
 //! when Node is installed — it parses and follows docs/protocol.md ("Calls") with a fake WebRTC
 //! (tests/js/call_scenarios.js).
 
+mod common;
+use common::{assert_node_succeeded, node};
+
 use beckon_widget::{
     call_min_js, loader_min_js, panel_min_css, panel_min_js, CALL_JS_PATH, CALL_VERSION,
 };
 use flate2::{write::GzEncoder, Compression};
-use std::{
-    io::Write,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{io::Write, path::Path};
 
 /// DESIGN.md "Widget": the chat panel may weigh at most 25 KB gzipped, with its calls.
 const PANEL_WITH_CALLS_BUDGET_BYTES: usize = 25 * 1024;
@@ -100,45 +99,6 @@ fn call_module_never_inserts_markup_or_evaluates_strings() {
     }
     let lower = call_min_js().to_lowercase();
     assert!(!lower.contains("</script") && !lower.contains("<!--"));
-}
-
-/// Runs `node ARGS` in tests/js with `stdin`; None (with a note) when Node is not installed.
-fn node(args: &[&str], stdin: &str) -> Option<std::process::Output> {
-    let child = Command::new("node")
-        .args(args)
-        .current_dir(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests")
-                .join("js"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            println!("note: skipped, `node` is not available ({e})");
-            return None;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write to node");
-    Some(child.wait_with_output().expect("node runs"))
-}
-
-fn assert_node_succeeded(output: std::process::Output) {
-    assert!(
-        output.status.success(),
-        "node failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn scenario(name: &str) {

@@ -1,6 +1,9 @@
 //! Checks on the built loader: size budget, safe config embedding, no markup sinks, and — when Node is
 //! installed — that the minified script parses and behaves as docs/protocol.md says in a fake browser.
 
+mod common;
+use common::{assert_node_succeeded, node};
+
 use beckon_widget::{
     loader_min_js, loader_script, loader_script_with, LoaderOptions, LOADER_VERSION,
 };
@@ -8,7 +11,6 @@ use flate2::{write::GzEncoder, Compression};
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
 };
 
 /// DESIGN.md "Widget": the loader may weigh at most 3 KB gzipped.
@@ -208,45 +210,6 @@ fn loader_never_inserts_markup() {
 fn loader_version_is_a_short_hash_of_the_script() {
     assert_eq!(LOADER_VERSION.len(), 12);
     assert!(LOADER_VERSION.bytes().all(|b| b.is_ascii_hexdigit()));
-}
-
-/// Runs `node ARGS` with `stdin` as its standard input; None (with a note) when Node is not installed.
-fn node(args: &[&str], stdin: &str) -> Option<std::process::Output> {
-    let child = Command::new("node")
-        .args(args)
-        .current_dir(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests")
-                .join("js"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            println!("note: skipped, `node` is not available ({e})");
-            return None;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write to node");
-    Some(child.wait_with_output().expect("node runs"))
-}
-
-fn assert_node_succeeded(output: std::process::Output) {
-    assert!(
-        output.status.success(),
-        "node failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[test]

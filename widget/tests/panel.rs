@@ -2,6 +2,9 @@
 //! external resources, and — when Node is installed — that the script parses and follows docs/protocol.md
 //! in a fake browser (tests/js/panel_scenarios.js).
 
+mod common;
+use common::{assert_node_succeeded, node};
+
 use beckon_widget::{
     panel_min_css, panel_min_js, panel_page, PanelConfig, PanelMode, PanelTexts, PANEL_VERSION,
 };
@@ -9,7 +12,6 @@ use flate2::{write::GzEncoder, Compression};
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
 };
 
 /// DESIGN.md "Widget": the chat panel may weigh at most 25 KB gzipped.
@@ -232,45 +234,6 @@ fn panel_never_inserts_markup_evaluates_strings_or_loads_resources() {
 fn panel_version_is_a_short_hash() {
     assert_eq!(PANEL_VERSION.len(), 12);
     assert!(PANEL_VERSION.bytes().all(|b| b.is_ascii_hexdigit()));
-}
-
-/// Runs `node ARGS` in tests/js with `stdin`; None (with a note) when Node is not installed.
-fn node(args: &[&str], stdin: &str) -> Option<std::process::Output> {
-    let child = Command::new("node")
-        .args(args)
-        .current_dir(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests")
-                .join("js"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            println!("note: skipped, `node` is not available ({e})");
-            return None;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write to node");
-    Some(child.wait_with_output().expect("node runs"))
-}
-
-fn assert_node_succeeded(output: std::process::Output) {
-    assert!(
-        output.status.success(),
-        "node failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn scenario(name: &str, cfg: &PanelConfig) {
