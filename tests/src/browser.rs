@@ -305,6 +305,19 @@ impl Browser {
             .await;
     }
 
+    /// Opens `page_url` (a host page with the widget), clicks the launcher once it shows, and
+    /// switches into the chat panel.
+    pub async fn open_widget_panel(&self, page_url: &str) {
+        self.goto(page_url).await;
+        assert!(
+            self.wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button.launcher'))", Duration::from_secs(8))
+                .await,
+            "launcher shown on {page_url}"
+        );
+        self.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
+        self.enter_widget_panel().await;
+    }
+
     /// Makes the widget's chat panel (the iframe inside the launcher's shadow root on a host page)
     /// the current frame, once the panel's script runs there; panics with the page's console log
     /// when it does not within twenty seconds.

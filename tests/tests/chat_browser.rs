@@ -221,15 +221,7 @@ async fn a_guest_and_an_operator_chat_in_real_browsers() {
 
 /// Opens the launcher on `path` of the shop and switches into the panel.
 async fn open_panel(visitor: &Browser, shop: &HostSite, path: &str) {
-    visitor.goto(&shop.url(path)).await;
-    assert!(
-        visitor
-            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button.launcher'))", WAIT)
-            .await,
-        "launcher shown"
-    );
-    visitor.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
-    visitor.enter_widget_panel().await;
+    visitor.open_widget_panel(&shop.url(path)).await;
 }
 
 /// Waits until the console's queue holds exactly one chat (`what` names it on failure) and accepts it.

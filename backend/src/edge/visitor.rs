@@ -191,25 +191,25 @@ impl VisitorHandler {
     /// when over it. Keyed by the guest, so one guest's tabs share it.
     fn over_limit(&self, counted: Counted) -> Option<Reply> {
         let limits = &self.state.chat_limits;
+        // Call messages are refused as call errors (with the `call_id` key, their own text).
         let (limit, what) = match counted {
-            Counted::Typing => (&limits.guest_typing, "too many typing events; slow down"),
+            Counted::Typing => (
+                &limits.guest_typing,
+                Some("too many typing events; slow down"),
+            ),
             Counted::InviteAnswer => (
                 &limits.invite_answers,
-                "too many invitation answers; slow down",
+                Some("too many invitation answers; slow down"),
             ),
-            Counted::Other => (&limits.guest_events, "too many requests; slow down"),
-            Counted::Call => (
-                &limits.guest_call_signals,
-                "too many call messages; slow down",
-            ),
+            Counted::Other => (&limits.guest_events, Some("too many requests; slow down")),
+            Counted::Call => (&limits.guest_call_signals, None),
         };
         let wait = limit.check(&self.guest.visitor_id).err()?;
         let retry_after = crate::limits::retry_after_secs(wait);
-        if matches!(counted, Counted::Call) {
-            let limited = services::ServiceError::Limited { retry_after };
-            return Some(Reply::Send(errors::call_error(&limited, None)));
-        }
-        Some(Reply::Send(errors::limited(what, retry_after, None)))
+        Some(Reply::Send(match what {
+            Some(what) => errors::limited(what, retry_after, None),
+            None => errors::call_error(&services::ServiceError::Limited { retry_after }, None),
+        }))
     }
 
     fn party(&self) -> Party {

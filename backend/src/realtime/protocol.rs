@@ -232,21 +232,15 @@ pub enum CallRequest {
         /// The sending tab's id.
         tab: String,
     },
-    /// Refuse a ringing call.
+    /// Refuse a ringing call (a `tab` sent along is not needed).
     Decline {
         /// Call id.
         call_id: String,
-        /// The sending tab's id.
-        #[serde(default)]
-        tab: String,
     },
-    /// End (or cancel) a call.
+    /// End (or cancel) a call (a `tab` sent along is not needed).
     Hangup {
         /// Call id.
         call_id: String,
-        /// The sending tab's id.
-        #[serde(default)]
-        tab: String,
     },
 }
 

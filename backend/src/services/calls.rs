@@ -72,10 +72,10 @@ pub async fn request(
             let tab = TabId::parse(&tab)?;
             run(&state.db, move |conn| answer(conn, &party, &call_id, &tab)).await?
         }
-        CallRequest::Decline { call_id, .. } => {
+        CallRequest::Decline { call_id } => {
             run(&state.db, move |conn| decline(conn, &party, &call_id)).await?
         }
-        CallRequest::Hangup { call_id, .. } => {
+        CallRequest::Hangup { call_id } => {
             match run(&state.db, move |conn| hang_up(conn, &party, &call_id)).await? {
                 Some(step) => step,
                 // Already over: nothing changed, nothing to announce.

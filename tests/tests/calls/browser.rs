@@ -34,15 +34,7 @@ async fn chatting(suite: &str, args: &[&str]) -> Option<Stage> {
     fx.allow_widget_on(&shop.origin).await;
     fx.open_console_in(&operator, "/console/chats", "chat-status")
         .await;
-    visitor.goto(&shop.url("/products/tent")).await;
-    assert!(
-        visitor
-            .wait_for("const r = document.getElementById('beckon-root'); return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button.launcher'))", WAIT)
-            .await,
-        "launcher shown"
-    );
-    visitor.eval("document.getElementById('beckon-root').shadowRoot.querySelector('button.launcher').click(); return true;").await;
-    visitor.enter_widget_panel().await;
+    visitor.open_widget_panel(&shop.url("/products/tent")).await;
     visitor
         .eval("document.querySelector('input.name').value = 'Gina'; document.querySelector('textarea.input').value = 'Can we talk?'; document.querySelector('form.composer').requestSubmit(); return true;")
         .await;
